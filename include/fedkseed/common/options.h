@@ -1,0 +1,102 @@
+// The flags of `fedkseed train`: the reference main.py's names, meanings and defaults
+// (reference-spec §1) plus what a C++ tool needs. Each field is declared once here;
+// visit_fields() feeds the same list to the CLI binding, JSON and config.yaml.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace fedkseed {
+
+struct TrainOptions {
+  // Federation
+  int64_t num_clients = 200;
+  double m = 0.05;
+  int64_t rounds = 40;
+  int64_t local_step = 200;
+  std::string batch_or_epoch = "batch";
+  bool equal_weight = false;
+  // Data
+  std::string dataset = "instruct";
+  std::string data_dir = "data";
+  int64_t batch_size = 1;
+  int64_t max_length = 1024;
+  bool use_prompts = true;
+  std::string iid = "dir0.5";
+  int64_t zerotask = 7;
+  double dataset_subsample = 1.0;
+  // Model and zeroth-order optimisation
+  std::string model = "datajuicer/LLaMA-1B-dj-refine-150B";
+  std::string dtype = "fp16";
+  double lr = 0.001;
+  double weight_decay = 0.0;
+  double grad_clip = -100.0;
+  int64_t K = 4096;
+  double zo_eps = 0.0005;
+  bool bias_sampling = false;
+  double bias_loss_clip = 1000.0;
+  double grad_initial = 0.0;
+  // Run
+  std::string device = "0";
+  bool log = false;
+  std::string log_root = "logs";
+  int64_t seed = 42;
+  std::string eval_metric = "rouge";
+  bool save = false;
+
+  // Calls visitor(flag, field, help) for every flag, in --help order.
+  template <class Visitor>
+  void visit_fields(Visitor&& visit);
+  template <class Visitor>
+  void visit_fields(Visitor&& visit) const {
+    const_cast<TrainOptions*>(this)->visit_fields(visit);
+  }
+
+  // Throws fedkseed::Error naming the first invalid flag and its accepted range.
+  void validate() const;
+};
+
+// Dirichlet concentration of `--iid dir<alpha>`, or 0 for an equal random split ("0").
+// Throws fedkseed::Error for anything else.
+double iid_alpha(const std::string& iid);
+
+// All flags as one JSON object, keys without dashes ("K", "rounds", ...).
+std::string options_to_json(const TrainOptions& options);
+// All flags as YAML with sorted keys, the layout of the reference's config.yaml.
+std::string options_to_yaml(const TrainOptions& options);
+
+template <class Visitor>
+void TrainOptions::visit_fields(Visitor&& visit) {
+  visit("--num_clients", num_clients, "Number of clients N (Dolly; NI uses one client per train task)");
+  visit("-m", m, "Fraction of clients per round, in (0, 1]; cohort = int(N*m)");
+  visit("--rounds", rounds, "Number of communication rounds");
+  visit("--local_step", local_step, "Local ZO steps (batch) or epochs (epoch) per client per round");
+  visit("--batch_or_epoch", batch_or_epoch, "Meaning of --local_step: batch|epoch");
+  visit("--equal_weight", equal_weight, "Aggregate clients with equal weights instead of data sizes");
+  visit("--dataset", dataset, "instruct (Natural Instructions) | dolly (Dolly-15K)");
+  visit("--data_dir", data_dir, "Root holding databricks-dolly-15k.jsonl and natural-instructions/");
+  visit("--batch_size", batch_size, "Batch size for training and evaluation");
+  visit("--max_length", max_length, "Truncation length in tokens (NI: also the input character limit)");
+  visit("--use_prompts", use_prompts, "NI: use the Alpaca-style template (bare flag or a value)");
+  visit("--iid", iid, "Dolly partition: dir<alpha> (Dirichlet label skew) or 0 (equal random split)");
+  visit("--zerotask", zerotask, "Dolly category code held out as the test set (7 = summarization)");
+  visit("--dataset_subsample", dataset_subsample, "Dolly: fraction of records kept, in (0, 1]");
+  visit("--model", model, "Hugging Face LLaMA checkpoint folder");
+  visit("--dtype", dtype, "Weights and activations: fp16|bf16|fp32");
+  visit("--lr", lr, "Learning rate (client steps and server replay)");
+  visit("--weight_decay", weight_decay, "Weight decay inside the ZO update");
+  visit("--grad_clip", grad_clip, "Skip a step when |L+ - L-| exceeds this (<= 0: off)");
+  visit("-K", K, "Number of candidate seeds");
+  visit("--zo_eps", zo_eps, "Perturbation scale epsilon");
+  visit("--bias_sampling", bias_sampling, "FedKSeed-Pro: sample seeds by their gradient history");
+  visit("--bias_loss_clip", bias_loss_clip, "Pro: clip history values to +-this before averaging");
+  visit("--grad_initial", grad_initial, "Pro: initial entry of every seed's history");
+  visit("--device", device, "cpu | cuda | cuda:N | N (CUDA device index)");
+  visit("--log", log, "Write the run directory <log_root>/<timestamp>/");
+  visit("--log_root", log_root, "Root of run directories");
+  visit("--seed", seed, "Seed of every random choice");
+  visit("--eval_metric", eval_metric, "Final evaluation: rouge|loss");
+  visit("--save", save, "Save checkpoints into the run directory");
+}
+
+}  // namespace fedkseed

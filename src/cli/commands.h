@@ -1,0 +1,15 @@
+// Registration of the CLI subcommands; each lives in its own src/cli/*_command(s).cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace fedkseed::cli {
+
+// Adds every subcommand and the global options (--log_level, --quiet) to `app`.
+void build_app(CLI::App& app);
+
+void add_train_command(CLI::App& app);    // train_command.cpp
+void add_model_commands(CLI::App& app);   // model_commands.cpp: init-model, score, generate
+void add_data_commands(CLI::App& app);    // data_commands.cpp: data-stats
+
+}  // namespace fedkseed::cli

@@ -1,0 +1,24 @@
+// Parsing and naming of the floating-point types fedkseed runs in.
+#include "fedkseed/common/dtype.h"
+
+#include "fedkseed/common/error.h"
+
+namespace fedkseed {
+
+c10::ScalarType parse_dtype(const std::string& text, const std::string& flag) {
+  if (text == "fp16") return c10::kHalf;
+  if (text == "bf16") return c10::kBFloat16;
+  if (text == "fp32") return c10::kFloat;
+  throw Error(flag + ": '" + text + "' is invalid; accepted: fp16|bf16|fp32");
+}
+
+std::string dtype_name(c10::ScalarType type) {
+  switch (type) {
+    case c10::kHalf: return "fp16";
+    case c10::kBFloat16: return "bf16";
+    case c10::kFloat: return "fp32";
+    default: throw Error(std::string("dtype ") + c10::toString(type) + " is not one of fp16|bf16|fp32");
+  }
+}
+
+}  // namespace fedkseed

@@ -1,0 +1,99 @@
+// The train CLI: every reference flag is offered, and bad input is one line naming
+// the flag with exit code 2.
+#include <gtest/gtest.h>
+
+#include "tests/test_util.h"
+
+namespace fedkseed::test {
+namespace {
+
+TEST(Cli, TrainHelpListsEveryReferenceFlag) {
+  const auto result = run_fedkseed("train --help");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* flag :
+       {"-K", "-m", "--rounds", "--local_step", "--batch_or_epoch", "--equal_weight", "--dataset",
+        "--batch_size", "--max_length", "--use_prompts", "--iid", "--zerotask",
+        "--dataset_subsample", "--model", "--lr", "--weight_decay", "--grad_clip", "--zo_eps",
+        "--bias_sampling", "--bias_loss_clip", "--grad_initial", "--device", "--log", "--log_root",
+        "--seed", "--eval_metric", "--save", "--data_dir", "--dtype", "--config", "--num_clients"}) {
+    const std::string text = result.out;
+    const bool found = text.find(" " + std::string(flag) + " ") != std::string::npos ||
+                       text.find(" " + std::string(flag) + ",") != std::string::npos ||
+                       text.find(" " + std::string(flag) + "\n") != std::string::npos;
+    EXPECT_TRUE(found) << flag << " missing from train --help";
+  }
+}
+
+struct BadInput {
+  const char* arguments;
+  const char* flag;      // must be named in the message
+  const char* accepted;  // part of the accepted range shown
+};
+
+class CliBadInput : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(CliBadInput, OneLineNamingTheFlagAndExit2) {
+  const auto& param = GetParam();
+  const auto result = run_fedkseed(std::string("train --device cpu ") + param.arguments);
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  const std::string first_line = result.err.substr(0, result.err.find('\n'));
+  EXPECT_EQ(first_line.rfind("fedkseed: error: ", 0), 0u) << result.err;
+  EXPECT_NE(first_line.find(param.flag), std::string::npos) << result.err;
+  EXPECT_NE(first_line.find(param.accepted), std::string::npos) << result.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Flags, CliBadInput,
+    ::testing::Values(BadInput{"-K -1", "-K", ">= 0"}, BadInput{"-m 0", "-m", "(0, 1]"},
+                      BadInput{"-m 1.5", "-m", "(0, 1]"},
+                      BadInput{"--rounds -3", "--rounds", ">= 0"},
+                      BadInput{"--local_step -1", "--local_step", ">= 0"},
+                      BadInput{"--iid dirx", "--iid", "dir<alpha>"},
+                      BadInput{"--iid dir0", "--iid", "alpha > 0"},
+                      BadInput{"--iid 1", "--iid", "dir<alpha>"},
+                      BadInput{"--dataset alpaca", "--dataset", "instruct|dolly"},
+                      BadInput{"--dtype fp8", "--dtype", "fp16|bf16|fp32"},
+                      BadInput{"--config /nonexistent/fedkseed.toml", "--config", "fedkseed.toml"}),
+    [](const ::testing::TestParamInfo<BadInput>& info) { return "case" + std::to_string(info.index); });
+
+TEST(Cli, CudaOnMachineWithoutCudaIsRefused) {
+  const auto result = run_fedkseed("train --device cuda:7");
+  if (result.exit_code == 0) GTEST_SKIP() << "this machine has 8 CUDA devices";
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("--device"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("CUDA"), std::string::npos) << result.err;
+}
+
+TEST(Cli, UnknownFlagIsAnError) {
+  const auto result = run_fedkseed("train --device cpu --round 3");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("--round"), std::string::npos) << result.err;
+}
+
+TEST(Cli, UsePromptsWorksBareAndWithAValue) {
+  for (const char* form : {"--use_prompts", "--use_prompts true", "--use_prompts=1"}) {
+    const auto result = run_fedkseed(std::string("train --device cpu --rounds 0 ") + form);
+    EXPECT_EQ(result.exit_code, 0) << form << ": " << result.err;
+    EXPECT_NE(result.out.find("use_prompts: true"), std::string::npos) << form;
+  }
+  const auto off = run_fedkseed("train --device cpu --rounds 0 --use_prompts false");
+  EXPECT_NE(off.out.find("use_prompts: false"), std::string::npos) << off.err;
+}
+
+TEST(Cli, ConfigFileSetsFlagsAndCommandLineWins) {
+  const std::string dir = make_temp_dir("config");
+  write_text(dir + "/run.toml", "K = 17\nrounds = 0\nlr = 3e-7\nbias_sampling = true\ndataset = \"dolly\"\n");
+  const auto result = run_fedkseed("train --device cpu --config " + dir + "/run.toml -K 23");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("K: 23"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("bias_sampling: true"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("dataset: \"dolly\""), std::string::npos) << result.out;
+
+  write_text(dir + "/typo.toml", "rouns = 3\n");
+  const auto typo = run_fedkseed("train --device cpu --config " + dir + "/typo.toml");
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("unknown key 'rouns'"), std::string::npos) << typo.err;
+}
+
+}  // namespace
+}  // namespace fedkseed::test

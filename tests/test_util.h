@@ -1,0 +1,36 @@
+// Helpers shared by the tests: run a command, temporary folders, numeric comparison.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+namespace fedkseed::test {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs `command` through /bin/sh and captures stdout, stderr and the exit code.
+CommandResult run_command(const std::string& command);
+// Runs the built fedkseed binary with `arguments` (already shell-quoted as needed).
+CommandResult run_fedkseed(const std::string& arguments);
+// A fresh empty directory under the system temp dir, unique per call.
+std::string make_temp_dir(const std::string& prefix);
+// Writes `text` to `path`, creating parent folders.
+void write_text(const std::string& path, const std::string& text);
+std::string read_text(const std::string& path);
+// The test-only Python interpreter (the project venv) and whether it can import `module`.
+std::string python();
+bool python_has(const std::string& module);
+// ../shared/data when present, else "".
+std::string shared_data_dir();
+
+// Asserts |actual - expected| <= atol + rtol*|expected| everywhere; on failure reports
+// the max difference, where it is, and the first five mismatched pairs.
+void expect_close(const at::Tensor& actual, const at::Tensor& expected, double atol, double rtol,
+                  const std::string& what);
+
+}  // namespace fedkseed::test
