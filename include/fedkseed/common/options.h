@@ -25,6 +25,7 @@ struct TrainOptions {
   std::string iid = "dir0.5";
   int64_t zerotask = 7;
   double dataset_subsample = 1.0;
+  std::string partition_file;
   // Model and zeroth-order optimisation
   std::string model = "datajuicer/LLaMA-1B-dj-refine-150B";
   std::string dtype = "fp16";
@@ -36,6 +37,7 @@ struct TrainOptions {
   bool bias_sampling = false;
   double bias_loss_clip = 1000.0;
   double grad_initial = 0.0;
+  std::string rng = "philox";
   // Run
   std::string device = "0";
   bool log = false;
@@ -81,6 +83,7 @@ void TrainOptions::visit_fields(Visitor&& visit) {
   visit("--iid", iid, "Dolly partition: dir<alpha> (Dirichlet label skew) or 0 (equal random split)");
   visit("--zerotask", zerotask, "Dolly category code held out as the test set (7 = summarization)");
   visit("--dataset_subsample", dataset_subsample, "Dolly: fraction of records kept, in (0, 1]");
+  visit("--partition_file", partition_file, "Load the client -> record-index assignment from this JSON file");
   visit("--model", model, "Hugging Face LLaMA checkpoint folder");
   visit("--dtype", dtype, "Weights and activations: fp16|bf16|fp32");
   visit("--lr", lr, "Learning rate (client steps and server replay)");
@@ -91,6 +94,7 @@ void TrainOptions::visit_fields(Visitor&& visit) {
   visit("--bias_sampling", bias_sampling, "FedKSeed-Pro: sample seeds by their gradient history");
   visit("--bias_loss_clip", bias_loss_clip, "Pro: clip history values to +-this before averaging");
   visit("--grad_initial", grad_initial, "Pro: initial entry of every seed's history");
+  visit("--rng", rng, "Perturbation generator: philox (device-independent) | torch (the reference's)");
   visit("--device", device, "cpu | cuda | cuda:N | N (CUDA device index)");
   visit("--log", log, "Write the run directory <log_root>/<timestamp>/");
   visit("--log_root", log_root, "Root of run directories");
