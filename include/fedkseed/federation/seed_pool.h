@@ -1,0 +1,53 @@
+// The server's seed pool: the K candidate seeds and, per seed, the cumulative
+// aggregated scalar gradient G_j since round 1 (reference-spec §3.1, §3.8). With K = 0
+// every step brings a fresh seed and the pool grows by one entry per such step.
+// Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fedkseed {
+
+// One client's round: its sample count and the (seed, g) pair of every applied step.
+// `seeds` hold candidate indices when K > 0 and 64-bit seed values when K = 0.
+struct ClientUpdate {
+  int64_t num_samples = 0;
+  std::vector<uint64_t> seeds;
+  std::vector<double> values;
+};
+
+class SeedPool {
+ public:
+  // K > 0: K seeds uniform in [1, 1e11) from Rng(seed, "candidate_seeds"); K = 0: empty, unbounded.
+  static SeedPool draw(int64_t K, uint64_t seed);
+  // A pool over given candidates (e.g. from --seeds_file); empty means unbounded.
+  static SeedPool from_candidates(std::vector<uint64_t> candidates);
+
+  bool unbounded() const { return unbounded_; }
+  int64_t size() const { return static_cast<int64_t>(seeds_.size()); }
+  const std::vector<uint64_t>& seeds() const { return seeds_; }
+  const std::vector<double>& cumulative() const { return cumulative_; }
+
+  // Adds the cohort's data-size-weighted (or equal-weighted) mean of per-client sums
+  // to the cumulative values and returns this round's increment per pool entry
+  // (entries created this round included). Throws fedkseed::Error for an index >= K.
+  std::vector<double> aggregate(const std::vector<ClientUpdate>& cohort, bool equal_weight);
+  // (seed, G) of every entry with G != 0, in pool order: what the replay applies.
+  std::vector<std::pair<uint64_t, double>> nonzero() const;
+  // Restores the cumulative values (and, when unbounded, the seeds) from a saved state.
+  void restore(std::vector<uint64_t> seeds, std::vector<double> cumulative);
+
+ private:
+  bool unbounded_ = false;
+  std::vector<uint64_t> seeds_;
+  std::vector<double> cumulative_;
+};
+
+// Cohorts of int(num_clients * m) distinct clients for rounds 1..rounds, drawn up front
+// from Rng(seed, "schedule") (reference-spec §2 step 9).
+std::vector<std::vector<int64_t>> draw_client_schedule(int64_t num_clients, double m, int64_t rounds,
+                                                       uint64_t seed);
+
+}  // namespace fedkseed

@@ -1,0 +1,88 @@
+// Candidate seeds, client schedule and size-weighted aggregation of seed scalars.
+#include "fedkseed/federation/seed_pool.h"
+
+#include <numeric>
+
+#include "fedkseed/common/error.h"
+#include "fedkseed/common/random.h"
+
+namespace fedkseed {
+namespace {
+
+constexpr int64_t kSeedLimit = 100000000000LL;  // the reference draws seeds in [1, 1e11)
+
+}  // namespace
+
+SeedPool SeedPool::draw(int64_t K, uint64_t seed) {
+  Rng rng(seed, "candidate_seeds");
+  std::vector<uint64_t> candidates(K);
+  for (auto& candidate : candidates) candidate = static_cast<uint64_t>(rng.uniform_int(1, kSeedLimit));
+  return from_candidates(std::move(candidates));
+}
+
+SeedPool SeedPool::from_candidates(std::vector<uint64_t> candidates) {
+  SeedPool pool;
+  pool.unbounded_ = candidates.empty();
+  pool.cumulative_.assign(candidates.size(), 0.0);
+  pool.seeds_ = std::move(candidates);
+  return pool;
+}
+
+std::vector<double> SeedPool::aggregate(const std::vector<ClientUpdate>& cohort, bool equal_weight) {
+  const double total_samples = std::accumulate(
+      cohort.begin(), cohort.end(), 0.0, [](double sum, const ClientUpdate& c) { return sum + c.num_samples; });
+  std::vector<double> increment(seeds_.size(), 0.0);
+  for (const auto& client : cohort) {
+    const double weight = equal_weight || total_samples <= 0 ? 1.0 / cohort.size()
+                                                             : client.num_samples / total_samples;
+    for (std::size_t step = 0; step < client.seeds.size(); ++step) {
+      if (unbounded_) {
+        seeds_.push_back(client.seeds[step]);
+        cumulative_.push_back(0.0);
+        increment.push_back(weight * client.values[step]);
+        continue;
+      }
+      const uint64_t index = client.seeds[step];
+      if (index >= seeds_.size()) {
+        throw Error("client update: seed index " + std::to_string(index) + " is not below K = " +
+                    std::to_string(seeds_.size()));
+      }
+      increment[index] += weight * client.values[step];
+    }
+  }
+  for (std::size_t j = 0; j < increment.size(); ++j) cumulative_[j] += increment[j];
+  return increment;
+}
+
+std::vector<std::pair<uint64_t, double>> SeedPool::nonzero() const {
+  std::vector<std::pair<uint64_t, double>> pairs;
+  for (std::size_t j = 0; j < seeds_.size(); ++j) {
+    if (cumulative_[j] != 0.0) pairs.emplace_back(seeds_[j], cumulative_[j]);
+  }
+  return pairs;
+}
+
+void SeedPool::restore(std::vector<uint64_t> seeds, std::vector<double> cumulative) {
+  if (seeds.size() != cumulative.size() || (!unbounded_ && seeds != seeds_)) {
+    throw Error("saved state: seed pool does not match the run's candidate seeds");
+  }
+  seeds_ = std::move(seeds);
+  cumulative_ = std::move(cumulative);
+}
+
+std::vector<std::vector<int64_t>> draw_client_schedule(int64_t num_clients, double m, int64_t rounds,
+                                                       uint64_t seed) {
+  const auto cohort_size = static_cast<int64_t>(num_clients * m);
+  if (cohort_size < 1) {
+    throw Error("-m " + std::to_string(m) + ": int(num_clients * m) = 0 clients per round with " +
+                std::to_string(num_clients) + " clients; raise -m or --num_clients");
+  }
+  Rng rng(seed, "schedule");
+  std::vector<std::vector<int64_t>> schedule;
+  for (int64_t round = 0; round < rounds; ++round) {
+    schedule.push_back(rng.choice_without_replacement(num_clients, cohort_size));
+  }
+  return schedule;
+}
+
+}  // namespace fedkseed

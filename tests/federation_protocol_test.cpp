@@ -1,0 +1,93 @@
+// Seed pool aggregation, client schedule and the wire messages.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "fedkseed/common/error.h"
+#include "fedkseed/federation/messages.h"
+#include "fedkseed/federation/seed_pool.h"
+
+namespace fedkseed {
+namespace {
+
+TEST(SeedPool, CandidatesAreDeterministicAndInRange) {
+  const auto pool = SeedPool::draw(4096, 42);
+  EXPECT_EQ(pool.seeds(), SeedPool::draw(4096, 42).seeds());
+  EXPECT_NE(pool.seeds(), SeedPool::draw(4096, 43).seeds());
+  for (uint64_t seed : pool.seeds()) {
+    EXPECT_GE(seed, 1u);
+    EXPECT_LT(seed, 100000000000ULL);
+  }
+  EXPECT_GT(*std::max_element(pool.seeds().begin(), pool.seeds().end()), 1ULL << 32);
+}
+
+TEST(SeedPool, AggregatesSizeWeightedMeansOfPerClientSums) {
+  auto pool = SeedPool::from_candidates({11, 22, 33});
+  // Client A (30 samples) drew seed 0 twice and seed 2; client B (10 samples) drew seed 0.
+  const std::vector<ClientUpdate> cohort = {{30, {0, 0, 2}, {1.0, 2.0, -4.0}}, {10, {0}, {8.0}}};
+  const auto increment = pool.aggregate(cohort, false);
+  EXPECT_DOUBLE_EQ(increment[0], 0.75 * 3.0 + 0.25 * 8.0);
+  EXPECT_DOUBLE_EQ(increment[1], 0.0);
+  EXPECT_DOUBLE_EQ(increment[2], 0.75 * -4.0);
+  pool.aggregate(cohort, true);
+  EXPECT_DOUBLE_EQ(pool.cumulative()[0], 4.25 + 0.5 * 3.0 + 0.5 * 8.0);
+  const auto pairs = pool.nonzero();
+  ASSERT_EQ(pairs.size(), 2u);
+  EXPECT_EQ(pairs[0].first, 11u);
+  EXPECT_EQ(pairs[1].first, 33u);
+  EXPECT_THROW(pool.aggregate({{1, {3}, {1.0}}}, false), Error);
+}
+
+TEST(SeedPool, UnboundedPoolGrowsByOneEntryPerStep) {
+  auto pool = SeedPool::draw(0, 1);
+  EXPECT_TRUE(pool.unbounded());
+  pool.aggregate({{5, {1234567890123ULL, 99}, {2.0, 3.0}}, {5, {7}, {4.0}}}, false);
+  EXPECT_EQ(pool.size(), 3);
+  EXPECT_EQ(pool.seeds()[0], 1234567890123ULL);
+  EXPECT_DOUBLE_EQ(pool.cumulative()[2], 2.0);
+}
+
+TEST(Schedule, DistinctClientsPerRoundAndDeterministic) {
+  const auto schedule = draw_client_schedule(200, 0.05, 40, 42);
+  ASSERT_EQ(schedule.size(), 40u);
+  for (const auto& cohort : schedule) {
+    EXPECT_EQ(cohort.size(), 10u);
+    EXPECT_EQ(std::set<int64_t>(cohort.begin(), cohort.end()).size(), 10u);
+  }
+  EXPECT_EQ(schedule, draw_client_schedule(200, 0.05, 40, 42));
+  EXPECT_THROW(draw_client_schedule(10, 0.05, 1, 42), Error);
+}
+
+TEST(Messages, RoundTripAndSizesMatchTheEncoding) {
+  Downlink down;
+  down.round = 7;
+  down.seed_deltas.assign(4096, 0.5f);
+  const std::string down_bytes = encode(down);
+  EXPECT_EQ(down_bytes.size(), 1 + 4 + 4 + 4096 * 4u);
+  EXPECT_EQ(decode_downlink(down_bytes).seed_deltas, down.seed_deltas);
+  down.probabilities.assign(4096, 1.0f / 4096);
+  EXPECT_EQ(encode(down).size(), 1 + 4 + 4 + 2 * 4096 * 4u);
+  EXPECT_EQ(decode_downlink(encode(down)).probabilities, down.probabilities);
+
+  Uplink up;
+  up.num_samples = 55;
+  for (int step = 0; step < 200; ++step) {
+    up.seeds.push_back(step * 13 % 4096);
+    up.values.push_back(step * 0.25f);
+  }
+  const std::string up_bytes = encode(up);
+  EXPECT_EQ(up_bytes.size(), 1 + 4 + 200 * 8u);  // the paper's 1,604 B plus a layout byte
+  const auto decoded = decode_uplink(up_bytes);
+  EXPECT_EQ(decoded.seeds, up.seeds);
+  EXPECT_EQ(decoded.values, up.values);
+  EXPECT_EQ(decoded.num_samples, 55u);
+
+  up.unbounded_seeds = true;
+  up.seeds[0] = 99999999999ULL;
+  EXPECT_EQ(encode(up).size(), 1 + 4 + 200 * 12u);
+  EXPECT_EQ(decode_uplink(encode(up)).seeds[0], 99999999999ULL);
+  EXPECT_THROW(decode_uplink(up_bytes.substr(0, up_bytes.size() - 3)), Error);
+}
+
+}  // namespace
+}  // namespace fedkseed
