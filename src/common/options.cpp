@@ -77,6 +77,11 @@ void TrainOptions::validate() const {
   require(bias_loss_clip > 0, "--bias_loss_clip", shown(bias_loss_clip), "> 0");
   require_one_of("--rng", rng, {"philox", "torch"});
   require_one_of("--eval_metric", eval_metric, {"rouge", "loss"});
+  require_one_of("--sync", sync, {"from_init", "incremental"});
+  require_one_of("--init_on", init_on, {"gpu", "cpu"});
+  require(eval_every >= 1, "--eval_every", shown(eval_every), ">= 1");
+  require(eval_max_samples >= 0, "--eval_max_samples", shown(eval_max_samples), ">= 0 (0 = all)");
+  require(stop_after >= 0, "--stop_after", shown(stop_after), ">= 0 (0 = off)");
   parse_device(device);
 }
 

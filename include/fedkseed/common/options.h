@@ -45,6 +45,15 @@ struct TrainOptions {
   int64_t seed = 42;
   std::string eval_metric = "rouge";
   bool save = false;
+  // Federation extensions
+  std::string sync = "from_init";
+  std::string init_on = "gpu";
+  std::string seeds_file;
+  int64_t eval_every = 1;
+  int64_t eval_max_samples = 0;
+  std::string resume;
+  int64_t stop_after = 0;
+  bool save_weights = false;
 
   // Calls visitor(flag, field, help) for every flag, in --help order.
   template <class Visitor>
@@ -100,7 +109,15 @@ void TrainOptions::visit_fields(Visitor&& visit) {
   visit("--log_root", log_root, "Root of run directories");
   visit("--seed", seed, "Seed of every random choice");
   visit("--eval_metric", eval_metric, "Final evaluation: rouge|loss");
-  visit("--save", save, "Save checkpoints into the run directory");
+  visit("--save", save, "Save the run state at the best and final rounds (weights: --save_weights)");
+  visit("--save_weights", save_weights, "With --save, also write the model weights (safetensors)");
+  visit("--sync", sync, "Global model after each round: from_init (replay all seeds from theta0) | incremental");
+  visit("--init_on", init_on, "Where theta0 is kept for from_init replay: gpu | cpu (pinned host memory)");
+  visit("--seeds_file", seeds_file, "Load candidate seeds and client schedule from this JSON file");
+  visit("--eval_every", eval_every, "Evaluate the test loss every N rounds (and after the last)");
+  visit("--eval_max_samples", eval_max_samples, "Cap the final (and per-round) evaluation set; 0 = all");
+  visit("--resume", resume, "Continue the run in this run directory from its last finished round");
+  visit("--stop_after", stop_after, "End cleanly after this round (resumable with --resume); 0 = off");
 }
 
 }  // namespace fedkseed
