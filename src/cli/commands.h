@@ -8,7 +8,7 @@ namespace fedkseed::cli {
 // Adds every subcommand and the global options (--log_level, --quiet) to `app`.
 void build_app(CLI::App& app);
 
-void add_train_command(CLI::App& app);    // train_command.cpp
+void add_train_command(CLI::App& app);    // train_command.cpp: train, export
 void add_model_commands(CLI::App& app);   // model_commands.cpp: init-model, score, generate
 void add_data_commands(CLI::App& app);    // data_commands.cpp: data-stats
 void add_eval_commands(CLI::App& app);    // eval_commands.cpp: rouge

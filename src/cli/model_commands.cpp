@@ -1,8 +1,193 @@
-// The model tool subcommands (filled in by the model layer).
+// The model tool subcommands: `init-model` (random HF-format checkpoint + tokenizer),
+// `score` (per-example loss in the training format) and `generate` (greedy continuation).
+#include <ATen/ops/from_blob.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "fedkseed/common/device.h"
+#include "fedkseed/common/dtype.h"
+#include "fedkseed/common/error.h"
+#include "fedkseed/common/logging.h"
+#include "fedkseed/model/llama.h"
+#include "fedkseed/model/tokenizer.h"
 #include "src/cli/commands.h"
 
 namespace fedkseed::cli {
+namespace {
 
-void add_model_commands(CLI::App& app) {}
+namespace fs = std::filesystem;
+
+// Pieces of the tokenizer init-model trains when no --tokenizer is given, and its corpus.
+constexpr int kTrainedVocab = 1000;
+constexpr int64_t kCorpusLines = 6000;
+
+struct InitModelArgs {
+  std::string config, preset, out, tokenizer, dtype = "fp32";
+  uint64_t seed = 42;
+};
+
+struct ModelArgs {
+  std::string model, dtype = "auto", device = "cpu";
+};
+
+struct ScoreArgs : ModelArgs {
+  std::string data;
+  int64_t max_length = 1024;
+};
+
+struct GenerateArgs : ModelArgs {
+  std::string prompt;
+  int64_t max_new_tokens = 128;
+};
+
+// Copies tokenizer.model and, when they sit beside it, the HF files that add tokens.
+void copy_tokenizer(const std::string& file, const std::string& out) {
+  if (!fs::is_regular_file(file)) throw Error("--tokenizer " + file + ": no such file");
+  fs::copy_file(file, fs::path(out) / "tokenizer.model", fs::copy_options::overwrite_existing);
+  for (const char* extra : {"tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"}) {
+    const fs::path sibling = fs::path(file).parent_path() / extra;
+    if (fs::is_regular_file(sibling)) fs::copy_file(sibling, fs::path(out) / extra, fs::copy_options::overwrite_existing);
+  }
+}
+
+void run_init_model(const InitModelArgs& args) {
+  LlamaConfig config = args.preset.empty() ? llama_config_load(args.config) : llama_preset(args.preset);
+  std::error_code error;
+  fs::create_directories(args.out, error);
+  if (error) throw Error("--out " + args.out + ": cannot create (" + error.message() + ")");
+  if (args.tokenizer.empty()) {
+    train_tokenizer(synthetic_corpus(kCorpusLines, args.seed), args.out, kTrainedVocab);
+  } else {
+    copy_tokenizer(args.tokenizer, args.out);
+  }
+  const Tokenizer tokenizer = Tokenizer::load(args.out);
+  if (args.preset == "tiny") {  // tiny's vocabulary is its tokenizer's
+    config.vocab_size = tokenizer.vocab_size();
+    config.bos_token_id = tokenizer.bos_id();
+    config.eos_token_ids = {tokenizer.eos_id()};
+    config.pad_token_id = tokenizer.pad_id() < config.vocab_size ? tokenizer.pad_id() : -1;
+  } else if (tokenizer.vocab_size() > config.vocab_size) {
+    throw Error("init-model: the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
+                " ids but vocab_size is " + std::to_string(config.vocab_size) + "; raise vocab_size");
+  } else if (args.tokenizer.empty() && tokenizer.vocab_size() < config.vocab_size) {
+    log::warn("init-model: no --tokenizer, so a " + std::to_string(tokenizer.vocab_size()) +
+              "-id tokenizer was trained; embedding rows " + std::to_string(tokenizer.vocab_size()) + ".." +
+              std::to_string(config.vocab_size - 1) +
+              " are never used (pass --tokenizer .../tokenizer.model for the real LLaMA one)");
+  }
+  const auto model = LlamaModel::random_init(config, args.seed, parse_dtype(args.dtype), c10::Device(c10::kCPU));
+  model.save(args.out);
+  log::info("init-model: wrote " + args.out + " (" + std::to_string(config.parameter_count()) + " parameters, " +
+            args.dtype + ", vocab " + std::to_string(config.vocab_size) + ")");
+}
+
+LlamaModel load_model(const ModelArgs& args) {
+  const c10::Device device = parse_device(args.device);
+  const c10::ScalarType dtype =
+      args.dtype == "auto" ? (device.is_cpu() ? c10::kFloat : c10::kHalf) : parse_dtype(args.dtype);
+  return LlamaModel::load(args.model, dtype, device);
+}
+
+at::Tensor as_row(std::vector<int64_t>& ids) {
+  return at::from_blob(ids.data(), {1, static_cast<int64_t>(ids.size())}, at::kLong).clone();
+}
+
+// One JSON line per example: {"loss": mean CE over response tokens (null if none), "tokens": count}.
+void run_score(const ScoreArgs& args) {
+  std::ifstream in(args.data, std::ios::binary);
+  if (!in) throw Error("--data " + args.data + ": cannot open");
+  const LlamaModel model = load_model(args);
+  const Tokenizer tokenizer = Tokenizer::load(args.model);
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = args.data + ":" + std::to_string(number);
+    const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!record.is_object() || !record.contains("prompt") || !record["prompt"].is_string() ||
+        !record.contains("response") || !record["response"].is_string()) {
+      throw Error(where + ": expected a JSON object with string fields \"prompt\" and \"response\"");
+    }
+    const auto prompt = record["prompt"].get<std::string>();
+    std::vector<int64_t> ids = tokenizer.encode(prompt + record["response"].get<std::string>());
+    ids.push_back(tokenizer.eos_id());
+    if (static_cast<int64_t>(ids.size()) > args.max_length) ids.resize(args.max_length);
+    for (const int64_t id : ids) {
+      if (id < 0 || id >= model.config().vocab_size) {
+        throw Error(where + ": token id " + std::to_string(id) + " lies outside the model's vocabulary of " +
+                    std::to_string(model.config().vocab_size) + " (tokenizer and model do not match)");
+      }
+    }
+    std::vector<int64_t> labels = ids;
+    const size_t masked = std::min(tokenizer.encode(prompt).size(), labels.size());
+    std::fill(labels.begin(), labels.begin() + static_cast<std::ptrdiff_t>(masked), -100);
+    const int64_t tokens = std::count_if(labels.begin() + 1, labels.end(), [](int64_t id) { return id != -100; });
+    const double loss = model.loss(as_row(ids), as_row(labels)).item<double>();
+    std::cout << nlohmann::json{{"loss", loss}, {"tokens", tokens}}.dump() << std::endl;
+  }
+}
+
+void run_generate(const GenerateArgs& args) {
+  const LlamaModel model = load_model(args);
+  const Tokenizer tokenizer = Tokenizer::load(args.model);
+  const auto ids = model.generate({tokenizer.encode(args.prompt)}, args.max_new_tokens, tokenizer.eos_id(),
+                                  tokenizer.pad_id())
+                       .front();
+  const nlohmann::json result = {{"ids", ids}, {"text", tokenizer.decode(ids)}};
+  std::cout << result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
+
+void add_model_options(CLI::App& command, ModelArgs& args) {
+  command.add_option("--model", args.model, "Checkpoint folder (config.json, weights, tokenizer.model)")->required();
+  command.add_option("--dtype", args.dtype,
+                     "fp32|fp16|bf16, or auto: fp32 on the CPU (matches transformers to ~1e-5), fp16 on CUDA "
+                     "(the reference's precision)")
+      ->capture_default_str();
+  command.add_option("--device", args.device, "cpu | cuda | cuda:N | N")->capture_default_str();
+}
+
+}  // namespace
+
+void add_model_commands(CLI::App& app) {
+  auto init = std::make_shared<InitModelArgs>();
+  auto* init_command = app.add_subcommand(
+      "init-model", "Write a random-weight Hugging Face LLaMA checkpoint (config.json, model.safetensors, tokenizer)");
+  auto* config_option = init_command->add_option("--config", init->config, "config.json of the model to create");
+  auto* preset_option = init_command->add_option("--preset", init->preset, "tiny | dj-1.3b | open-llama-3b | llama-7b");
+  config_option->excludes(preset_option);
+  init_command->add_option("--out", init->out, "Output folder")->required();
+  init_command->add_option("--seed", init->seed, "Seed of the weights and the tokenizer corpus")->capture_default_str();
+  init_command->add_option("--dtype", init->dtype, "Stored dtype: fp32|fp16|bf16")->capture_default_str();
+  init_command->add_option("--tokenizer", init->tokenizer,
+                           "Copy this tokenizer.model (and tokenizer_config.json, special_tokens_map.json, "
+                           "added_tokens.json beside it). Without it a " + std::to_string(kTrainedVocab) +
+                               "-piece sentencepiece model is trained on built-in synthetic English; tiny takes its "
+                               "vocab_size, larger presets keep 32000 and leave the other rows unused");
+  init_command->callback([init, config_option, preset_option] {
+    if (config_option->count() + preset_option->count() != 1) throw Error("init-model: give --config FILE or --preset NAME");
+    run_init_model(*init);
+  });
+
+  auto score = std::make_shared<ScoreArgs>();
+  auto* score_command = app.add_subcommand(
+      "score", "Per-line loss of {\"prompt\", \"response\"} JSONL in the training format: one {\"loss\", \"tokens\"} line each");
+  add_model_options(*score_command, *score);
+  score_command->add_option("--data", score->data, "JSONL file")->required();
+  score_command->add_option("--max_length", score->max_length, "Truncate prompt+response+EOS to this many tokens")
+      ->capture_default_str();
+  score_command->callback([score] { run_score(*score); });
+
+  auto generate = std::make_shared<GenerateArgs>();
+  auto* generate_command =
+      app.add_subcommand("generate", "Greedy continuation of --prompt: one {\"ids\", \"text\"} line (EOS excluded)");
+  add_model_options(*generate_command, *generate);
+  generate_command->add_option("--prompt", generate->prompt, "Prompt text (BOS is prepended)")->required();
+  generate_command->add_option("--max_new_tokens", generate->max_new_tokens, "Most tokens to generate")
+      ->capture_default_str();
+  generate_command->callback([generate] { run_generate(*generate); });
+}
 
 }  // namespace fedkseed::cli

@@ -7,7 +7,7 @@
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
 #include "fedkseed/common/options.h"
-#include "fedkseed/common/run_dir.h"
+#include "fedkseed/federation/trainer.h"
 #include "src/cli/commands.h"
 
 namespace fedkseed::cli {
@@ -54,15 +54,13 @@ void apply_config_file(CLI::App& command, const std::string& path) {
 
 void run_train(const TrainOptions& options) {
   options.validate();
-  std::cout << options_to_yaml(options);
-  if (options.log) {
-    const auto run = RunDirectory::create(options.log_root);
-    run.write_file("config.yaml", options_to_yaml(options));
-    log::add_file_sink(run.file("train.log"));
-    log::info("run directory: " + run.path());
-  }
-  log::info("options: " + options_to_json(options));
+  std::cout << options_to_yaml(options) << std::flush;
+  run_training(options);
 }
+
+struct ExportArgs {
+  std::string run, out, device = "cpu";
+};
 
 }  // namespace
 
@@ -77,6 +75,14 @@ void add_train_command(CLI::App& app) {
     if (!config_path->empty()) apply_config_file(*command, *config_path);
     run_train(*options);
   });
+
+  auto args = std::make_shared<ExportArgs>();
+  auto* export_command = app.add_subcommand(
+      "export", "Write a run's tuned model (base model + replay of its state.json) as a Hugging Face folder");
+  export_command->add_option("--run", args->run, "Run directory holding state.json")->required();
+  export_command->add_option("--out", args->out, "Output checkpoint folder")->required();
+  export_command->add_option("--device", args->device, "Device for the replay: cpu | cuda[:N]")->capture_default_str();
+  export_command->callback([args] { export_run(args->run, args->out, args->device); });
 }
 
 }  // namespace fedkseed::cli

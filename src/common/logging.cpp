@@ -82,7 +82,7 @@ Progress::Progress(std::string label, int64_t total, int64_t plain_every)
     : state_(std::make_unique<State>()) {
   state_->label = std::move(label);
   state_->total = total;
-  state_->plain_every = plain_every > 0 ? plain_every : std::max<int64_t>(1, total / 10);
+  state_->plain_every = plain_every;
   state_->terminal = stdout_is_terminal() && logger()->should_log(spdlog::level::info);
 }
 
@@ -98,7 +98,7 @@ void Progress::update(int64_t done, const std::string& status) {
     state_->last_draw = now;
     std::fprintf(stdout, "\r\033[K%s", state_->line(done, status).c_str());
     std::fflush(stdout);
-  } else if (done - state_->last_plain >= state_->plain_every) {
+  } else if (state_->plain_every > 0 && done - state_->last_plain >= state_->plain_every) {
     state_->last_plain = done;
     info(state_->line(done, status));
   }

@@ -22,8 +22,8 @@ void info(const std::string& message);
 void warn(const std::string& message);
 void error(const std::string& message);
 
-// A progress display for long loops: redraws one line on a terminal, and prints a
-// plain line every `plain_every` updates (and at the end) when stdout is not one.
+// A progress display for long loops: redraws one line on a terminal; when stdout is not
+// one, prints a plain line every `plain_every` units (0: only the final line).
 class Progress {
  public:
   Progress(std::string label, int64_t total, int64_t plain_every = 0);

@@ -1,0 +1,53 @@
+// Everything a run needs to continue after an interruption (state.json), the seeds and
+// schedule file (seeds.json, also --seeds_file), and per-round metrics. Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fedkseed {
+
+struct SeedsAndSchedule {
+  std::vector<uint64_t> seeds;                  // empty: K = 0 (a fresh seed per step)
+  std::vector<std::vector<int64_t>> schedule;   // round -> client ids
+};
+
+// Reads {"seeds": [...], "schedule": [[...], ...]}; throws fedkseed::Error naming the file.
+SeedsAndSchedule read_seeds_file(const std::string& path);
+std::string seeds_file_json(const SeedsAndSchedule& seeds);
+
+struct RunState {
+  std::string options_json;                    // the run's TrainOptions (options_to_json)
+  int64_t last_round = 0;                      // the last finished round (0: none)
+  SeedsAndSchedule seeds;
+  std::vector<uint64_t> pool_seeds;            // seed pool entries (== seeds unless K = 0)
+  std::vector<double> pool_cumulative;         // cumulative G per pool entry
+  std::vector<std::vector<double>> pro_history;  // Pro: per candidate, recorded g after the initial value
+  std::vector<std::pair<int64_t, int64_t>> data_positions;  // per client: (pass, offset)
+  std::vector<int64_t> synced_pool_size;       // K = 0: pool size at each client's last synchronisation
+  std::vector<double> eval_losses;             // results.json's eval_avg_acc
+  double best_eval_loss = 0.0;
+  int64_t best_round = -1;
+  int64_t bytes_up = 0, bytes_down = 0;        // totals so far
+  double seconds = 0.0;                        // wall time of finished rounds
+};
+
+std::string run_state_json(const RunState& state);
+// Throws fedkseed::Error naming `source` when the JSON is malformed or incomplete.
+RunState run_state_from_json(const std::string& text, const std::string& source);
+
+struct RoundMetrics {
+  int64_t round = 0;
+  double train_loss = 0.0;        // mean L+ over the round's applied steps
+  double eval_loss = 0.0;         // NaN when not evaluated this round
+  int64_t steps_applied = 0, steps_skipped = 0;
+  int64_t bytes_up = 0, bytes_down = 0, bytes_fedavg = 0;
+  double seconds_train = 0.0, seconds_aggregate = 0.0, seconds_eval = 0.0;
+  int64_t peak_memory_allocated = 0, peak_memory_reserved = 0;
+};
+
+// One line of metrics.jsonl (no trailing newline); NaN is written as null.
+std::string round_metrics_json(const RoundMetrics& metrics);
+
+}  // namespace fedkseed

@@ -1,0 +1,99 @@
+// The LLaMA decoder (RMSNorm, RoPE, GQA attention through SDPA, SwiGLU) with Hugging Face
+// parameter names, computing as transformers does: logits, shifted loss, greedy decoding.
+// Weights live in one flat buffer; q/k/v and gate/up are adjacent so each runs as one GEMM.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fedkseed/model/llama_config.h"
+
+namespace fedkseed {
+
+class LlamaModel {
+ public:
+  // Reads DIR/config.json and the weights (see checkpoint.h), casting each tensor to `dtype`
+  // (fp32|fp16|bf16) on `device` as it is read. Throws fedkseed::Error naming the file and
+  // tensor for a missing/corrupt file, an unsupported dtype, or a tensor that is missing,
+  // of the wrong shape or not floating point.
+  static LlamaModel load(const std::string& dir, c10::ScalarType dtype, c10::Device device);
+  // Weights ~ N(0, 0.02) like transformers' init (norms 1), from a generator seeded with
+  // `seed` on `device` (so values depend on the device type). Throws fedkseed::Error for an
+  // invalid config or dtype.
+  static LlamaModel random_init(const LlamaConfig& config, uint64_t seed, c10::ScalarType dtype,
+                                c10::Device device);
+
+  const LlamaConfig& config() const { return config_; }
+  c10::ScalarType dtype() const { return flat_.scalar_type(); }
+  c10::Device device() const { return flat_.device(); }
+  // Every weight, in transformers' named_parameters() order (a tied lm_head appears once as
+  // model.embed_tokens.weight). The tensors are views of the model's storage: in-place
+  // edits change the model.
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
+  // All weights as one contiguous 1-D tensor (named_parameters() are views into it).
+  const at::Tensor& flat_parameters() const { return flat_; }
+
+  // input_ids [B, T] int64 on any device; attention_mask [B, T] (1 = token, 0 = padding,
+  // any padding side; positions stay 0..T-1 as in a transformers forward). Returns [B, T, V]
+  // fp32 logits. Ids under mask 0 may lie outside the vocabulary (pad ids such as 32000);
+  // others must lie inside (checked on the CPU, where it costs nothing). Without a mask
+  // attention runs as plain causal SDPA (flash kernels on CUDA): omit it when nothing is padded.
+  at::Tensor logits(const at::Tensor& input_ids, const at::Tensor& attention_mask = {}) const;
+  // transformers' causal-LM loss: logits at t predict labels[t + 1]; mean cross entropy over
+  // labels != -100 (NaN when there are none). Scalar fp32 on the model's device.
+  at::Tensor loss(const at::Tensor& input_ids, const at::Tensor& labels,
+                  const at::Tensor& attention_mask = {}) const;
+  // Greedy decoding with a KV cache of the (non-empty) prompts as one left-padded batch.
+  // Returns each prompt's new tokens, stopping after max_new_tokens or before its first
+  // `eos_id` (excluded). `pad_id` fills padded slots, which are masked; an id outside the
+  // vocabulary is replaced by 0 there. Throws fedkseed::Error for an empty prompt or an id
+  // outside the vocabulary.
+  std::vector<std::vector<int64_t>> generate(const std::vector<std::vector<int64_t>>& prompts,
+                                             int64_t max_new_tokens, int64_t eos_id, int64_t pad_id) const;
+  // Writes DIR/config.json and DIR/model.safetensors (in the model's dtype, tied lm_head
+  // omitted) so that transformers can load it; creates DIR. Throws fedkseed::Error on I/O failure.
+  void save(const std::string& dir) const;
+
+ private:
+  struct Layer {
+    at::Tensor qkv;      // [(H + 2 KV) * head_dim, hidden]: q_proj, k_proj, v_proj stacked
+    at::Tensor o;        // [hidden, H * head_dim]
+    at::Tensor gate_up;  // [2 * intermediate, hidden]: gate_proj, up_proj stacked
+    at::Tensor down;     // [hidden, intermediate]
+    at::Tensor input_norm, post_norm;
+  };
+  // Keys/values of every layer [B, KV, capacity, head_dim]; `length` slots are filled.
+  struct KvCache {
+    std::vector<at::Tensor> keys, values;
+    int64_t length = 0;
+  };
+
+  LlamaModel(const LlamaConfig& config, c10::ScalarType dtype, c10::Device device);
+  // Final-normed hidden states [B, T, hidden]. `positions` [B, T] int64; `mask` is a bool
+  // [B, 1, T, keys] attention mask or undefined for plain causal attention; with `cache`
+  // the new keys/values are written at cache->length and attention covers the cache.
+  at::Tensor hidden_states(const at::Tensor& input_ids, const at::Tensor& positions, const at::Tensor& mask,
+                           KvCache* cache) const;
+  at::Tensor attention(const Layer& layer, size_t index, const at::Tensor& x, const at::Tensor& cos,
+                       const at::Tensor& sin, const at::Tensor& mask, KvCache* cache) const;
+  at::Tensor lm_head(const at::Tensor& hidden) const;
+  // Bool [B, 1, queries, keys]: query i (at position query_offset + i) sees key j when
+  // j <= its position and key_mask[b, j], and always itself (so padded rows stay finite).
+  static at::Tensor causal_padding_mask(const at::Tensor& key_mask, int64_t query_offset, int64_t queries);
+  // Replaces masked ids by 0 and checks the rest against the vocabulary on the CPU.
+  at::Tensor embedding_ids(const at::Tensor& input_ids, const at::Tensor& attention_mask) const;
+
+  LlamaConfig config_;
+  at::Tensor flat_;
+  std::vector<std::pair<std::string, at::Tensor>> parameters_;
+  at::Tensor embed_, norm_, lm_head_;
+  std::vector<Layer> layers_;
+  at::Tensor inv_freq_;  // [head_dim / 2] fp32 on the device, rope scaling applied
+};
+
+}  // namespace fedkseed

@@ -1,0 +1,58 @@
+// The LLaMA tokenizer: a sentencepiece model plus the Hugging Face added/special tokens.
+// Encoding follows transformers' slow sentencepiece LlamaTokenizer with legacy=true (the
+// behaviour of the reference's transformers 4.35): text is split at special/added tokens,
+// each remaining piece goes through sentencepiece (dummy prefix included), BOS in front.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fedkseed {
+
+class Tokenizer {
+ public:
+  // Reads DIR/tokenizer.model and, when present, DIR/added_tokens.json,
+  // DIR/tokenizer_config.json (added_tokens_decoder, bos/eos/unk/pad_token) and
+  // DIR/special_tokens_map.json; throws fedkseed::Error naming the file that is missing
+  // or malformed.
+  static Tokenizer load(const std::string& model_dir);
+
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+  ~Tokenizer();
+
+  // Token ids of `text`, BOS first when `add_bos`; never appends EOS. Special and added
+  // token strings inside `text` (e.g. "</s>") become their ids, as in transformers.
+  std::vector<int64_t> encode(const std::string& text, bool add_bos = true) const;
+  // Text of `ids` with every special/added token (bos, eos, pad, unk, added) skipped, like
+  // transformers' decode(skip_special_tokens=True); ids outside the vocabulary are skipped.
+  std::string decode(const std::vector<int64_t>& ids) const;
+
+  // True when no piece or added token contains "\n": a text's ids are then the ids of its
+  // lines, each tokenised on its own (what ExampleBuilder exploits).
+  bool newline_is_boundary() const;
+
+  int64_t bos_id() const;
+  int64_t eos_id() const;
+  // The tokenizer's own pad id (e.g. DataJuicer's <PAD> = 32004), or -1 when it defines
+  // none. It may lie outside a model's embedding table: batching uses batch_pad_id().
+  int64_t pad_id() const;
+  // Number of ids: sentencepiece pieces plus added tokens (max id + 1).
+  int64_t vocab_size() const;
+
+ private:
+  struct Impl;
+  explicit Tokenizer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Trains a LLaMA-style sentencepiece model (BPE, byte_fallback, digits split, unk=0 bos=1
+// eos=2, no pad) on `corpus_lines` and writes out_dir/tokenizer.model and a
+// tokenizer_config.json that transformers' LlamaTokenizer loads. Throws fedkseed::Error
+// when training fails (e.g. an empty corpus) or out_dir cannot be written.
+void train_tokenizer(const std::vector<std::string>& corpus_lines, const std::string& out_dir,
+                     int vocab_size);
+
+}  // namespace fedkseed

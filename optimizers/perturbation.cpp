@@ -1,0 +1,349 @@
+// The CPU twin of the philox kernels (a loop over optimizers/philox.h, parallel on torch's
+// thread pool), the dispatch to CUDA, the coefficient algebra that turns perturb / update /
+// replay into one combine per tensor, and the reference's torch-mode sequence.
+#include "optimizers/perturbation.h"
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/normal.h>
+#include <ATen/ops/zeros.h>
+#include <c10/core/GradMode.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_set>
+
+#include "fedkseed/common/error.h"
+#include "optimizers/perturbation_cuda.h"
+#include "optimizers/philox.h"
+
+namespace fedkseed {
+namespace {
+
+constexpr int64_t kBlockGroups = 64;    // 256 elements of fp32 accumulators on the stack
+constexpr int64_t kGrainGroups = 4096;  // 16 Ki elements per parallel task
+
+// Runs fn(begin, end) over [0, n) in chunks of `grain` on at::get_num_threads() threads.
+// at::parallel_for is inline and runs serially unless this file is compiled with OpenMP, so the
+// chunks go to the inter-op pool (at::launch). The caller works too, and waits only for chunks
+// that were taken: helpers that start late find nothing left, so a busy pool cannot deadlock.
+void parallel_chunks(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  const int64_t chunks = (n + grain - 1) / grain;
+  const int64_t helpers = std::min<int64_t>(at::get_num_threads(), chunks) - 1;
+  if (helpers <= 0) {
+    if (n > 0) fn(0, n);
+    return;
+  }
+  struct State {
+    std::atomic<int64_t> next{0};
+    int64_t done = 0;
+    std::mutex mutex;
+    std::condition_variable finished;
+  };
+  auto state = std::make_shared<State>();
+  auto work = [state, chunks, n, grain, &fn] {
+    for (int64_t c; (c = state->next.fetch_add(1)) < chunks;) {
+      fn(c * grain, std::min(n, (c + 1) * grain));
+      const std::lock_guard<std::mutex> lock(state->mutex);
+      if (++state->done == chunks) state->finished.notify_all();
+    }
+  };
+  for (int64_t h = 0; h < helpers; ++h) at::launch(work);
+  work();
+  std::unique_lock<std::mutex> lock(state->mutex);
+  state->finished.wait(lock, [&] { return state->done == chunks; });
+}
+
+// z for groups [g0, g0 + count) into z[4·count]: philox::normals4 split into loops that GCC
+// vectorises (the sqrt gets its own loop: its errno branch would block the others).
+void normals_block(uint64_t seed, uint64_t name_hash, int64_t g0, int64_t count, float* z) {
+  uint32_t radius[2 * kBlockGroups], angle[2 * kBlockGroups];
+  float r[2 * kBlockGroups];
+  for (int64_t k = 0; k < count; ++k) {
+    const philox::Uint4 bits = philox::philox_words(seed, name_hash, static_cast<uint64_t>(g0 + k));
+    radius[2 * k] = bits.x;
+    angle[2 * k] = bits.y;
+    radius[2 * k + 1] = bits.z;
+    angle[2 * k + 1] = bits.w;
+  }
+  for (int64_t p = 0; p < 2 * count; ++p) {
+    r[p] = philox::mul(-2.0f, philox::log_of_odd24(philox::odd24(radius[p])));
+  }
+  for (int64_t p = 0; p < 2 * count; ++p) r[p] = philox::sqrt_rn(r[p]);
+  for (int64_t p = 0; p < 2 * count; ++p) {
+    float c, s;
+    philox::cos_sin_of_odd24(philox::odd24(angle[p]), c, s);
+    z[2 * p] = philox::mul(r[p], c);
+    z[2 * p + 1] = philox::mul(r[p], s);
+  }
+}
+
+template <typename T>
+void combine_cpu_typed(T* out, const T* src, int64_t n, float alpha, uint64_t name_hash,
+                       const detail::ZoTerms& terms) {
+  const int64_t groups = (n + 3) / 4;
+  parallel_chunks(groups, kGrainGroups, [&](int64_t begin, int64_t end) {
+    float acc[kBlockGroups * 4];
+    float z[kBlockGroups * 4];
+    for (int64_t g0 = begin; g0 < end; g0 += kBlockGroups) {
+      const int64_t count = std::min(end - g0, kBlockGroups);
+      std::fill(acc, acc + 4 * count, 0.0f);
+      for (int64_t j = 0; j < terms.count; ++j) {
+        normals_block(terms.seeds[j], name_hash, g0, count, z);
+        const float coeff = terms.coeffs[j];
+        for (int64_t k = 0; k < 4 * count; ++k) {
+          acc[k] = philox::add(acc[k], philox::mul(coeff, z[k]));
+        }
+      }
+      const int64_t e0 = 4 * g0;
+      const int64_t e1 = std::min(n, 4 * (g0 + count));
+      for (int64_t e = e0; e < e1; ++e) {
+        out[e] = static_cast<T>(
+            philox::add(philox::mul(alpha, static_cast<float>(src[e])), acc[e - e0]));
+      }
+    }
+  });
+}
+
+// The (seed, coefficient) terms of one combine, with a per-device copy when a CUDA kernel
+// needs more terms than travel inline.
+class Terms {
+ public:
+  Terms(std::vector<uint64_t> seeds, std::vector<float> coeffs)
+      : seeds_(std::move(seeds)), coeffs_(std::move(coeffs)) {}
+
+  detail::ZoTerms view(c10::Device device) {
+    detail::ZoTerms terms;
+    terms.count = static_cast<int64_t>(seeds_.size());
+    if (device.is_cpu()) {
+      terms.seeds = seeds_.data();
+      terms.coeffs = coeffs_.data();
+    } else if (terms.count <= detail::ZoTerms::kInline) {
+      std::copy(seeds_.begin(), seeds_.end(), terms.inline_seeds);
+      std::copy(coeffs_.begin(), coeffs_.end(), terms.inline_coeffs);
+    } else {
+      if (!device_seeds_.defined() || device_seeds_.device() != device) {
+        const auto count = static_cast<int64_t>(seeds_.size());
+        device_seeds_ = at::from_blob(seeds_.data(), {count}, at::kLong).to(device);
+        device_coeffs_ = at::from_blob(coeffs_.data(), {count}, at::kFloat).to(device);
+      }
+      terms.seeds = static_cast<const uint64_t*>(device_seeds_.const_data_ptr());
+      terms.coeffs = device_coeffs_.const_data_ptr<float>();
+    }
+    return terms;
+  }
+
+ private:
+  std::vector<uint64_t> seeds_;
+  std::vector<float> coeffs_;
+  at::Tensor device_seeds_, device_coeffs_;
+};
+
+// out = alpha·src + Σ terms, for one tensor on its device.
+void combine(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t name_hash,
+             Terms& terms) {
+  const detail::ZoTerms view = terms.view(out.device());
+  if (out.is_cuda()) {
+#if FEDKSEED_WITH_CUDA
+    detail::zo_combine_cuda(out, src, alpha, name_hash, view);
+    return;
+#else
+    throw Error("zo: parameter on " + out.device().str() +
+                " but fedkseed was built without CUDA kernels");
+#endif
+  }
+  TORCH_CHECK(out.is_cpu(), "zo: unsupported device ", out.device());
+  const int64_t n = out.numel();
+  switch (out.scalar_type()) {
+    case at::kFloat:
+      return combine_cpu_typed(out.data_ptr<float>(), src.const_data_ptr<float>(), n, alpha,
+                               name_hash, view);
+    case at::kHalf:
+      return combine_cpu_typed(out.data_ptr<c10::Half>(), src.const_data_ptr<c10::Half>(), n,
+                               alpha, name_hash, view);
+    case at::kBFloat16:
+      return combine_cpu_typed(out.data_ptr<c10::BFloat16>(),
+                               src.const_data_ptr<c10::BFloat16>(), n, alpha, name_hash, view);
+    default:
+      TORCH_CHECK(false, "zo: unsupported dtype ", out.scalar_type());
+  }
+}
+
+uint64_t hash_of(const std::string& name) { return philox::name_hash(name.data(), name.size()); }
+
+void check_params(const NamedParams& params) {
+  std::unordered_set<std::string> names;
+  for (const auto& [name, tensor] : params) {
+    if (!names.insert(name).second) throw Error("zo: parameter " + name + " appears twice");
+    const auto type = tensor.scalar_type();
+    if (type != at::kFloat && type != at::kHalf && type != at::kBFloat16) {
+      throw Error("zo: parameter " + name + " has dtype " + std::string(c10::toString(type)) +
+                  "; perturbations take fp32, fp16 or bf16");
+    }
+    TORCH_CHECK(tensor.is_contiguous(), "zo: parameter ", name, " is not contiguous");
+  }
+}
+
+// One combine for the parameters zo_decays() selects and one for the rest.
+struct Combine {
+  float alpha;
+  Terms terms;
+};
+
+void combine_params(const NamedParams& params, const NamedParams* base, Combine& decayed,
+                    Combine& plain) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const auto& [name, theta] = params[i];
+    Combine& combine_for = zo_decays(name) ? decayed : plain;
+    const at::Tensor& src = base ? (*base)[i].second : theta;
+    combine(theta, src, combine_for.alpha, hash_of(name), combine_for.terms);
+  }
+}
+
+// The reference's perturbation: manual_seed, then θ = θ + scale·normal(θ's shape, dtype, device).
+void torch_perturb(const NamedParams& params, uint64_t seed, double scale) {
+  const c10::AutoGradMode no_grad(false);
+  at::manual_seed(seed);
+  for (const auto& [name, theta] : params) {
+    theta.add_(at::normal(0.0, 1.0, theta.sizes(), std::nullopt, theta.options()).mul(scale));
+  }
+}
+
+// The reference's update, op for op: θ = θ − lr·(g·z + λ·θ) with each op rounded to θ's dtype.
+void torch_update(const NamedParams& params, uint64_t seed, double g, double lr,
+                  double weight_decay) {
+  const c10::AutoGradMode no_grad(false);
+  at::manual_seed(seed);
+  for (const auto& [name, theta] : params) {
+    at::Tensor step = at::normal(0.0, 1.0, theta.sizes(), std::nullopt, theta.options()).mul(g);
+    if (zo_decays(name)) step = step.add(theta.mul(weight_decay));
+    theta.sub_(step.mul(lr));
+  }
+}
+
+// Coefficients of zo_update applied once per non-zero pair, in order (see zo_replay).
+std::pair<Combine, Combine> replay_combines(const std::vector<SeedScalar>& pairs, double lr,
+                                            double weight_decay) {
+  std::vector<SeedScalar> live;
+  for (const SeedScalar& pair : pairs) {
+    if (pair.value != 0.0) live.push_back(pair);
+  }
+  const double d = 1.0 - lr * weight_decay;
+  const auto n = static_cast<int>(live.size());
+  std::vector<uint64_t> seeds;
+  std::vector<float> decayed_coeffs, plain_coeffs;
+  for (int j = 0; j < n; ++j) {
+    seeds.push_back(live[j].seed);
+    plain_coeffs.push_back(static_cast<float>(-lr * live[j].value));
+    decayed_coeffs.push_back(static_cast<float>(-lr * live[j].value * std::pow(d, n - 1 - j)));
+  }
+  return {Combine{static_cast<float>(std::pow(d, n)), Terms(seeds, decayed_coeffs)},
+          Combine{1.0f, Terms(seeds, plain_coeffs)}};
+}
+
+}  // namespace
+
+RngKind parse_rng_kind(const std::string& text) {
+  if (text == "philox") return RngKind::philox;
+  if (text == "torch") return RngKind::torch;
+  throw Error("--rng: '" + text + "' is not a generator; use philox or torch");
+}
+
+std::string rng_kind_name(RngKind kind) { return kind == RngKind::philox ? "philox" : "torch"; }
+
+bool zo_decays(const std::string& name) {
+  for (const char* marker : {"bias", "layer_norm", "layernorm"}) {
+    if (name.find(marker) != std::string::npos) return false;
+  }
+  return true;
+}
+
+at::Tensor zo_direction(const std::string& name, uint64_t seed, at::IntArrayRef sizes,
+                        c10::Device device) {
+  at::Tensor z = at::zeros(sizes, at::TensorOptions().dtype(at::kFloat).device(device));
+  Terms terms({seed}, {1.0f});
+  combine(z, z, 1.0f, hash_of(name), terms);
+  return z;
+}
+
+void zo_perturb(const NamedParams& params, uint64_t seed, double scale, RngKind rng) {
+  check_params(params);
+  if (rng == RngKind::torch) return torch_perturb(params, seed, scale);
+  Terms terms({seed}, {static_cast<float>(scale)});
+  for (const auto& [name, theta] : params) combine(theta, theta, 1.0f, hash_of(name), terms);
+}
+
+void zo_update(const NamedParams& params, uint64_t seed, double g, double lr, double weight_decay,
+               RngKind rng) {
+  check_params(params);
+  if (rng == RngKind::torch) return torch_update(params, seed, g, lr, weight_decay);
+  const auto coeff = static_cast<float>(-lr * g);
+  Combine decayed{static_cast<float>(1.0 - lr * weight_decay), Terms({seed}, {coeff})};
+  Combine plain{1.0f, Terms({seed}, {coeff})};
+  combine_params(params, nullptr, decayed, plain);
+}
+
+void zo_restore_update(const NamedParams& params, uint64_t seed, double eps, double g, double lr,
+                       double weight_decay, RngKind rng) {
+  check_params(params);
+  if (rng == RngKind::torch) {
+    torch_perturb(params, seed, eps);
+    return torch_update(params, seed, g, lr, weight_decay);
+  }
+  const double d = 1.0 - lr * weight_decay;
+  Combine decayed{static_cast<float>(d), Terms({seed}, {static_cast<float>(d * eps - lr * g)})};
+  Combine plain{1.0f, Terms({seed}, {static_cast<float>(eps - lr * g)})};
+  combine_params(params, nullptr, decayed, plain);
+}
+
+void zo_replay(const NamedParams& params, const NamedParams& base,
+               const std::vector<SeedScalar>& pairs, double lr, double weight_decay, RngKind rng) {
+  check_params(params);
+  if (base.size() != params.size()) {
+    throw Error("zo_replay: base has " + std::to_string(base.size()) + " tensors, the model " +
+                std::to_string(params.size()));
+  }
+  bool fused = rng == RngKind::philox;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const auto& [name, theta] = params[i];
+    const at::Tensor& b = base[i].second;
+    if (base[i].first != name || !b.sizes().equals(theta.sizes())) {
+      throw Error("zo_replay: base tensor " + base[i].first + " " + c10::str(b.sizes()) +
+                  " does not match parameter " + name + " " + c10::str(theta.sizes()));
+    }
+    fused = fused && b.device() == theta.device() && b.scalar_type() == theta.scalar_type() &&
+            b.is_contiguous();
+  }
+  if (fused) {
+    auto [decayed, plain] = replay_combines(pairs, lr, weight_decay);
+    return combine_params(params, &base, decayed, plain);
+  }
+  {
+    const c10::AutoGradMode no_grad(false);
+    for (std::size_t i = 0; i < params.size(); ++i) params[i].second.copy_(base[i].second);
+  }
+  zo_replay_incremental(params, pairs, lr, weight_decay, rng);
+}
+
+void zo_replay_incremental(const NamedParams& params, const std::vector<SeedScalar>& pairs,
+                           double lr, double weight_decay, RngKind rng) {
+  check_params(params);
+  if (rng == RngKind::torch) {
+    for (const SeedScalar& pair : pairs) {
+      if (pair.value != 0.0) torch_update(params, pair.seed, pair.value, lr, weight_decay);
+    }
+    return;
+  }
+  auto [decayed, plain] = replay_combines(pairs, lr, weight_decay);
+  combine_params(params, nullptr, decayed, plain);
+}
+
+}  // namespace fedkseed

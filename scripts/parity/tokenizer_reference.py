@@ -1,0 +1,35 @@
+"""Reference token ids for tests/tokenizer_test.cpp, from transformers (pinned: 5.17).
+
+transformers 5 has two LLaMA tokenizers: `LlamaTokenizer` is now the Rust `tokenizers`
+backend converted from tokenizer.model (it differs from sentencepiece on runs of spaces,
+e.g. "  two" -> 259 10184 instead of 259 1023), and `SentencePieceBackend` is the slow
+sentencepiece path with legacy=True, i.e. transformers 4.35's slow LlamaTokenizer that the
+reference's tokenizer reproduces. The C++ encoder is checked against the latter (with BOS
+prepended, as LlamaTokenizer's add_bos_token does) and its decoder against LlamaTokenizer's
+decode(skip_special_tokens=True).
+
+usage: tokenizer_reference.py IN.json OUT.json
+IN: {"model_dir": str, "texts": [str], "decode_ids": [[int]], "simple_texts": [str]}
+OUT: {"encode": [[int]], "decode": [str], "llama_encode_simple": [[int]], "pad_id": int|null, "vocab_size": int}
+"""
+import json
+import sys
+import warnings
+
+warnings.filterwarnings("ignore")
+import transformers  # noqa: E402
+from transformers import LlamaTokenizer  # noqa: E402
+from transformers.tokenization_utils_sentencepiece import SentencePieceBackend  # noqa: E402
+
+request = json.load(open(sys.argv[1], encoding="utf-8"))
+slow = SentencePieceBackend.from_pretrained(request["model_dir"])
+fast = LlamaTokenizer.from_pretrained(request["model_dir"])
+result = {
+    "transformers": transformers.__version__,
+    "encode": [[slow.bos_token_id] + slow.encode(text) for text in request["texts"]],
+    "decode": [fast.decode(ids, skip_special_tokens=True) for ids in request["decode_ids"]],
+    "llama_encode_simple": [fast.encode(text) for text in request.get("simple_texts", [])],
+    "pad_id": slow.pad_token_id,
+    "vocab_size": len(slow),
+}
+json.dump(result, open(sys.argv[2], "w", encoding="utf-8"))

@@ -1,0 +1,58 @@
+// Loss and Rouge-L evaluation over a test set.
+#include "fedkseed/evaluation/evaluate.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "fedkseed/data/batch.h"
+#include "fedkseed/evaluation/rouge.h"
+#include "fedkseed/model/llama.h"
+#include "fedkseed/model/tokenizer.h"
+
+namespace fedkseed {
+namespace {
+
+int64_t capped(std::size_t size, int64_t max_samples) {
+  const auto count = static_cast<int64_t>(size);
+  return max_samples > 0 ? std::min(count, max_samples) : count;
+}
+
+}  // namespace
+
+double evaluate_loss(const LlamaModel& model, const std::vector<Example>& examples, int64_t pad_id,
+                     int64_t max_samples) {
+  const int64_t count = capped(examples.size(), max_samples);
+  double total = 0.0;
+  int64_t scored = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const Batch batch = collate({&examples[i]}, pad_id);
+    const double loss = model.loss(batch.input_ids, batch.labels, batch.attention_mask).item<double>();
+    if (std::isnan(loss)) continue;
+    total += loss;
+    ++scored;
+  }
+  return scored > 0 ? total / scored : std::nan("");
+}
+
+RougeEvaluation evaluate_rouge(const LlamaModel& model, const Tokenizer& tokenizer,
+                               const std::vector<GenerationExample>& examples, int64_t batch_size,
+                               int64_t pad_id, int64_t max_new_tokens, int64_t max_samples) {
+  const int64_t count = capped(examples.size(), max_samples);
+  RougeEvaluation result;
+  double total = 0.0;
+  for (int64_t start = 0; start < count; start += batch_size) {
+    std::vector<std::vector<int64_t>> prompts;
+    for (int64_t i = start; i < std::min(count, start + batch_size); ++i) prompts.push_back(examples[i].prompt_ids);
+    const auto generated = model.generate(prompts, max_new_tokens, tokenizer.eos_id(), pad_id);
+    for (std::size_t k = 0; k < generated.size(); ++k) {
+      std::string hypothesis = tokenizer.decode(generated[k]);
+      total += rouge_l_f(hypothesis, examples[start + k].reference).value_or(0.0);
+      result.hypotheses.push_back(std::move(hypothesis));
+    }
+  }
+  result.mean_rouge_l_f = count > 0 ? total / count : 0.0;
+  return result;
+}
+
+}  // namespace fedkseed

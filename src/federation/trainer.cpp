@@ -1,0 +1,506 @@
+// The federated run: setup (or resume), rounds of client ZO training, aggregation of the
+// clients' (seed, g) pairs, replay onto the global model, evaluation and run files.
+#include "fedkseed/federation/trainer.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/StringUtil.h>
+#include <sys/resource.h>
+#include <torch/cuda.h>
+
+#if FEDKSEED_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "fedkseed/common/device.h"
+#include "fedkseed/common/dtype.h"
+#include "fedkseed/common/error.h"
+#include "fedkseed/common/logging.h"
+#include "fedkseed/common/random.h"
+#include "fedkseed/common/run_dir.h"
+#include "fedkseed/data/batch.h"
+#include "fedkseed/data/federated_data.h"
+#include "fedkseed/evaluation/evaluate.h"
+#include "fedkseed/federation/client_data.h"
+#include "fedkseed/federation/messages.h"
+#include "fedkseed/federation/run_state.h"
+#include "fedkseed/federation/seed_pool.h"
+#include "fedkseed/model/llama.h"
+#include "fedkseed/model/tokenizer.h"
+#include "optimizers/seed_sampler.h"
+#include "optimizers/zo_step.h"
+
+namespace fs = std::filesystem;
+
+namespace fedkseed {
+namespace {
+
+constexpr int64_t kMaxNewTokens = 128;  // the reference's generation budget
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Process-wide peaks (never reset, as the reference's torch.cuda.max_memory_*): the CUDA
+// caching allocator's on a GPU, the resident set size on the CPU.
+std::pair<int64_t, int64_t> peak_memory(c10::Device device) {
+#if FEDKSEED_WITH_CUDA
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    const auto all = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+    return {stats.allocated_bytes[all].peak, stats.reserved_bytes[all].peak};
+  }
+#endif
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const int64_t bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;
+  return {bytes, bytes};
+}
+
+// Views of `flat` laid out as the model's parameters are laid out in the model's buffer.
+NamedParams views_like(const LlamaModel& model, const at::Tensor& flat) {
+  const auto& model_flat = model.flat_parameters();
+  NamedParams views;
+  for (const auto& [name, param] : model.named_parameters()) {
+    const int64_t offset = param.storage_offset() - model_flat.storage_offset();
+    views.emplace_back(name, flat.narrow(0, offset, param.numel()).view(param.sizes()));
+  }
+  return views;
+}
+
+std::vector<SeedScalar> nonzero_pairs(const std::vector<uint64_t>& seeds, const std::vector<double>& values) {
+  std::vector<SeedScalar> pairs;
+  for (std::size_t j = 0; j < seeds.size(); ++j) {
+    if (values[j] != 0.0) pairs.push_back({seeds[j], values[j]});
+  }
+  return pairs;
+}
+
+struct ClientRound {
+  std::string uplink;  // the serialised reply
+  double loss_sum = 0.0;
+  int64_t applied = 0, skipped = 0;
+};
+
+class Federation {
+ public:
+  explicit Federation(const TrainOptions& options);
+
+  void run();
+
+ private:
+  void prepare_run_directory();
+  void restore(const RunState& state);
+  void drop_metrics_after(int64_t round) const;
+  ClientRound train_client(int64_t client, int64_t round);
+  RoundMetrics run_round(int64_t round);
+  void rebuild_global(const std::vector<double>& increment);
+  double evaluate_round();
+  std::string downlink_for(int64_t client, int64_t round);
+  RunState snapshot(int64_t last_round) const;
+  void save_state(int64_t round, bool best);
+  void final_evaluation();
+
+  TrainOptions options_;
+  c10::Device device_;
+  std::optional<RunDirectory> run_dir_;
+  Tokenizer tokenizer_;
+  FederatedData data_;
+  LlamaModel model_;
+  int64_t pad_id_;
+  ZoStepOptions step_options_;
+  at::Tensor init_flat_, global_flat_;
+  NamedParams working_, global_, init_;
+  SeedsAndSchedule seeds_;
+  SeedPool pool_;
+  SeedSampler sampler_;
+  std::optional<SeedHistory> history_;
+  std::vector<ClientData> clients_;
+  std::vector<int64_t> synced_pool_size_;
+  RunState progress_;  // eval history, totals, best round, last finished round
+};
+
+RunState read_run_state(const RunDirectory& run) {
+  std::ifstream in(run.file("state.json"));
+  if (!in) throw Error("run directory " + run.path() + ": no state.json (was the run started with --log?)");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return run_state_from_json(text, run.file("state.json"));
+}
+
+TrainOptions options_of(const RunState& state) {
+  const auto saved = nlohmann::json::parse(state.options_json);
+  TrainOptions options;
+  options.visit_fields([&](const std::string& flag, auto& field, const char*) {
+    field = saved.at(flag.substr(flag.find_first_not_of('-'))).get<std::decay_t<decltype(field)>>();
+  });
+  return options;
+}
+
+// The options of a new run, or those saved in the run directory being resumed (only
+// --stop_after may change on resume).
+TrainOptions options_for_run(const TrainOptions& given) {
+  given.validate();
+  if (given.resume.empty()) return given;
+  TrainOptions options = options_of(read_run_state(RunDirectory::open(given.resume)));
+  options.resume = given.resume;
+  options.stop_after = given.stop_after;
+  options.validate();
+  return options;
+}
+
+Federation::Federation(const TrainOptions& options)
+    : options_(options_for_run(options)),
+      device_(parse_device(options_.device)),
+      tokenizer_(Tokenizer::load(options_.model)),
+      data_(load_federated_data(options_, tokenizer_)),
+      model_(LlamaModel::load(options_.model, parse_dtype(options_.dtype), device_)),
+      pad_id_(batch_pad_id(tokenizer_, model_.config().vocab_size)),
+      sampler_(std::vector<uint64_t>{}) {
+  options_.num_clients = static_cast<int64_t>(data_.clients.size());
+  if (options_.bias_sampling && options_.K == 0 && options_.seeds_file.empty()) {
+    throw Error("--bias_sampling: FedKSeed-Pro needs a finite seed set; use -K > 0");
+  }
+  if ((options_.stop_after > 0 || options_.save) && !options_.log && options_.resume.empty()) {
+    throw Error(std::string(options_.save ? "--save" : "--stop_after") +
+                " needs --log: the run state is written to the run directory");
+  }
+  step_options_ = {options_.zo_eps, options_.lr, options_.weight_decay, options_.grad_clip,
+                   parse_rng_kind(options_.rng)};
+
+  if (!options_.seeds_file.empty()) {
+    seeds_ = read_seeds_file(options_.seeds_file);
+  } else {
+    seeds_.seeds = SeedPool::draw(options_.K, options_.seed).seeds();
+    seeds_.schedule = draw_client_schedule(options_.num_clients, options_.m, options_.rounds, options_.seed);
+  }
+  if (static_cast<int64_t>(seeds_.schedule.size()) < options_.rounds) {
+    throw Error("--seeds_file " + options_.seeds_file + ": schedule has " +
+                std::to_string(seeds_.schedule.size()) + " rounds, --rounds is " + std::to_string(options_.rounds));
+  }
+  for (const auto& cohort : seeds_.schedule) {
+    for (int64_t client : cohort) {
+      if (client < 0 || client >= options_.num_clients) {
+        throw Error("--seeds_file " + options_.seeds_file + ": client " + std::to_string(client) +
+                    " outside [0, " + std::to_string(options_.num_clients) + ")");
+      }
+    }
+  }
+  pool_ = SeedPool::from_candidates(seeds_.seeds);
+  sampler_ = SeedSampler(seeds_.seeds);
+  if (options_.bias_sampling) history_.emplace(pool_.size(), options_.grad_initial);
+
+  for (int64_t c = 0; c < options_.num_clients; ++c) {
+    clients_.emplace_back(data_.clients[c], c, options_.seed, options_.batch_size);
+  }
+  synced_pool_size_.assign(options_.num_clients, 0);
+
+  const auto& flat = model_.flat_parameters();
+  global_flat_ = flat.clone();
+  init_flat_ = options_.init_on == "cpu" && device_.is_cuda() ? flat.to(at::kCPU).pin_memory() : flat.clone();
+  working_ = model_.named_parameters();
+  global_ = views_like(model_, global_flat_);
+  init_ = views_like(model_, init_flat_);
+  progress_.best_eval_loss = std::nan("");
+  prepare_run_directory();
+}
+
+void Federation::prepare_run_directory() {
+  if (!options_.resume.empty()) {
+    run_dir_ = RunDirectory::open(options_.resume);
+    restore(read_run_state(*run_dir_));
+    drop_metrics_after(progress_.last_round);
+  } else if (options_.log) {
+    run_dir_ = RunDirectory::create(options_.log_root);
+    run_dir_->write_file("config.yaml", options_to_yaml(options_));
+    run_dir_->write_file("seeds.json", seeds_file_json(seeds_));
+  }
+  if (run_dir_) {
+    log::add_file_sink(run_dir_->file("train.log"));
+    log::info("run directory: " + run_dir_->path());
+  }
+}
+
+void Federation::restore(const RunState& state) {
+  pool_.restore(state.pool_seeds, state.pool_cumulative);
+  if (history_) {
+    for (std::size_t j = 0; j < state.pro_history.size(); ++j) {
+      for (double g : state.pro_history[j]) history_->record(static_cast<int64_t>(j), g);
+    }
+  }
+  for (std::size_t c = 0; c < clients_.size() && c < state.data_positions.size(); ++c) {
+    clients_[c].set_position({state.data_positions[c].first, state.data_positions[c].second});
+  }
+  synced_pool_size_ = state.synced_pool_size;
+  progress_ = state;
+  // The global model of a finished round is theta0 replayed with the cumulative pool
+  // (exactly what --sync from_init computes after every round).
+  zo_replay(global_, init_, nonzero_pairs(pool_.seeds(), pool_.cumulative()), options_.lr,
+            options_.weight_decay, step_options_.rng);
+  log::info(c10::str("resuming after round ", state.last_round, " of ", options_.rounds));
+}
+
+// A run killed after writing a round's metrics line but before its state keeps that
+// line; the resumed run writes it again, so drop it first.
+void Federation::drop_metrics_after(int64_t round) const {
+  std::ifstream in(run_dir_->file("metrics.jsonl"));
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && nlohmann::json::parse(line).at("round").get<int64_t>() <= round) kept += line + "\n";
+  }
+  run_dir_->write_file("metrics.jsonl", kept);
+}
+
+ClientRound Federation::train_client(int64_t client, int64_t round) {
+  ClientData& data = clients_[client];
+  const int64_t steps = options_.batch_or_epoch == "batch" ? options_.local_step
+                                                            : options_.local_step * data.num_batches();
+  Rng rng(options_.seed, c10::str("steps/", round, "/", client));
+  Uplink reply;
+  reply.num_samples = static_cast<uint32_t>(data.num_samples());
+  reply.unbounded_seeds = pool_.unbounded();
+  ClientRound result;
+  log::Progress progress(c10::str("round ", round, " client ", client), steps);
+  for (int64_t step = 0; step < steps; ++step) {
+    const Batch batch = collate(data.next_batch(), pad_id_);
+    const auto ids = batch.input_ids.to(device_), labels = batch.labels.to(device_),
+               mask = batch.attention_mask.to(device_);
+    const LossFn loss = [&] { return model_.loss(ids, labels, mask).item<double>(); };
+    const auto outcome = zo_train_step(working_, sampler_, rng, loss, step_options_,
+                                       history_ ? &*history_ : nullptr);
+    if (outcome.applied) {
+      ++result.applied;
+      result.loss_sum += outcome.loss_plus;
+      reply.seeds.push_back(pool_.unbounded() ? outcome.seed : static_cast<uint64_t>(outcome.seed_index));
+      reply.values.push_back(static_cast<float>(outcome.g));
+    } else {
+      ++result.skipped;
+    }
+    progress.update(step + 1, c10::str("L+ ", result.applied ? result.loss_sum / result.applied : NAN));
+  }
+  progress.finish(c10::str("mean L+ ", result.applied ? result.loss_sum / result.applied : NAN));
+  result.uplink = encode(reply);
+  return result;
+}
+
+std::string Federation::downlink_for(int64_t client, int64_t round) {
+  Downlink message;
+  message.round = static_cast<uint32_t>(round);
+  if (pool_.unbounded()) {
+    for (int64_t j = synced_pool_size_[client]; j < pool_.size(); ++j) {
+      message.fresh_seeds.push_back(pool_.seeds()[j]);
+      message.fresh_values.push_back(static_cast<float>(pool_.cumulative()[j]));
+    }
+    synced_pool_size_[client] = pool_.size();
+  } else {
+    for (double value : pool_.cumulative()) message.seed_deltas.push_back(static_cast<float>(value));
+  }
+  if (history_) {
+    for (double p : history_->probabilities(options_.bias_loss_clip)) message.probabilities.push_back(static_cast<float>(p));
+  }
+  return encode(message);
+}
+
+void Federation::rebuild_global(const std::vector<double>& increment) {
+  if (options_.sync == "incremental") {
+    zo_replay_incremental(global_, nonzero_pairs(pool_.seeds(), increment), options_.lr,
+                          options_.weight_decay, step_options_.rng);
+  } else {
+    zo_replay(global_, init_, nonzero_pairs(pool_.seeds(), pool_.cumulative()), options_.lr,
+              options_.weight_decay, step_options_.rng);
+  }
+}
+
+double Federation::evaluate_round() {
+  model_.flat_parameters().copy_(global_flat_);
+  return evaluate_loss(model_, data_.test, pad_id_, options_.eval_max_samples);
+}
+
+RoundMetrics Federation::run_round(int64_t round) {
+  RoundMetrics metrics;
+  metrics.round = round;
+  const auto& cohort = seeds_.schedule[round - 1];
+  if (history_) sampler_.set_probabilities(history_->probabilities(options_.bias_loss_clip));
+
+  auto start = std::chrono::steady_clock::now();
+  std::vector<ClientUpdate> updates;
+  double loss_sum = 0.0;
+  for (int64_t client : cohort) {
+    metrics.bytes_down += static_cast<int64_t>(downlink_for(client, round).size());
+    model_.flat_parameters().copy_(global_flat_);
+    const ClientRound trained = train_client(client, round);
+    metrics.bytes_up += static_cast<int64_t>(trained.uplink.size());
+    metrics.steps_applied += trained.applied;
+    metrics.steps_skipped += trained.skipped;
+    loss_sum += trained.loss_sum;
+    // The server sees only the decoded message, as it would over a network.
+    const Uplink received = decode_uplink(trained.uplink);
+    updates.push_back({received.num_samples, received.seeds,
+                       std::vector<double>(received.values.begin(), received.values.end())});
+  }
+  metrics.train_loss = metrics.steps_applied ? loss_sum / metrics.steps_applied : std::nan("");
+  metrics.seconds_train = seconds_since(start);
+
+  start = std::chrono::steady_clock::now();
+  rebuild_global(pool_.aggregate(updates, options_.equal_weight));
+  if (device_.is_cuda()) torch::cuda::synchronize();  // the replay runs asynchronously
+  metrics.seconds_aggregate = seconds_since(start);
+
+  start = std::chrono::steady_clock::now();
+  metrics.eval_loss = std::nan("");
+  if (round % options_.eval_every == 0 || round == options_.rounds) metrics.eval_loss = evaluate_round();
+  metrics.seconds_eval = seconds_since(start);
+
+  const int64_t element_bytes = static_cast<int64_t>(model_.flat_parameters().element_size());
+  metrics.bytes_fedavg = static_cast<int64_t>(cohort.size()) * 2 * model_.flat_parameters().numel() * element_bytes;
+  std::tie(metrics.peak_memory_allocated, metrics.peak_memory_reserved) = peak_memory(device_);
+  return metrics;
+}
+
+RunState Federation::snapshot(int64_t last_round) const {
+  RunState state = progress_;
+  state.options_json = options_to_json(options_);
+  state.last_round = last_round;
+  state.seeds = seeds_;
+  state.pool_seeds = pool_.seeds();
+  state.pool_cumulative = pool_.cumulative();
+  state.pro_history.clear();
+  if (history_) {
+    for (int64_t j = 0; j < history_->size(); ++j) {
+      const auto& values = history_->values(j);
+      state.pro_history.emplace_back(values.begin() + 1, values.end());  // after the initial value
+    }
+  }
+  state.data_positions.clear();
+  for (const auto& client : clients_) state.data_positions.emplace_back(client.position().pass, client.position().offset);
+  state.synced_pool_size = synced_pool_size_;
+  return state;
+}
+
+// Replaces the previous <prefix>_round<r>* (a state file, or with --save_weights a model
+// folder) by this round's: the reference keeps one "best" and one "final".
+void replace_saved(const RunDirectory& run, const std::string& prefix, int64_t round,
+                   const std::function<void(const std::string& name)>& write) {
+  for (const auto& entry : fs::directory_iterator(run.path())) {
+    if (entry.path().filename().string().rfind(prefix + "_round", 0) == 0) fs::remove_all(entry.path());
+  }
+  write(prefix + "_round" + std::to_string(round));
+}
+
+void Federation::save_state(int64_t round, bool best) {
+  if (!run_dir_) return;
+  const std::string state = run_state_json(snapshot(round));
+  run_dir_->write_file("state.json", state);
+  nlohmann::json results = {{"eval_avg_acc", progress_.eval_losses}};
+  run_dir_->write_file("results.json", results.dump() + "\n");
+  const auto [allocated, reserved] = peak_memory(device_);
+  nlohmann::json memory = {{"0", {{"max_memory_allocated", allocated}, {"max_memory_reserved", reserved}}}};
+  run_dir_->write_file("memory.json", memory.dump() + "\n");
+  if (!options_.save) return;
+  std::vector<std::string> kinds = {"final"};
+  if (best) kinds.push_back("best");
+  for (const auto& kind : kinds) {
+    replace_saved(*run_dir_, "state_" + kind, round,
+                  [&](const std::string& name) { run_dir_->write_file(name + ".json", state); });
+    if (options_.save_weights) {
+      model_.flat_parameters().copy_(global_flat_);
+      replace_saved(*run_dir_, "model_" + kind, round,
+                    [&](const std::string& name) { model_.save(run_dir_->file(name)); });
+    }
+  }
+}
+
+void Federation::final_evaluation() {
+  model_.flat_parameters().copy_(global_flat_);
+  const std::string metric = options_.eval_metric;
+  double value = 0.0;
+  if (metric == "rouge") {
+    const auto rouge = evaluate_rouge(model_, tokenizer_, data_.test_generation, options_.batch_size, pad_id_,
+                                      kMaxNewTokens, options_.eval_max_samples);
+    value = rouge.mean_rouge_l_f;
+    if (run_dir_) {
+      std::string lines;
+      for (std::size_t i = 0; i < rouge.hypotheses.size(); ++i) {
+        lines += nlohmann::json({{"hypothesis", rouge.hypotheses[i]}, {"reference", data_.test_generation[i].reference}})
+                     .dump() + "\n";
+      }
+      run_dir_->write_file("final_generations.jsonl", lines);
+    }
+  } else {
+    value = evaluate_loss(model_, data_.test, pad_id_, options_.eval_max_samples);
+  }
+  if (run_dir_) {
+    run_dir_->write_file("final_eval.json", nlohmann::json({{"final_eval_" + metric, value}}).dump() + "\n");
+  }
+  std::cout << "final round " << metric << ": " << value
+            << (metric == "rouge" ? c10::str(" (Rouge-L ", value * 100, ")") : std::string()) << std::endl;
+}
+
+void Federation::run() {
+  log::info(c10::str(options_.bias_sampling ? "FedKSeed-Pro" : "FedKSeed", ": ", options_.num_clients,
+                     " clients, ", seeds_.schedule.empty() ? 0 : seeds_.schedule[0].size(), " per round, K = ",
+                     pool_.unbounded() ? std::string("unbounded") : std::to_string(pool_.size()), ", ",
+                     model_.flat_parameters().numel(), " parameters on ", device_.str()));
+  if (progress_.last_round == 0 && progress_.eval_losses.empty()) {
+    progress_.eval_losses.push_back(evaluate_round());
+    log::info(c10::str("round 0: eval loss ", progress_.eval_losses.back()));
+    save_state(0, false);
+  }
+  for (int64_t round = progress_.last_round + 1; round <= options_.rounds; ++round) {
+    const auto start = std::chrono::steady_clock::now();
+    RoundMetrics metrics = run_round(round);
+    bool best = false;
+    if (!std::isnan(metrics.eval_loss)) {
+      progress_.eval_losses.push_back(metrics.eval_loss);
+      best = std::isnan(progress_.best_eval_loss) || metrics.eval_loss < progress_.best_eval_loss;
+      if (best) {
+        progress_.best_eval_loss = metrics.eval_loss;
+        progress_.best_round = round;
+      }
+    }
+    progress_.bytes_up += metrics.bytes_up;
+    progress_.bytes_down += metrics.bytes_down;
+    progress_.seconds += seconds_since(start);
+    if (run_dir_) {
+      std::ofstream(run_dir_->file("metrics.jsonl"), std::ios::app) << round_metrics_json(metrics) << "\n";
+    }
+    save_state(round, best);
+    log::info(c10::str("round ", round, "/", options_.rounds, ": train L+ ", metrics.train_loss, ", eval loss ",
+                       metrics.eval_loss, ", bytes up ", metrics.bytes_up, " down ", metrics.bytes_down,
+                       " (total ", progress_.bytes_up + progress_.bytes_down, "; FedAvg would send ",
+                       metrics.bytes_fedavg, " this round), ", seconds_since(start), " s"));
+    if (round == options_.stop_after && round < options_.rounds) {
+      log::info(c10::str("stopped after round ", round, "; continue with --resume ", run_dir_->path()));
+      return;
+    }
+  }
+  final_evaluation();
+}
+
+}  // namespace
+
+void run_training(const TrainOptions& options) { Federation(options).run(); }
+
+void export_run(const std::string& run_dir, const std::string& out_dir, const std::string& device) {
+  const RunState state = read_run_state(RunDirectory::open(run_dir));
+  const TrainOptions options = options_of(state);
+  LlamaModel model = LlamaModel::load(options.model, parse_dtype(options.dtype), parse_device(device));
+  const at::Tensor base = model.flat_parameters().clone();
+  zo_replay(model.named_parameters(), views_like(model, base), nonzero_pairs(state.pool_seeds, state.pool_cumulative),
+            options.lr, options.weight_decay, parse_rng_kind(options.rng));
+  model.save(out_dir);
+  for (const char* name : {"tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
+                           "added_tokens.json", "generation_config.json"}) {
+    const fs::path source = fs::path(options.model) / name;
+    if (fs::exists(source)) fs::copy_file(source, fs::path(out_dir) / name, fs::copy_options::overwrite_existing);
+  }
+  log::info(c10::str("exported round ", state.last_round, " of ", run_dir, " to ", out_dir));
+}
+
+}  // namespace fedkseed

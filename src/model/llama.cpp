@@ -1,0 +1,285 @@
+// LlamaModel: weight layout, loading, random init, saving and the forward pass, written to
+// round as transformers' LlamaForCausalLM does (RMSNorm in fp32, RoPE tables in fp32 then
+// cast, SDPA attention, logits in fp32). Greedy decoding is in generate.cpp.
+#include "fedkseed/model/llama.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Context.h>
+#include <c10/core/InferenceMode.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "fedkseed/common/error.h"
+#include "fedkseed/common/logging.h"
+#include "fedkseed/model/checkpoint.h"
+#include "fedkseed/model/safetensors.h"
+
+namespace fedkseed {
+namespace {
+
+std::string shape_text(at::IntArrayRef shape) { return c10::str(shape); }
+
+std::string hf_dtype_name(c10::ScalarType dtype) {
+  if (dtype == c10::kHalf) return "float16";
+  if (dtype == c10::kBFloat16) return "bfloat16";
+  return "float32";
+}
+
+// transformers' inv_freq: 1 / theta^(2i/d), then the llama3 rescaling if configured.
+at::Tensor rope_inverse_frequencies(const LlamaConfig& config) {
+  const int64_t dim = config.head_dim;
+  at::Tensor inv_freq = at::arange(0, dim, 2, at::kLong).to(at::kFloat) / static_cast<double>(dim);
+  inv_freq = at::pow(config.rope_theta, inv_freq).reciprocal();
+  const RopeScaling& scaling = config.rope_scaling;
+  if (scaling.type != "llama3") return inv_freq;
+  const double old_context = static_cast<double>(scaling.original_max_position_embeddings);
+  const double low_wavelen = old_context / scaling.low_freq_factor;
+  const double high_wavelen = old_context / scaling.high_freq_factor;
+  const at::Tensor wavelen = 2 * M_PI / inv_freq;
+  at::Tensor scaled = at::where(wavelen > low_wavelen, inv_freq / scaling.factor, inv_freq);
+  const at::Tensor smooth = (old_context / wavelen - scaling.low_freq_factor) /
+                            (scaling.high_freq_factor - scaling.low_freq_factor);
+  const at::Tensor smoothed = (1 - smooth) * scaled / scaling.factor + smooth * scaled;
+  const at::Tensor medium = (wavelen < high_wavelen).logical_not() & (wavelen > low_wavelen).logical_not();
+  return at::where(medium, smoothed, scaled);
+}
+
+// transformers' LlamaRMSNorm: normalise in fp32, cast back, then scale by the weight.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  const at::Tensor xf = x.to(at::kFloat);
+  const at::Tensor variance = xf.pow(2).mean(-1, /*keepdim=*/true);
+  return weight * (xf * at::rsqrt(variance + eps)).to(x.scalar_type());
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+void check_dtype(c10::ScalarType dtype) {
+  if (dtype != at::kFloat && dtype != at::kHalf && dtype != at::kBFloat16) {
+    throw Error(std::string("model dtype ") + c10::toString(dtype) + " is not supported; use fp32|fp16|bf16");
+  }
+}
+
+// Throws when an id outside the mask lies outside [0, vocab); only on the CPU, where the
+// check needs no device synchronisation.
+void check_ids(const at::Tensor& ids, int64_t vocab, const std::string& what) {
+  if (!ids.device().is_cpu() || ids.numel() == 0) return;
+  const int64_t low = ids.min().item<int64_t>();
+  const int64_t high = ids.max().item<int64_t>();
+  if (low < 0 || high >= vocab) {
+    throw Error(what + ": id " + std::to_string(low < 0 ? low : high) + " is outside the vocabulary [0, " +
+                std::to_string(vocab) + ")");
+  }
+}
+
+}  // namespace
+
+LlamaModel::LlamaModel(const LlamaConfig& config, c10::ScalarType dtype, c10::Device device)
+    : config_(config) {
+  config_.validate("model config");
+  check_dtype(dtype);
+  const int64_t h = config.hidden_size, hd = config.head_dim, heads = config.num_attention_heads,
+                kv = config.num_key_value_heads, inter = config.intermediate_size, vocab = config.vocab_size;
+  flat_ = at::empty({config.parameter_count()}, at::TensorOptions().dtype(dtype).device(device));
+  int64_t offset = 0;
+  auto take = [&](const std::string& name, std::vector<int64_t> shape) {
+    int64_t numel = 1;
+    for (const int64_t size : shape) numel *= size;
+    at::Tensor view = flat_.narrow(0, offset, numel).view(shape);
+    offset += numel;
+    parameters_.emplace_back(name, view);
+    return view;
+  };
+  auto stacked = [&](int64_t begin, int64_t rows) { return flat_.narrow(0, begin, rows * h).view({rows, h}); };
+  embed_ = take("model.embed_tokens.weight", {vocab, h});
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    const std::string prefix = "model.layers." + std::to_string(i) + ".";
+    Layer layer;
+    const int64_t qkv_begin = offset;
+    take(prefix + "self_attn.q_proj.weight", {heads * hd, h});
+    take(prefix + "self_attn.k_proj.weight", {kv * hd, h});
+    take(prefix + "self_attn.v_proj.weight", {kv * hd, h});
+    layer.qkv = stacked(qkv_begin, (heads + 2 * kv) * hd);
+    layer.o = take(prefix + "self_attn.o_proj.weight", {h, heads * hd});
+    const int64_t gate_begin = offset;
+    take(prefix + "mlp.gate_proj.weight", {inter, h});
+    take(prefix + "mlp.up_proj.weight", {inter, h});
+    layer.gate_up = stacked(gate_begin, 2 * inter);
+    layer.down = take(prefix + "mlp.down_proj.weight", {h, inter});
+    layer.input_norm = take(prefix + "input_layernorm.weight", {h});
+    layer.post_norm = take(prefix + "post_attention_layernorm.weight", {h});
+    layers_.push_back(std::move(layer));
+  }
+  norm_ = take("model.norm.weight", {h});
+  lm_head_ = config.tie_word_embeddings ? embed_ : take("lm_head.weight", {vocab, h});
+  TORCH_CHECK(offset == flat_.numel(), "LlamaModel: layout covers ", offset, " of ", flat_.numel());
+  inv_freq_ = rope_inverse_frequencies(config_).to(device);
+}
+
+LlamaModel LlamaModel::load(const std::string& dir, c10::ScalarType dtype, c10::Device device) {
+  LlamaModel model(llama_config_load(dir + "/config.json"), dtype, device);
+  std::map<std::string, at::Tensor> wanted(model.parameters_.begin(), model.parameters_.end());
+  std::set<std::string> loaded;
+  std::vector<std::string> unused;
+  checkpoint_read(dir, [&](const std::string& name, const at::Tensor& tensor, const std::string& file) {
+    const auto it = wanted.find(name);
+    if (it == wanted.end()) {
+      // A tied lm_head (transformers ties it on load) and old RoPE buffers are expected extras.
+      const bool expected = name == "lm_head.weight" || name.find("rotary_emb.inv_freq") != std::string::npos;
+      if (!expected) unused.push_back(name);
+      return;
+    }
+    const std::string where = "checkpoint " + file + ": tensor " + name;
+    if (!at::isFloatingType(tensor.scalar_type())) {
+      throw Error(where + " has dtype " + c10::toString(tensor.scalar_type()) + "; weights must be floating point");
+    }
+    if (tensor.sizes() != it->second.sizes()) {
+      throw Error(where + " is " + shape_text(tensor.sizes()) + ", config.json implies " +
+                  shape_text(it->second.sizes()));
+    }
+    it->second.copy_(tensor);
+    loaded.insert(name);
+  });
+  for (const auto& [name, tensor] : model.parameters_) {
+    if (loaded.count(name) == 0) {
+      throw Error("checkpoint " + dir + ": tensor " + name + " " + shape_text(tensor.sizes()) +
+                  " is missing from the weights files");
+    }
+  }
+  if (!unused.empty()) {
+    log::warn("checkpoint " + dir + ": " + std::to_string(unused.size()) + " tensors not used by LlamaForCausalLM, e.g. " +
+              unused.front());
+  }
+  return model;
+}
+
+LlamaModel LlamaModel::random_init(const LlamaConfig& config, uint64_t seed, c10::ScalarType dtype,
+                                   c10::Device device) {
+  LlamaModel model(config, dtype, device);
+  at::Generator generator = at::globalContext().defaultGenerator(device).clone();
+  generator.set_current_seed(seed);
+  for (auto& [name, tensor] : model.parameters_) {
+    if (name.size() >= 11 && name.compare(name.size() - 11, 11, "norm.weight") == 0) {
+      tensor.fill_(1.0);
+    } else {
+      tensor.normal_(0.0, 0.02, generator);
+    }
+  }
+  return model;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> LlamaModel::named_parameters() const { return parameters_; }
+
+at::Tensor LlamaModel::causal_padding_mask(const at::Tensor& key_mask, int64_t query_offset, int64_t queries) {
+  const auto options = at::TensorOptions().dtype(at::kLong).device(key_mask.device());
+  const at::Tensor query_positions = at::arange(query_offset, query_offset + queries, options).unsqueeze(1);
+  const at::Tensor key_positions = at::arange(key_mask.size(1), options).unsqueeze(0);
+  const at::Tensor causal = key_positions <= query_positions;
+  const at::Tensor self = key_positions == query_positions;
+  return ((causal.unsqueeze(0) & key_mask.to(at::kBool).unsqueeze(1)) | self.unsqueeze(0)).unsqueeze(1);
+}
+
+at::Tensor LlamaModel::embedding_ids(const at::Tensor& input_ids, const at::Tensor& attention_mask) const {
+  TORCH_CHECK(input_ids.dim() == 2, "LlamaModel: input_ids must be [B, T], got ", input_ids.sizes());
+  at::Tensor ids = input_ids.to(device(), at::kLong);
+  if (attention_mask.defined()) {
+    TORCH_CHECK(attention_mask.sizes() == input_ids.sizes(), "LlamaModel: attention_mask ",
+                attention_mask.sizes(), " does not match input_ids ", input_ids.sizes());
+    ids = at::where(attention_mask.to(device()).to(at::kBool), ids, 0);
+  }
+  check_ids(ids, config_.vocab_size, "input_ids");
+  return ids;
+}
+
+at::Tensor LlamaModel::attention(const Layer& layer, size_t index, const at::Tensor& x, const at::Tensor& cos,
+                                 const at::Tensor& sin, const at::Tensor& mask, KvCache* cache) const {
+  const int64_t batch = x.size(0), tokens = x.size(1), hd = config_.head_dim;
+  const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads;
+  const at::Tensor qkv = at::linear(x, layer.qkv);
+  auto split = [&](int64_t begin, int64_t count) {
+    return qkv.narrow(-1, begin * hd, count * hd).view({batch, tokens, count, hd}).transpose(1, 2);
+  };
+  at::Tensor q = split(0, heads), k = split(heads, kv), v = split(heads + kv, kv);
+  q = q * cos + rotate_half(q) * sin;
+  k = k * cos + rotate_half(k) * sin;
+  if (cache != nullptr) {
+    cache->keys[index].narrow(2, cache->length, tokens).copy_(k);
+    cache->values[index].narrow(2, cache->length, tokens).copy_(v);
+    k = cache->keys[index].narrow(2, 0, cache->length + tokens);
+    v = cache->values[index].narrow(2, 0, cache->length + tokens);
+  }
+  if (kv != heads) {  // transformers' repeat_kv
+    k = k.repeat_interleave(heads / kv, 1);
+    v = v.repeat_interleave(heads / kv, 1);
+  }
+  const auto optional_mask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
+  const at::Tensor out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined());
+  return at::linear(out.transpose(1, 2).reshape({batch, tokens, heads * hd}), layer.o);
+}
+
+at::Tensor LlamaModel::hidden_states(const at::Tensor& input_ids, const at::Tensor& positions, const at::Tensor& mask,
+                                     KvCache* cache) const {
+  at::Tensor x = at::embedding(embed_, input_ids);
+  // RoPE tables in fp32 (transformers disables autocast there), then cast.
+  const at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;
+  const at::Tensor angles = at::cat({freqs, freqs}, -1).unsqueeze(1);
+  const at::Tensor cos = angles.cos().to(dtype()), sin = angles.sin().to(dtype());
+  const double eps = config_.rms_norm_eps;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& layer = layers_[i];
+    x = x + attention(layer, i, rms_norm(x, layer.input_norm, eps), cos, sin, mask, cache);
+    const auto gate_up = at::linear(rms_norm(x, layer.post_norm, eps), layer.gate_up).chunk(2, -1);
+    x = x + at::linear(at::silu(gate_up[0]) * gate_up[1], layer.down);
+  }
+  if (cache != nullptr) cache->length += input_ids.size(1);
+  return rms_norm(x, norm_, eps);
+}
+
+at::Tensor LlamaModel::lm_head(const at::Tensor& hidden) const { return at::linear(hidden, lm_head_).to(at::kFloat); }
+
+at::Tensor LlamaModel::logits(const at::Tensor& input_ids, const at::Tensor& attention_mask) const {
+  c10::InferenceMode guard;
+  const at::Tensor ids = embedding_ids(input_ids, attention_mask);
+  const at::Tensor positions =
+      at::arange(ids.size(1), ids.options()).unsqueeze(0).expand({ids.size(0), ids.size(1)});
+  at::Tensor mask;
+  if (attention_mask.defined()) mask = LlamaModel::causal_padding_mask(attention_mask.to(device()), 0, ids.size(1));
+  return lm_head(hidden_states(ids, positions, mask, nullptr));
+}
+
+at::Tensor LlamaModel::loss(const at::Tensor& input_ids, const at::Tensor& labels,
+                            const at::Tensor& attention_mask) const {
+  c10::InferenceMode guard;
+  TORCH_CHECK(labels.sizes() == input_ids.sizes(), "LlamaModel::loss: labels ", labels.sizes(),
+              " do not match input_ids ", input_ids.sizes());
+  const at::Tensor ids = embedding_ids(input_ids, attention_mask);
+  const int64_t tokens = ids.size(1);
+  const at::Tensor positions = at::arange(tokens, ids.options()).unsqueeze(0).expand({ids.size(0), tokens});
+  at::Tensor mask;
+  if (attention_mask.defined()) mask = LlamaModel::causal_padding_mask(attention_mask.to(device()), 0, tokens);
+  const at::Tensor hidden = hidden_states(ids, positions, mask, nullptr).narrow(1, 0, std::max<int64_t>(tokens - 1, 0));
+  const at::Tensor targets = labels.to(device(), at::kLong).narrow(1, 1, std::max<int64_t>(tokens - 1, 0));
+  check_ids(at::where(targets == -100, 0, targets), config_.vocab_size, "labels");
+  return at::cross_entropy_loss(lm_head(hidden).reshape({-1, config_.vocab_size}), targets.reshape({-1}), {},
+                                at::Reduction::Mean, -100);
+}
+
+void LlamaModel::save(const std::string& dir) const {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  LlamaConfig config = config_;
+  config.dtype = hf_dtype_name(dtype());
+  std::ofstream out(dir + "/config.json", std::ios::binary | std::ios::trunc);
+  out << llama_config_to_json(config);
+  out.close();
+  if (!out) throw Error(dir + "/config.json: cannot be written");
+  safetensors_write(dir + "/model.safetensors", parameters_);
+}
+
+}  // namespace fedkseed

@@ -1,0 +1,175 @@
+// safetensors reading (memory-mapped, every offset validated) and writing.
+// Layout: 8-byte little-endian header length, JSON header, raw little-endian data.
+#include "fedkseed/model/safetensors.h"
+
+#include <ATen/ops/from_blob.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "fedkseed/common/error.h"
+
+namespace fedkseed {
+namespace {
+
+using nlohmann::json;
+
+// The safetensors library refuses headers above 100 MB; so do we, before allocating.
+constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+
+const std::pair<const char*, c10::ScalarType> kDtypeNames[] = {
+    {"F64", c10::kDouble}, {"F32", c10::kFloat}, {"F16", c10::kHalf}, {"BF16", c10::kBFloat16},
+    {"I64", c10::kLong},   {"I32", c10::kInt},   {"I16", c10::kShort}, {"I8", c10::kChar},
+    {"U8", c10::kByte},    {"BOOL", c10::kBool}};
+
+c10::ScalarType dtype_from_name(const std::string& name, const std::string& where) {
+  for (const auto& [text, type] : kDtypeNames) {
+    if (name == text) return type;
+  }
+  throw Error(where + " has dtype '" + name + "', which is not supported (F64|F32|F16|BF16|I64|I32|I16|I8|U8|BOOL)");
+}
+
+std::string dtype_to_name(c10::ScalarType type, const std::string& where) {
+  for (const auto& [text, candidate] : kDtypeNames) {
+    if (candidate == type) return text;
+  }
+  throw Error(where + ": dtype " + c10::toString(type) + " has no safetensors name");
+}
+
+SafetensorsEntry parse_entry(const std::string& name, const json& value, uint64_t data_bytes,
+                             const std::string& path) {
+  const std::string where = "safetensors " + path + ": tensor " + name;
+  if (!value.is_object() || !value.contains("dtype") || !value["dtype"].is_string() ||
+      !value.contains("shape") || !value["shape"].is_array() || !value.contains("data_offsets") ||
+      !value["data_offsets"].is_array() || value["data_offsets"].size() != 2) {
+    throw Error(where + ": header entry needs dtype, shape and data_offsets [begin, end]");
+  }
+  SafetensorsEntry entry;
+  entry.name = name;
+  entry.dtype = dtype_from_name(value["dtype"].get<std::string>(), where);
+  uint64_t bytes = c10::elementSize(entry.dtype);
+  for (const auto& dim : value["shape"]) {
+    if (!dim.is_number_unsigned()) throw Error(where + ": shape " + value["shape"].dump() + " is invalid");
+    const uint64_t size = dim.get<uint64_t>();
+    // Bounded by the data size, so the product cannot overflow.
+    if (size != 0 && bytes > data_bytes / size + 1) {
+      throw Error(where + ": shape " + value["shape"].dump() + " is larger than the file");
+    }
+    bytes *= size;
+    entry.shape.push_back(static_cast<int64_t>(size));
+  }
+  for (const auto& offset : value["data_offsets"]) {
+    if (!offset.is_number_unsigned()) throw Error(where + ": data_offsets must be non-negative integers");
+  }
+  entry.begin = value["data_offsets"][0].get<uint64_t>();
+  entry.end = value["data_offsets"][1].get<uint64_t>();
+  if (entry.begin > entry.end || entry.end > data_bytes || entry.end - entry.begin != bytes) {
+    throw Error(where + ": data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) +
+                "] do not match its shape (" + std::to_string(bytes) + " bytes) within the " +
+                std::to_string(data_bytes) + " data bytes (truncated file?)");
+  }
+  return entry;
+}
+
+}  // namespace
+
+struct SafetensorsFile::Mapping {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (data != nullptr) munmap(const_cast<uint8_t*>(data), size);
+  }
+};
+
+SafetensorsFile SafetensorsFile::open(const std::string& path) {
+  const std::string where = "safetensors " + path;
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw Error(where + ": cannot be opened (" + std::strerror(errno) + ")");
+  struct stat info {};
+  fstat(fd, &info);
+  SafetensorsFile file;
+  file.path_ = path;
+  file.mapping_ = std::make_shared<Mapping>();
+  const uint64_t size = static_cast<uint64_t>(info.st_size);
+  if (size > 0) {
+    void* data = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (data == MAP_FAILED) {
+      ::close(fd);
+      throw Error(where + ": cannot be mapped (" + std::strerror(errno) + ")");
+    }
+    file.mapping_->data = static_cast<const uint8_t*>(data);
+    file.mapping_->size = size;
+  }
+  ::close(fd);
+  if (size < 8) throw Error(where + ": " + std::to_string(size) + " bytes, too short for a header");
+  uint64_t header_bytes = 0;
+  for (int i = 7; i >= 0; --i) header_bytes = (header_bytes << 8) | file.mapping_->data[i];
+  if (header_bytes > size - 8 || header_bytes > kMaxHeaderBytes) {
+    throw Error(where + ": header length " + std::to_string(header_bytes) + " exceeds the file size " +
+                std::to_string(size) + " or the 100 MB limit (truncated or not a safetensors file)");
+  }
+  const char* header = reinterpret_cast<const char*>(file.mapping_->data + 8);
+  json parsed;
+  try {
+    parsed = json::parse(header, header + header_bytes);
+  } catch (const json::exception& error) {
+    throw Error(where + ": header is not valid JSON: " + error.what());
+  }
+  if (!parsed.is_object()) throw Error(where + ": header must be a JSON object");
+  const uint64_t data_bytes = size - 8 - header_bytes;
+  file.data_offset_ = 8 + header_bytes;
+  for (const auto& [name, value] : parsed.items()) {
+    if (name == "__metadata__") continue;
+    file.entries_.push_back(parse_entry(name, value, data_bytes, path));
+  }
+  std::sort(file.entries_.begin(), file.entries_.end(),
+            [](const auto& a, const auto& b) { return a.begin < b.begin; });
+  return file;
+}
+
+at::Tensor SafetensorsFile::tensor(const SafetensorsEntry& entry) const {
+  auto* bytes = const_cast<uint8_t*>(mapping_->data + data_offset_ + entry.begin);
+  auto keep = mapping_;
+  return at::from_blob(bytes, entry.shape, [keep](void*) {}, at::TensorOptions().dtype(entry.dtype));
+}
+
+void safetensors_write(const std::string& path,
+                       const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  const std::string where = "safetensors " + path;
+  json header = {{"__metadata__", {{"format", "pt"}}}};
+  uint64_t offset = 0;
+  for (const auto& [name, tensor] : tensors) {
+    const uint64_t bytes = tensor.numel() * tensor.element_size();
+    header[name] = {{"dtype", dtype_to_name(tensor.scalar_type(), where + ": tensor " + name)},
+                    {"shape", tensor.sizes().vec()},
+                    {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  const std::string temporary = path + ".partial";
+  std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error(where + ": cannot be written");
+  uint8_t length[8];
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
+  out.write(reinterpret_cast<const char*>(length), 8);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  for (const auto& [name, tensor] : tensors) {
+    const at::Tensor host = tensor.to(c10::kCPU).contiguous();
+    out.write(static_cast<const char*>(host.data_ptr()), static_cast<std::streamsize>(host.nbytes()));
+  }
+  out.close();
+  if (!out || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    throw Error(where + ": writing failed (disk full?)");
+  }
+}
+
+}  // namespace fedkseed

@@ -1,0 +1,282 @@
+// Sentencepiece behind a pimpl, plus the Hugging Face side files that define added and
+// special tokens. Nothing else in the project sees sentencepiece or nlohmann headers.
+#include "fedkseed/model/tokenizer.h"
+
+#include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "fedkseed/common/error.h"
+
+namespace fedkseed {
+namespace {
+
+using nlohmann::json;
+
+// A string that encode() maps to one id instead of running sentencepiece over it.
+struct SpecialToken {
+  std::string content;
+  int64_t id = 0;
+  bool lstrip = false;  // swallow whitespace before it (transformers AddedToken)
+  bool rstrip = false;  // swallow whitespace after it
+};
+
+std::optional<json> read_json_if_present(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  try {
+    return json::parse(in);
+  } catch (const json::exception& error) {
+    throw Error("tokenizer file " + path + ": not valid JSON (" + error.what() + ")");
+  }
+}
+
+// "bos_token" etc. are either a string, an AddedToken object {"content": ...} or null.
+std::optional<std::string> token_text(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_object() && value.contains("content") && value["content"].is_string()) {
+    return value["content"].get<std::string>();
+  }
+  return std::nullopt;
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+}  // namespace
+
+struct Tokenizer::Impl {
+  sentencepiece::SentencePieceProcessor sp;
+  std::vector<SpecialToken> specials;  // matched longest-first at each position
+  std::vector<bool> skip_on_decode;    // indexed by id
+  std::array<bool, 256> first_bytes{};  // first bytes of specials: a cheap pre-check
+  int64_t bos = 1, eos = 2, pad = -1, unk = 0, size = 0;
+  bool newline_is_boundary = true;
+
+  void add_special(const std::string& content, int64_t id, bool lstrip, bool rstrip) {
+    if (content.empty()) return;
+    for (auto& special : specials) {
+      if (special.content == content) {
+        special = {content, id, lstrip, rstrip};
+        return;
+      }
+    }
+    specials.push_back({content, id, lstrip, rstrip});
+    first_bytes[static_cast<unsigned char>(content[0])] = true;
+    size = std::max(size, id + 1);
+  }
+
+  // The id of a token string: an added token, else a sentencepiece piece, else a new id
+  // after the vocabulary (what transformers' add_special_tokens does, e.g. OpenLLaMA's [PAD]).
+  int64_t resolve(const std::string& content) {
+    for (const auto& special : specials) {
+      if (special.content == content) return special.id;
+    }
+    const int piece = sp.PieceToId(content);
+    const int64_t id = sp.IdToPiece(piece) == content ? piece : size;
+    add_special(content, id, false, false);
+    return id;
+  }
+
+  const SpecialToken* match_at(const std::string& text, size_t pos) const {
+    const SpecialToken* best = nullptr;
+    for (const auto& special : specials) {
+      if (text.compare(pos, special.content.size(), special.content) == 0 &&
+          (best == nullptr || special.content.size() > best->content.size())) {
+        best = &special;
+      }
+    }
+    return best;
+  }
+
+  void encode_piece(const std::string& text, std::vector<int64_t>& out) const {
+    if (text.empty()) return;
+    std::vector<int> ids;
+    const auto status = sp.Encode(text, &ids);
+    if (!status.ok()) throw Error("tokenizer: sentencepiece failed to encode text: " + status.ToString());
+    out.insert(out.end(), ids.begin(), ids.end());
+  }
+};
+
+Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+Tokenizer::~Tokenizer() = default;
+
+Tokenizer Tokenizer::load(const std::string& model_dir) {
+  auto impl = std::make_unique<Impl>();
+  const std::string model_path = model_dir + "/tokenizer.model";
+  if (!std::filesystem::is_regular_file(model_path)) {
+    throw Error("tokenizer " + model_path + ": file not found");
+  }
+  const auto status = impl->sp.Load(model_path);
+  if (!status.ok()) throw Error("tokenizer " + model_path + ": not a sentencepiece model (" + status.ToString() + ")");
+  impl->size = impl->sp.GetPieceSize();
+  impl->unk = impl->sp.unk_id();
+  impl->bos = impl->sp.bos_id();
+  impl->eos = impl->sp.eos_id();
+  impl->pad = impl->sp.pad_id();
+
+  const auto config = read_json_if_present(model_dir + "/tokenizer_config.json");
+  const auto added = read_json_if_present(model_dir + "/added_tokens.json");
+  const auto special_map = read_json_if_present(model_dir + "/special_tokens_map.json");
+  try {
+    if (added && added->is_object()) {
+      for (const auto& [content, id] : added->items()) impl->add_special(content, id.get<int64_t>(), false, false);
+    }
+    if (config && config->contains("added_tokens_decoder")) {
+      for (const auto& [id, token] : (*config)["added_tokens_decoder"].items()) {
+        impl->add_special(token.at("content").get<std::string>(), std::stoll(id),
+                          token.value("lstrip", false), token.value("rstrip", false));
+      }
+    }
+  } catch (const std::exception& error) {
+    throw Error("tokenizer " + model_dir + ": malformed added tokens (" + error.what() + ")");
+  }
+  // Control pieces (<s>, </s>) and <unk> are split out of text like added tokens.
+  for (int id = 0; id < impl->sp.GetPieceSize(); ++id) {
+    if (impl->sp.IsControl(id) || impl->sp.IsUnknown(id)) impl->add_special(impl->sp.IdToPiece(id), id, false, false);
+  }
+  const auto role = [&](const char* key) -> std::optional<std::string> {
+    for (const auto* source : {&config, &special_map}) {
+      if (*source && (*source)->contains(key)) {
+        if (auto text = token_text((**source)[key])) return text;
+      }
+    }
+    return std::nullopt;
+  };
+  if (auto text = role("bos_token")) impl->bos = impl->resolve(*text);
+  if (auto text = role("eos_token")) impl->eos = impl->resolve(*text);
+  if (auto text = role("unk_token")) impl->unk = impl->resolve(*text);
+  if (auto text = role("pad_token")) impl->pad = impl->resolve(*text);
+  if (special_map && special_map->contains("additional_special_tokens")) {
+    for (const auto& token : (*special_map)["additional_special_tokens"]) {
+      if (auto text = token_text(token)) impl->resolve(*text);
+    }
+  }
+  for (int id = 0; id < impl->sp.GetPieceSize(); ++id) {
+    if (!impl->sp.IsByte(id) && impl->sp.IdToPiece(id).find('\n') != std::string::npos) impl->newline_is_boundary = false;
+  }
+  for (const auto& special : impl->specials) {
+    if (special.content.find('\n') != std::string::npos) impl->newline_is_boundary = false;
+  }
+  impl->skip_on_decode.assign(impl->size, false);
+  for (const auto& special : impl->specials) impl->skip_on_decode[special.id] = true;
+  return Tokenizer(std::move(impl));
+}
+
+std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_bos) const {
+  std::vector<int64_t> ids;
+  if (add_bos) ids.push_back(impl_->bos);
+  size_t start = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const SpecialToken* special =
+        impl_->first_bytes[static_cast<unsigned char>(text[pos])] ? impl_->match_at(text, pos) : nullptr;
+    if (special == nullptr) {
+      ++pos;
+      continue;
+    }
+    size_t end = pos;
+    if (special->lstrip) {
+      while (end > start && is_space(text[end - 1])) --end;
+    }
+    impl_->encode_piece(text.substr(start, end - start), ids);
+    ids.push_back(special->id);
+    pos += special->content.size();
+    if (special->rstrip) {
+      while (pos < text.size() && is_space(text[pos])) ++pos;
+    }
+    start = pos;
+  }
+  impl_->encode_piece(text.substr(start), ids);
+  return ids;
+}
+
+std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
+  std::vector<int> kept;
+  kept.reserve(ids.size());
+  const int64_t pieces = impl_->sp.GetPieceSize();
+  for (const int64_t id : ids) {
+    if (id >= 0 && id < pieces && !impl_->skip_on_decode[id]) kept.push_back(static_cast<int>(id));
+  }
+  return impl_->sp.DecodeIds(kept);
+}
+
+bool Tokenizer::newline_is_boundary() const { return impl_->newline_is_boundary; }
+
+int64_t Tokenizer::bos_id() const { return impl_->bos; }
+int64_t Tokenizer::eos_id() const { return impl_->eos; }
+int64_t Tokenizer::pad_id() const { return impl_->pad; }
+int64_t Tokenizer::vocab_size() const { return impl_->size; }
+
+namespace {
+
+class LinesIterator : public sentencepiece::SentenceIterator {
+ public:
+  explicit LinesIterator(const std::vector<std::string>& lines) : lines_(lines) { skip_empty(); }
+  bool done() const override { return index_ >= lines_.size(); }
+  void Next() override {
+    ++index_;
+    skip_empty();
+  }
+  const std::string& value() const override { return lines_[index_]; }
+  sentencepiece::util::Status status() const override { return sentencepiece::util::Status(); }
+
+ private:
+  void skip_empty() {
+    while (index_ < lines_.size() && lines_[index_].empty()) ++index_;
+  }
+  const std::vector<std::string>& lines_;
+  size_t index_ = 0;
+};
+
+}  // namespace
+
+void train_tokenizer(const std::vector<std::string>& corpus_lines, const std::string& out_dir, int vocab_size) {
+  // LLaMA's own trainer settings, except a vocabulary sized for small test models.
+  const std::unordered_map<std::string, std::string> args = {
+      {"model_type", "bpe"},          {"vocab_size", std::to_string(vocab_size)},
+      {"byte_fallback", "true"},      {"split_digits", "true"},
+      {"unk_id", "0"},                {"bos_id", "1"},
+      {"eos_id", "2"},                {"pad_id", "-1"},
+      {"character_coverage", "1.0"},  {"normalization_rule_name", "identity"},
+      {"add_dummy_prefix", "true"},   {"remove_extra_whitespaces", "false"},
+      {"allow_whitespace_only_pieces", "true"}, {"hard_vocab_limit", "false"},
+      {"minloglevel", "2"}};
+  // One sentence per line, as LLaMA's trainer saw it: no piece then spans a newline.
+  std::vector<std::string> sentences;
+  for (const auto& text : corpus_lines) {
+    for (size_t start = 0; start <= text.size();) {
+      const size_t end = std::min(text.find('\n', start), text.size());
+      sentences.push_back(text.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  LinesIterator lines(sentences);
+  if (lines.done()) throw Error("train_tokenizer: the corpus has no non-empty line");
+  std::string model;
+  const auto status = sentencepiece::SentencePieceTrainer::Train(args, &lines, &model);
+  if (!status.ok()) throw Error("train_tokenizer: sentencepiece training failed: " + status.ToString());
+
+  std::error_code ignored;
+  std::filesystem::create_directories(out_dir, ignored);
+  const json config = {{"tokenizer_class", "LlamaTokenizer"}, {"add_bos_token", true},
+                       {"add_eos_token", false},             {"bos_token", "<s>"},
+                       {"eos_token", "</s>"},                {"unk_token", "<unk>"},
+                       {"pad_token", nullptr},               {"legacy", true},
+                       {"clean_up_tokenization_spaces", false}};
+  for (const auto& [name, bytes] : {std::pair<std::string, std::string>{"tokenizer.model", model},
+                                    {"tokenizer_config.json", config.dump(2) + "\n"}}) {
+    std::ofstream out(out_dir + "/" + name, std::ios::binary);
+    out << bytes;
+    if (!out) throw Error("train_tokenizer: cannot write " + out_dir + "/" + name);
+  }
+}
+
+}  // namespace fedkseed

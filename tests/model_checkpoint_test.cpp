@@ -1,0 +1,261 @@
+// config.json parsing, safetensors reading/writing and every kind of bad checkpoint: each
+// must be one fedkseed::Error naming the file and tensor (exit code 2 through the CLI).
+// Also the LlamaModel storage contract (views, ties) that the ZO optimizer relies on.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "fedkseed/common/error.h"
+#include "fedkseed/model/llama.h"
+#include "fedkseed/model/safetensors.h"
+#include "tests/test_util.h"
+
+namespace fedkseed::test {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+json tiny_json() {
+  return {{"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 50},       {"hidden_size", 16},
+          {"intermediate_size", 24},              {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+          {"num_key_value_heads", 2}};
+}
+
+// Runs `body`, expecting a fedkseed::Error whose message contains every one of `parts`.
+template <class Body>
+void expect_error(Body&& body, const std::vector<std::string>& parts) {
+  try {
+    body();
+    ADD_FAILURE() << "no fedkseed::Error thrown; expected one naming " << parts.front();
+  } catch (const Error& error) {
+    for (const auto& part : parts) EXPECT_NE(std::string(error.what()).find(part), std::string::npos) << error.what();
+  }
+}
+
+TEST(ModelConfig, TransformersSpellingsAgree) {
+  json v4 = tiny_json();
+  v4["rope_theta"] = 500000;
+  v4["rope_scaling"] = {{"type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+                        {"original_max_position_embeddings", 8192}};
+  v4["torch_dtype"] = "bfloat16";
+  v4["eos_token_id"] = {128001, 128009};
+  json v5 = tiny_json();
+  v5["rope_parameters"] = v4["rope_scaling"];
+  v5["rope_parameters"]["rope_theta"] = 500000.0;
+  v5["dtype"] = "bfloat16";
+  v5["eos_token_id"] = {128001, 128009};
+  for (const json& spelling : {v4, v5}) {
+    const LlamaConfig c = llama_config_from_json(spelling.dump(), "config.json");
+    EXPECT_EQ(c.head_dim, 4);
+    EXPECT_EQ(c.num_key_value_heads, 2);
+    EXPECT_EQ(c.rope_theta, 500000.0);
+    EXPECT_EQ(c.rope_scaling.type, "llama3");
+    EXPECT_EQ(c.rope_scaling.original_max_position_embeddings, 8192);
+    EXPECT_EQ(c.dtype, "bfloat16");
+    EXPECT_EQ(c.eos_token_ids, (std::vector<int64_t>{128001, 128009}));
+    EXPECT_EQ(c.pad_token_id, -1);
+    const LlamaConfig back = llama_config_from_json(llama_config_to_json(c), "round trip");
+    EXPECT_EQ(llama_config_to_json(back), llama_config_to_json(c));
+  }
+  const LlamaConfig defaults = llama_config_from_json("{}", "config.json");  // transformers' defaults
+  EXPECT_EQ(defaults.hidden_size, 4096);
+  EXPECT_EQ(defaults.head_dim, 128);
+  EXPECT_EQ(defaults.rope_theta, 10000.0);
+  EXPECT_EQ(defaults.rope_scaling.type, "default");
+}
+
+TEST(ModelConfig, UnsupportedOptionsAreRefusedByKey) {
+  const std::vector<std::pair<json, std::string>> cases = {
+      {{{"architectures", {"MistralForCausalLM"}}}, "'architectures'"},
+      {{{"model_type", "gemma"}}, "'model_type'"},
+      {{{"rope_scaling", {{"rope_type", "linear"}, {"factor", 2.0}}}}, "'rope_scaling.rope_type'"},
+      {{{"rope_parameters", {{"rope_type", "llama3"}, {"factor", 8.0}}}}, "'rope_parameters.low_freq_factor'"},
+      {{{"attention_bias", true}}, "'attention_bias'"},
+      {{{"hidden_act", "gelu"}}, "'hidden_act'"},
+      {{{"num_key_value_heads", 3}}, "'num_key_value_heads'"},
+      {{{"hidden_size", "big"}}, "'hidden_size'"},
+      {{{"quantization_config", {{"bits", 4}}}}, "'quantization_config'"}};
+  for (const auto& [patch, key] : cases) {
+    json config = tiny_json();
+    config.update(patch);
+    expect_error([&] { llama_config_from_json(config.dump(), "x/config.json"); }, {"x/config.json", key});
+  }
+  expect_error([] { llama_config_from_json("{not json", "x/config.json"); }, {"x/config.json", "JSON"});
+}
+
+TEST(Safetensors, RoundTripKeepsDtypesShapesAndValues) {
+  const std::string path = make_temp_dir("safetensors") + "/t.safetensors";
+  const std::vector<std::pair<std::string, at::Tensor>> tensors = {
+      {"a", torch::randn({3, 5})}, {"b.half", torch::randn({7}).to(at::kHalf)},
+      {"c.bf16", torch::randn({2, 2, 2}).to(at::kBFloat16)}, {"d.ids", torch::arange(4)}, {"e.empty", torch::ones({0, 3})}};
+  safetensors_write(path, tensors);
+  const auto file = SafetensorsFile::open(path);
+  ASSERT_EQ(file.entries().size(), tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& entry = file.entries()[i];
+    EXPECT_EQ(entry.name, tensors[i].first);
+    EXPECT_TRUE(torch::equal(file.tensor(entry), tensors[i].second)) << entry.name;
+  }
+  // transformers' reader also requires the 8-byte aligned header the format recommends.
+  std::ifstream in(path, std::ios::binary);
+  uint64_t header = 0;
+  in.read(reinterpret_cast<char*>(&header), 8);
+  EXPECT_EQ(header % 8, 0u);
+}
+
+// A saved tiny model; each test damages a copy of it.
+class BadCheckpoint : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir("bad_checkpoint");
+    config_ = llama_config_from_json(tiny_json().dump(), "test");
+    model_ = std::make_unique<LlamaModel>(LlamaModel::random_init(config_, 1, at::kFloat, at::kCPU));
+    model_->save(dir_);
+    weights_ = dir_ + "/model.safetensors";
+  }
+  // Rewrites model.safetensors with `edit` applied to the name -> tensor list.
+  template <class Edit>
+  void rewrite(Edit&& edit) {
+    auto tensors = model_->named_parameters();
+    edit(tensors);
+    safetensors_write(weights_, tensors);
+  }
+  void write_raw(const std::string& bytes) { std::ofstream(weights_, std::ios::binary | std::ios::trunc) << bytes; }
+  void expect_load_error(const std::vector<std::string>& parts) {
+    expect_error([&] { LlamaModel::load(dir_, at::kFloat, at::kCPU); }, parts);
+  }
+
+  std::string dir_, weights_;
+  LlamaConfig config_;
+  std::unique_ptr<LlamaModel> model_;
+};
+
+TEST_F(BadCheckpoint, LoadsWhenIntact) {
+  const auto loaded = LlamaModel::load(dir_, at::kBFloat16, at::kCPU);
+  EXPECT_EQ(loaded.dtype(), at::kBFloat16);
+  EXPECT_TRUE(torch::equal(loaded.flat_parameters(), model_->flat_parameters().to(at::kBFloat16)));
+}
+
+TEST_F(BadCheckpoint, MissingConfig) {
+  fs::remove(dir_ + "/config.json");
+  expect_load_error({dir_ + "/config.json"});
+}
+
+TEST_F(BadCheckpoint, MissingWeights) {
+  fs::remove(weights_);
+  expect_load_error({dir_, "no weights found"});
+}
+
+TEST_F(BadCheckpoint, UnsupportedDtype) {
+  expect_error([&] { LlamaModel::load(dir_, at::kDouble, at::kCPU); }, {"Double", "fp32|fp16|bf16"});
+}
+
+TEST_F(BadCheckpoint, MissingTensor) {
+  rewrite([](auto& tensors) { tensors.erase(tensors.begin() + 6); });  // layer 0 up_proj
+  expect_load_error({dir_, "model.layers.0.mlp.up_proj.weight", "missing"});
+}
+
+TEST_F(BadCheckpoint, WrongShape) {
+  rewrite([](auto& tensors) { tensors[6].second = tensors[6].second.t().contiguous(); });
+  expect_load_error({"checkpoint " + weights_ + ": tensor model.layers.0.mlp.up_proj.weight is [16, 24], "
+                     "config.json implies [24, 16]"});
+}
+
+TEST_F(BadCheckpoint, IntegerTensor) {
+  rewrite([](auto& tensors) { tensors[0].second = tensors[0].second.to(at::kInt); });
+  expect_load_error({weights_, "model.embed_tokens.weight", "floating point"});
+}
+
+TEST_F(BadCheckpoint, UnknownSafetensorsDtype) {
+  const std::string header = R"({"model.norm.weight":{"dtype":"F8_E4M3","shape":[16],"data_offsets":[0,16]}})";
+  std::string bytes(8, '\0');
+  bytes[0] = static_cast<char>(header.size());
+  write_raw(bytes + header + std::string(16, '\0'));
+  expect_load_error({weights_, "model.norm.weight", "F8_E4M3"});
+}
+
+TEST_F(BadCheckpoint, TruncatedHeader) {
+  std::string bytes(8, '\0');
+  bytes[0] = static_cast<char>(0xe8), bytes[1] = 0x03;  // 1000 bytes announced, 20 present
+  write_raw(bytes + std::string(20, '{'));
+  expect_load_error({weights_, "header length 1000 exceeds the file size 28"});
+}
+
+TEST_F(BadCheckpoint, OversizedHeaderLengthAllocatesNothing) {
+  write_raw(std::string(7, '\xff') + std::string(1, '\x3f') + "{}");
+  expect_load_error({weights_, "header length 4611686018427387903 exceeds"});
+}
+
+TEST_F(BadCheckpoint, TruncatedData) {
+  const auto size = fs::file_size(weights_);
+  fs::resize_file(weights_, size - 100);
+  expect_load_error({weights_, "data_offsets", "truncated"});
+}
+
+TEST_F(BadCheckpoint, AbsentShard) {
+  fs::rename(weights_, dir_ + "/model-00001-of-00002.safetensors");
+  json map;
+  for (const auto& [name, tensor] : model_->named_parameters()) {
+    map[name] = name == "lm_head.weight" ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors";
+  }
+  write_text(dir_ + "/model.safetensors.index.json", json{{"metadata", json::object()}, {"weight_map", map}}.dump());
+  expect_load_error({dir_ + "/model.safetensors.index.json", "model-00002-of-00002.safetensors", "lm_head.weight",
+                     "absent"});
+}
+
+TEST_F(BadCheckpoint, CliExitsWith2AndOneLine) {
+  rewrite([](auto& tensors) { tensors[6].second = tensors[6].second.t().contiguous(); });
+  write_text(dir_ + "/data.jsonl", R"({"prompt": "a", "response": "b"})" "\n");
+  const auto result = run_fedkseed("score --model " + dir_ + " --data " + dir_ + "/data.jsonl");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err.rfind("fedkseed: error: checkpoint " + weights_ + ": tensor model.layers.0.mlp.up_proj", 0), 0u)
+      << result.err;
+  const auto dtype = run_fedkseed("generate --model " + dir_ + " --prompt hi --dtype fp64");
+  EXPECT_EQ(dtype.exit_code, 2);
+  EXPECT_NE(dtype.err.find("--dtype"), std::string::npos) << dtype.err;
+}
+
+TEST(LlamaModelStorage, ParametersAreViewsOfTheModel) {
+  LlamaConfig config = llama_config_from_json(tiny_json().dump(), "test");
+  config.tie_word_embeddings = true;
+  const auto model = LlamaModel::random_init(config, 3, at::kFloat, at::kCPU);
+  const auto parameters = model.named_parameters();
+  EXPECT_EQ(parameters.back().first, "model.norm.weight");  // a tied lm_head is not listed again
+  int64_t numel = 0;
+  for (const auto& [name, tensor] : parameters) numel += tensor.numel();
+  EXPECT_EQ(numel, model.flat_parameters().numel());
+  EXPECT_EQ(numel, config.parameter_count());
+
+  const at::Tensor ids = torch::tensor({{1, 5, 7, 3}});
+  const at::Tensor before = model.logits(ids);
+  parameters.front().second.mul_(0);  // zero embeddings = zero tied lm_head = zero logits
+  EXPECT_EQ(model.logits(ids).abs().max().item<float>(), 0.0f);
+  EXPECT_GT(before.abs().max().item<float>(), 0.0f);
+}
+
+TEST(LlamaModelStorage, RandomInitIsSeeded) {
+  const LlamaConfig config = llama_config_from_json(tiny_json().dump(), "test");
+  const auto a = LlamaModel::random_init(config, 5, at::kFloat, at::kCPU);
+  const auto b = LlamaModel::random_init(config, 5, at::kFloat, at::kCPU);
+  const auto c = LlamaModel::random_init(config, 6, at::kFloat, at::kCPU);
+  EXPECT_TRUE(torch::equal(a.flat_parameters(), b.flat_parameters()));
+  EXPECT_FALSE(torch::equal(a.flat_parameters(), c.flat_parameters()));
+  const double std = a.named_parameters()[1].second.std().item<double>();
+  EXPECT_NEAR(std, 0.02, 0.004);  // transformers' initializer_range
+}
+
+TEST(LlamaModelStorage, LossIsNanWithoutLabelsAndChecksIds) {
+  const LlamaConfig config = llama_config_from_json(tiny_json().dump(), "test");
+  const auto model = LlamaModel::random_init(config, 5, at::kFloat, at::kCPU);
+  const at::Tensor ids = torch::tensor({{1, 5, 7, 3}});
+  EXPECT_TRUE(std::isnan(model.loss(ids, torch::full({1, 4}, -100)).item<float>()));
+  expect_error([&] { model.logits(torch::tensor({{1, 50}})); }, {"input_ids", "50", "[0, 50)"});
+  expect_error([&] { model.generate({{}}, 3, 2, 0); }, {"prompt 0 is empty"});
+}
+
+}  // namespace
+}  // namespace fedkseed::test
