@@ -14,5 +14,5 @@ work=${QUICKSTART_DIR:-$root/runs/quickstart}
 
 "$fedkseed" train --model "$work/model" --data_dir "$work/data" --dataset dolly \
   --num_clients 20 --iid dir0.5 -m 0.2 --rounds 6 --local_step 40 -K 256 \
-  --lr 0.01 --zo_eps 0.001 --dtype fp32 --device cpu --max_length 128 \
+  --lr 2e-4 --zo_eps 0.001 --dtype fp32 --device cpu --max_length 128 \
   --eval_metric rouge --eval_max_samples 40 --log --log_root "$work/logs" "$@"

@@ -20,8 +20,12 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 json tiny_json() {
-  return {{"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 50},       {"hidden_size", 16},
-          {"intermediate_size", 24},              {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+  return {{"architectures", {"LlamaForCausalLM"}},
+          {"vocab_size", 50},
+          {"hidden_size", 16},
+          {"intermediate_size", 24},
+          {"num_hidden_layers", 2},
+          {"num_attention_heads", 4},
           {"num_key_value_heads", 2}};
 }
 
@@ -32,14 +36,18 @@ void expect_error(Body&& body, const std::vector<std::string>& parts) {
     body();
     ADD_FAILURE() << "no fedkseed::Error thrown; expected one naming " << parts.front();
   } catch (const Error& error) {
-    for (const auto& part : parts) EXPECT_NE(std::string(error.what()).find(part), std::string::npos) << error.what();
+    for (const auto& part : parts)
+      EXPECT_NE(std::string(error.what()).find(part), std::string::npos) << error.what();
   }
 }
 
 TEST(ModelConfig, TransformersSpellingsAgree) {
   json v4 = tiny_json();
   v4["rope_theta"] = 500000;
-  v4["rope_scaling"] = {{"type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+  v4["rope_scaling"] = {{"type", "llama3"},
+                        {"factor", 8.0},
+                        {"low_freq_factor", 1.0},
+                        {"high_freq_factor", 4.0},
                         {"original_max_position_embeddings", 8192}};
   v4["torch_dtype"] = "bfloat16";
   v4["eos_token_id"] = {128001, 128009};
@@ -73,7 +81,8 @@ TEST(ModelConfig, UnsupportedOptionsAreRefusedByKey) {
       {{{"architectures", {"MistralForCausalLM"}}}, "'architectures'"},
       {{{"model_type", "gemma"}}, "'model_type'"},
       {{{"rope_scaling", {{"rope_type", "linear"}, {"factor", 2.0}}}}, "'rope_scaling.rope_type'"},
-      {{{"rope_parameters", {{"rope_type", "llama3"}, {"factor", 8.0}}}}, "'rope_parameters.low_freq_factor'"},
+      {{{"rope_parameters", {{"rope_type", "llama3"}, {"factor", 8.0}}}},
+       "'rope_parameters.low_freq_factor'"},
       {{{"attention_bias", true}}, "'attention_bias'"},
       {{{"hidden_act", "gelu"}}, "'hidden_act'"},
       {{{"num_key_value_heads", 3}}, "'num_key_value_heads'"},
@@ -90,8 +99,11 @@ TEST(ModelConfig, UnsupportedOptionsAreRefusedByKey) {
 TEST(Safetensors, RoundTripKeepsDtypesShapesAndValues) {
   const std::string path = make_temp_dir("safetensors") + "/t.safetensors";
   const std::vector<std::pair<std::string, at::Tensor>> tensors = {
-      {"a", torch::randn({3, 5})}, {"b.half", torch::randn({7}).to(at::kHalf)},
-      {"c.bf16", torch::randn({2, 2, 2}).to(at::kBFloat16)}, {"d.ids", torch::arange(4)}, {"e.empty", torch::ones({0, 3})}};
+      {"a", torch::randn({3, 5})},
+      {"b.half", torch::randn({7}).to(at::kHalf)},
+      {"c.bf16", torch::randn({2, 2, 2}).to(at::kBFloat16)},
+      {"d.ids", torch::arange(4)},
+      {"e.empty", torch::ones({0, 3})}};
   safetensors_write(path, tensors);
   const auto file = SafetensorsFile::open(path);
   ASSERT_EQ(file.entries().size(), tensors.size());
@@ -124,7 +136,9 @@ class BadCheckpoint : public ::testing::Test {
     edit(tensors);
     safetensors_write(weights_, tensors);
   }
-  void write_raw(const std::string& bytes) { std::ofstream(weights_, std::ios::binary | std::ios::trunc) << bytes; }
+  void write_raw(const std::string& bytes) {
+    std::ofstream(weights_, std::ios::binary | std::ios::trunc) << bytes;
+  }
   void expect_load_error(const std::vector<std::string>& parts) {
     expect_error([&] { LlamaModel::load(dir_, at::kFloat, at::kCPU); }, parts);
   }
@@ -161,7 +175,8 @@ TEST_F(BadCheckpoint, MissingTensor) {
 
 TEST_F(BadCheckpoint, WrongShape) {
   rewrite([](auto& tensors) { tensors[6].second = tensors[6].second.t().contiguous(); });
-  expect_load_error({"checkpoint " + weights_ + ": tensor model.layers.0.mlp.up_proj.weight is [16, 24], "
+  expect_load_error({"checkpoint " + weights_ +
+                     ": tensor model.layers.0.mlp.up_proj.weight is [16, 24], "
                      "config.json implies [24, 16]"});
 }
 
@@ -171,7 +186,8 @@ TEST_F(BadCheckpoint, IntegerTensor) {
 }
 
 TEST_F(BadCheckpoint, UnknownSafetensorsDtype) {
-  const std::string header = R"({"model.norm.weight":{"dtype":"F8_E4M3","shape":[16],"data_offsets":[0,16]}})";
+  const std::string header =
+      R"({"model.norm.weight":{"dtype":"F8_E4M3","shape":[16],"data_offsets":[0,16]}})";
   std::string bytes(8, '\0');
   bytes[0] = static_cast<char>(header.size());
   write_raw(bytes + header + std::string(16, '\0'));
@@ -200,19 +216,24 @@ TEST_F(BadCheckpoint, AbsentShard) {
   fs::rename(weights_, dir_ + "/model-00001-of-00002.safetensors");
   json map;
   for (const auto& [name, tensor] : model_->named_parameters()) {
-    map[name] = name == "lm_head.weight" ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors";
+    map[name] =
+        name == "lm_head.weight" ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors";
   }
-  write_text(dir_ + "/model.safetensors.index.json", json{{"metadata", json::object()}, {"weight_map", map}}.dump());
-  expect_load_error({dir_ + "/model.safetensors.index.json", "model-00002-of-00002.safetensors", "lm_head.weight",
-                     "absent"});
+  write_text(dir_ + "/model.safetensors.index.json",
+             json{{"metadata", json::object()}, {"weight_map", map}}.dump());
+  expect_load_error({dir_ + "/model.safetensors.index.json", "model-00002-of-00002.safetensors",
+                     "lm_head.weight", "absent"});
 }
 
 TEST_F(BadCheckpoint, CliExitsWith2AndOneLine) {
   rewrite([](auto& tensors) { tensors[6].second = tensors[6].second.t().contiguous(); });
-  write_text(dir_ + "/data.jsonl", R"({"prompt": "a", "response": "b"})" "\n");
+  write_text(dir_ + "/data.jsonl", R"({"prompt": "a", "response": "b"})"
+                                   "\n");
   const auto result = run_fedkseed("score --model " + dir_ + " --data " + dir_ + "/data.jsonl");
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_EQ(result.err.rfind("fedkseed: error: checkpoint " + weights_ + ": tensor model.layers.0.mlp.up_proj", 0), 0u)
+  EXPECT_EQ(
+      result.err.rfind("fedkseed: error: checkpoint " + weights_ + ": tensor model.layers.0.mlp.up_proj", 0),
+      0u)
       << result.err;
   const auto dtype = run_fedkseed("generate --model " + dir_ + " --prompt hi --dtype fp64");
   EXPECT_EQ(dtype.exit_code, 2);

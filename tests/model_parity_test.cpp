@@ -20,37 +20,64 @@ const char* const kPrompt = "### Instruction:\nSay hello.\n\n### Response:";
 const char* const kResponse = "Hello, the model describes the question.";
 
 json config_4x(int64_t vocab, int64_t hidden, int64_t inter, int64_t layers, int64_t heads, bool tied) {
-  return {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"vocab_size", vocab},
-          {"hidden_size", hidden}, {"intermediate_size", inter}, {"num_hidden_layers", layers},
-          {"num_attention_heads", heads}, {"tie_word_embeddings", tied}, {"initializer_range", 0.2},
-          {"rope_theta", 10000.0}, {"rope_scaling", nullptr}, {"torch_dtype", "float32"},
-          {"bos_token_id", 1}, {"eos_token_id", 2}};
+  return {{"architectures", {"LlamaForCausalLM"}},
+          {"model_type", "llama"},
+          {"vocab_size", vocab},
+          {"hidden_size", hidden},
+          {"intermediate_size", inter},
+          {"num_hidden_layers", layers},
+          {"num_attention_heads", heads},
+          {"tie_word_embeddings", tied},
+          {"initializer_range", 0.2},
+          {"rope_theta", 10000.0},
+          {"rope_scaling", nullptr},
+          {"torch_dtype", "float32"},
+          {"bos_token_id", 1},
+          {"eos_token_id", 2}};
 }
 
 json llama3_rope(double theta) {
-  return {{"rope_type", "llama3"}, {"rope_theta", theta}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-          {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 16}};
+  return {{"rope_type", "llama3"},  {"rope_theta", theta},     {"factor", 8.0},
+          {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 16}};
 }
 
 // Each case: {"kind": create|check, "dir", ...} as llama_reference.py reads it.
 json parity_cases(const std::string& root) {
   json mha_tied = config_4x(97, 32, 48, 2, 4, true);
-  json gqa_llama3 = {{"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 101}, {"hidden_size", 48},
-                     {"intermediate_size", 64}, {"num_hidden_layers", 2}, {"num_attention_heads", 6},
-                     {"num_key_value_heads", 2}, {"head_dim", 16}, {"max_position_embeddings", 64},
-                     {"rope_parameters", llama3_rope(500000.0)}, {"tie_word_embeddings", false},
-                     {"dtype", "float32"}, {"initializer_range", 0.2}};
+  json gqa_llama3 = {{"architectures", {"LlamaForCausalLM"}},
+                     {"vocab_size", 101},
+                     {"hidden_size", 48},
+                     {"intermediate_size", 64},
+                     {"num_hidden_layers", 2},
+                     {"num_attention_heads", 6},
+                     {"num_key_value_heads", 2},
+                     {"head_dim", 16},
+                     {"max_position_embeddings", 64},
+                     {"rope_parameters", llama3_rope(500000.0)},
+                     {"tie_word_embeddings", false},
+                     {"dtype", "float32"},
+                     {"initializer_range", 0.2}};
   json bin_untied = config_4x(64, 32, 40, 1, 2, false);
   bin_untied["rope_scaling"] = llama3_rope(10000.0);
   bin_untied["rope_scaling"].erase("rope_type");
   bin_untied["rope_scaling"]["type"] = "llama3";  // the oldest spelling
-  json mqa_tied = {{"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 64}, {"hidden_size", 32},
-                   {"intermediate_size", 40}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-                   {"num_key_value_heads", 1}, {"tie_word_embeddings", true}, {"initializer_range", 0.2}};
+  json mqa_tied = {{"architectures", {"LlamaForCausalLM"}},
+                   {"vocab_size", 64},
+                   {"hidden_size", 32},
+                   {"intermediate_size", 40},
+                   {"num_hidden_layers", 2},
+                   {"num_attention_heads", 4},
+                   {"num_key_value_heads", 1},
+                   {"tie_word_embeddings", true},
+                   {"initializer_range", 0.2}};
   json cases = json::array();
   auto create = [&](const std::string& name, const json& config, const std::string& format, int seed) {
-    cases.push_back({{"kind", "create"}, {"dir", root + "/" + name}, {"config", config}, {"format", format},
-                     {"seed", seed}, {"cuda_dtypes", {"float16", "bfloat16"}}});
+    cases.push_back({{"kind", "create"},
+                     {"dir", root + "/" + name},
+                     {"config", config},
+                     {"format", format},
+                     {"seed", seed},
+                     {"cuda_dtypes", {"float16", "bfloat16"}}});
   };
   create("mha_tied_4x_safetensors", mha_tied, "safetensors", 1);
   create("gqa_llama3_5x_sharded_safetensors", gqa_llama3, "sharded-safetensors", 2);
@@ -59,7 +86,9 @@ json parity_cases(const std::string& root) {
   create("cuda_sized_gqa", config_4x(512, 256, 512, 2, 4, false), "safetensors", 5);
   cases.back()["config"]["num_key_value_heads"] = 2;
   cases.push_back({{"kind", "check"}, {"dir", root + "/fedkseed_saved"}, {"seed", 6}});
-  cases.push_back({{"kind", "check"}, {"dir", root + "/init_model_tiny"}, {"seed", 7},
+  cases.push_back({{"kind", "check"},
+                   {"dir", root + "/init_model_tiny"},
+                   {"seed", 7},
                    {"score", {{{"prompt", kPrompt}, {"response", kResponse}}}},
                    {"generate", {{"prompt", kPrompt}, {"max_new_tokens", 12}}}});
   return cases;
@@ -74,14 +103,19 @@ class ModelParity : public ::testing::Test {
     }
     root_ = make_temp_dir("model_parity");
     // fedkseed-written checkpoints for transformers to read: the library's save() and the CLI.
-    LlamaConfig config = llama_config_from_json(
-        json{{"vocab_size", 80}, {"hidden_size", 32}, {"intermediate_size", 48}, {"num_hidden_layers", 2},
-             {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"max_position_embeddings", 64},
-             {"rope_parameters", llama3_rope(10000.0)}}
-            .dump(),
-        "test config");
+    LlamaConfig config = llama_config_from_json(json{{"vocab_size", 80},
+                                                     {"hidden_size", 32},
+                                                     {"intermediate_size", 48},
+                                                     {"num_hidden_layers", 2},
+                                                     {"num_attention_heads", 4},
+                                                     {"num_key_value_heads", 2},
+                                                     {"max_position_embeddings", 64},
+                                                     {"rope_parameters", llama3_rope(10000.0)}}
+                                                    .dump(),
+                                                "test config");
     LlamaModel::random_init(config, 11, at::kFloat, at::kCPU).save(root_ + "/fedkseed_saved");
-    const auto init = run_fedkseed("--quiet init-model --preset tiny --seed 3 --out " + root_ + "/init_model_tiny");
+    const auto init =
+        run_fedkseed("--quiet init-model --preset tiny --seed 3 --out " + root_ + "/init_model_tiny");
     if (init.exit_code != 0) failure_ = "init-model failed: " + init.err;
     write_text(root_ + "/spec.json", json{{"cases", parity_cases(root_)}}.dump());
     const auto result = run_command(python() + " " + FEDKSEED_SOURCE_DIR +
@@ -101,9 +135,9 @@ class ModelParity : public ::testing::Test {
     return tensors;
   }
 
-  static void expect_matches_transformers(const std::string& name) {
+  static void expect_matches_transformers(const std::string& name, at::Device device = at::kCPU) {
     const std::string dir = root_ + "/" + name;
-    const auto model = LlamaModel::load(dir, at::kFloat, at::kCPU);
+    const auto model = LlamaModel::load(dir, at::kFloat, device);
     auto ref = reference_tensors(dir);
     const json info = json::parse(read_text(dir + "/reference.json"));
     std::vector<std::string> names;
@@ -113,14 +147,14 @@ class ModelParity : public ::testing::Test {
     // Padded slots hold an id outside the vocabulary, as open_llama's [PAD] = 32000 does.
     const at::Tensor mask = ref["attention_mask"];
     const at::Tensor ids = ref["input_ids"].masked_fill(mask == 0, model.config().vocab_size);
-    const at::Tensor logits = model.logits(ids, mask);
+    const at::Tensor logits = model.logits(ids, mask).cpu();
     // fp32 on the CPU, same formulas; only summation order differs (fused q/k/v, gate/up GEMMs).
     expect_close(logits[0], ref["logits"][0], 1e-4, 0, name + " logits, row 0");
     expect_close(logits[1].narrow(0, 0, 9), ref["logits"][1].narrow(0, 0, 9), 1e-4, 0,
                  name + " logits, row 1 before its padding");
-    const at::Tensor loss = model.loss(ids, ref["labels"], mask).reshape({1});
+    const at::Tensor loss = model.loss(ids, ref["labels"], mask).reshape({1}).cpu();
     expect_close(loss, ref["loss"], 1e-5, 0, name + " loss");
-    std::cout << name << ": max |logits - transformers| "
+    std::cout << name << " on " << device << ": max |logits - transformers| "
               << (logits[0] - ref["logits"][0]).abs().max().item<double>() << ", |loss - transformers| "
               << (loss - ref["loss"]).abs().item<double>() << "\n";
 
@@ -143,9 +177,13 @@ TEST_F(ModelParity, GqaLlama3Config5xShardedSafetensors) {
   expect_matches_transformers("gqa_llama3_5x_sharded_safetensors");
 }
 TEST_F(ModelParity, MhaUntiedLlama3Bin) { expect_matches_transformers("mha_untied_llama3_bin"); }
-TEST_F(ModelParity, MqaTiedDefaultsShardedBin) { expect_matches_transformers("mqa_tied_defaults_sharded_bin"); }
+TEST_F(ModelParity, MqaTiedDefaultsShardedBin) {
+  expect_matches_transformers("mqa_tied_defaults_sharded_bin");
+}
 TEST_F(ModelParity, LargerGqaSafetensors) { expect_matches_transformers("cuda_sized_gqa"); }
-TEST_F(ModelParity, FedkseedSavedCheckpointLoadsInTransformers) { expect_matches_transformers("fedkseed_saved"); }
+TEST_F(ModelParity, FedkseedSavedCheckpointLoadsInTransformers) {
+  expect_matches_transformers("fedkseed_saved");
+}
 TEST_F(ModelParity, InitModelTinyLoadsInTransformers) { expect_matches_transformers("init_model_tiny"); }
 
 // `fedkseed score` equals transformers' loss with transformers' own tokenizer (spec §4.3 format).
@@ -163,13 +201,24 @@ TEST_F(ModelParity, ScoreCommandMatchesTransformers) {
 // `fedkseed generate` gives transformers' greedy ids for transformers' own encoding of the prompt.
 TEST_F(ModelParity, GenerateCommandMatchesTransformers) {
   const std::string dir = root_ + "/init_model_tiny";
-  const auto expected = json::parse(read_text(dir + "/reference.json"))["generate"].get<std::vector<int64_t>>();
+  const auto expected =
+      json::parse(read_text(dir + "/reference.json"))["generate"].get<std::vector<int64_t>>();
   const auto result = run_fedkseed("--quiet generate --model " + dir + " --max_new_tokens 12 --prompt '" +
                                    std::string(kPrompt) + "'");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const json actual = json::parse(result.out);
   EXPECT_EQ(actual["ids"].get<std::vector<int64_t>>(), expected);
   EXPECT_TRUE(actual["text"].is_string());
+}
+
+// fp32 on CUDA (TF32 off, LibTorch's default) against the CPU reference: the KV cache, masks and
+// SDPA kernels of the GPU path.
+TEST_F(ModelParity, CudaFp32MatchesTransformers) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  for (const char* name : {"mha_tied_4x_safetensors", "gqa_llama3_5x_sharded_safetensors",
+                           "mha_untied_llama3_bin", "mqa_tied_defaults_sharded_bin", "cuda_sized_gqa"}) {
+    expect_matches_transformers(name, at::Device(at::kCUDA, 0));
+  }
 }
 
 // fp16/bf16 on CUDA: our error against the fp32 CPU logits may exceed transformers' own error
@@ -180,22 +229,27 @@ TEST_F(ModelParity, CudaHalfPrecisionLogitsAsAccurateAsTransformers) {
     const std::string dir = root_ + "/" + name;
     auto ref = reference_tensors(dir);
     const at::Tensor mask = ref["attention_mask"];
-    for (const auto& [dtype, hf_name, step] : {std::tuple{at::kHalf, "float16", 1e-3},
-                                               std::tuple{at::kBFloat16, "bfloat16", 8e-3}}) {
+    for (const auto& [dtype, hf_name, step] :
+         {std::tuple{at::kHalf, "float16", 1e-3}, std::tuple{at::kBFloat16, "bfloat16", 8e-3}}) {
       ASSERT_TRUE(ref.count("logits_cuda_" + std::string(hf_name))) << "python saw no CUDA";
       const auto model = LlamaModel::load(dir, dtype, at::Device(at::kCUDA, 0));
       const at::Tensor ours = model.logits(ref["input_ids"], mask).cpu();
       const at::Tensor valid = mask.to(at::kBool).unsqueeze(-1).expand_as(ours);
       const double our_error = (ours - ref["logits"]).abs().masked_select(valid).max().item<double>();
-      const double hf_error =
-          (ref["logits_cuda_" + std::string(hf_name)] - ref["logits"]).abs().masked_select(valid).max().item<double>();
+      const double hf_error = (ref["logits_cuda_" + std::string(hf_name)] - ref["logits"])
+                                  .abs()
+                                  .masked_select(valid)
+                                  .max()
+                                  .item<double>();
       const double ours_vs_hf =
           (ours - ref["logits_cuda_" + std::string(hf_name)]).abs().masked_select(valid).max().item<double>();
-      RecordProperty(name + "_" + hf_name, c10::str("ours-fp32 ", our_error, " hf-fp32 ", hf_error,
-                                                    " ours-hf ", ours_vs_hf));
-      std::cout << name << " " << hf_name << ": max|ours - fp32| " << our_error << ", max|transformers - fp32| "
-                << hf_error << ", max|ours - transformers| " << ours_vs_hf << "\n";
+      RecordProperty(name + "_" + hf_name,
+                     c10::str("ours-fp32 ", our_error, " hf-fp32 ", hf_error, " ours-hf ", ours_vs_hf));
+      std::cout << name << " " << hf_name << ": max|ours - fp32| " << our_error
+                << ", max|transformers - fp32| " << hf_error << ", max|ours - transformers| " << ours_vs_hf
+                << "\n";
       EXPECT_LE(our_error, 1.5 * hf_error + step) << name << " " << hf_name;
+      EXPECT_LE(ours_vs_hf, hf_error + step) << name << " " << hf_name;
     }
   }
 }

@@ -22,8 +22,9 @@ const int64_t kSizes[] = {1, 127, (int64_t{1} << 20) + 3};
 TEST(ZoCuda, DirectionBitIdenticalToCpu) {
   if (!gpu_ready()) GTEST_SKIP() << kNoGpu;
   for (int64_t n : kSizes) {
-    const at::Tensor cpu = zo_direction("model.layers.1.mlp.gate_proj.weight", 987654321, {n}, at::kCPU);
-    const at::Tensor gpu = zo_direction("model.layers.1.mlp.gate_proj.weight", 987654321, {n}, at::kCUDA);
+    const std::string name = "model.layers.1.mlp.gate_proj.weight";
+    const at::Tensor cpu = zo_direction(name, 987654321, {n}, at::kCPU);
+    const at::Tensor gpu = zo_direction(name, 987654321, {n}, at::kCUDA);
     EXPECT_EQ(count_bit_differences(gpu, cpu), 0) << "n = " << n;
   }
 }
@@ -57,7 +58,8 @@ TEST(ZoCuda, PerturbUpdateAndReplayBitIdenticalToCpu) {
     }
     const std::string type = c10::toString(dtype);
     for (std::size_t i = 0; i < cpu.size(); ++i) {
-      EXPECT_EQ(count_bit_differences(gpu[i].second, cpu[i].second), 0) << type << " " << cpu[i].first;
+      EXPECT_EQ(count_bit_differences(gpu[i].second, cpu[i].second), 0)
+          << type << " " << cpu[i].first;
     }
     NamedParams gpu_replayed = on_device(base, at::kCUDA);
     NamedParams cpu_replayed = on_device(base, at::kCPU);

@@ -22,7 +22,8 @@ at::Tensor bits_of(const at::Tensor& t) {
   return t.contiguous().view(t.element_size() == 4 ? at::kInt : at::kShort);
 }
 
-void expect_same_bits(const at::Tensor& actual, const at::Tensor& expected, const std::string& what) {
+void expect_same_bits(const at::Tensor& actual, const at::Tensor& expected,
+                      const std::string& what) {
   ASSERT_EQ(actual.scalar_type(), expected.scalar_type()) << what;
   const at::Tensor differ = bits_of(actual).ne(bits_of(expected));
   EXPECT_EQ(differ.sum().item<int64_t>(), 0) << what << ": values differ bitwise";
@@ -184,10 +185,12 @@ TEST(ZoPerturb, RoundTripRestoresWithinRounding) {
     int64_t exact = 0, total = 0;
     for (std::size_t i = 0; i < params.size(); ++i) {
       const at::Tensor theta0 = before[i].second.to(at::kDouble);
-      const at::Tensor z = zo_direction(params[i].first, 5, theta0.sizes(), at::kCPU).to(at::kDouble);
+      const at::Tensor z =
+          zo_direction(params[i].first, 5, theta0.sizes(), at::kCPU).to(at::kDouble);
       const at::Tensor bound = 4 * unit * (theta0.abs() + 2 * eps * z.abs());
       const at::Tensor diff = (params[i].second.to(at::kDouble) - theta0).abs();
-      EXPECT_TRUE(diff.le(bound).all().item<bool>()) << c10::toString(dtype) << " " << params[i].first;
+      EXPECT_TRUE(diff.le(bound).all().item<bool>())
+          << c10::toString(dtype) << " " << params[i].first;
       exact += diff.eq(0).sum().item<int64_t>();
       total += diff.numel();
     }
@@ -289,7 +292,9 @@ TEST(ZoReplay, HalfPrecisionKeepsSubUlpUpdates) {
   for (int j = 0; j < 256; ++j) pairs.push_back({static_cast<uint64_t>(j + 1), 1.0});
   const double lr = 4e-5;  // |lr·z| <= 2.31e-4: under half an fp16 ulp just below 1.0 (2.44e-4)
   NamedParams stepwise = clone_params(base), replayed = clone_params(base);
-  for (const SeedScalar& pair : pairs) zo_update(stepwise, pair.seed, 1.0, lr, 0.0, RngKind::philox);
+  for (const SeedScalar& pair : pairs) {
+    zo_update(stepwise, pair.seed, 1.0, lr, 0.0, RngKind::philox);
+  }
   EXPECT_TRUE(at::equal(stepwise[0].second, base[0].second)) << "every stepwise update vanished";
   zo_replay(replayed, base, pairs, lr, 0.0, RngKind::philox);
   at::Tensor exact = at::ones({4096}, at::kDouble);

@@ -92,12 +92,16 @@ TEST(ZoStep, RepeatedStepsDescend) {
   options.lr = 0.02;
   Rng seeds(8, "zo-candidates");
   std::vector<uint64_t> candidates;
-  for (int j = 0; j < 1024; ++j) candidates.push_back(static_cast<uint64_t>(seeds.uniform_int(1, 1e11)));
+  for (int j = 0; j < 1024; ++j) {
+    candidates.push_back(static_cast<uint64_t>(seeds.uniform_int(1, 100000000000)));
+  }
   const SeedSampler sampler(candidates);
   Rng rng(5, "zo-test");
   double previous = start;
   for (int block = 0; block < 5; ++block) {
-    for (int step = 0; step < 100; ++step) zo_train_step(q.params, sampler, rng, q.closure(), options);
+    for (int step = 0; step < 100; ++step) {
+      zo_train_step(q.params, sampler, rng, q.closure(), options);
+    }
     EXPECT_LT(q.loss(), previous) << "after block " << block;
     previous = q.loss();
   }

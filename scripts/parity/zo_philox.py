@@ -2,7 +2,8 @@
 """Independent numpy re-implementation of optimizers/philox.h's z(seed, name, index).
 
 Every float step is one numpy float32 op (IEEE, rounded to nearest), the same sequence the C++
-and CUDA code performs, so the outputs must match bit for bit. Used by tests/zo_perturbation_test.cpp.
+and CUDA code performs, so the outputs must match bit for bit.
+Used by tests/zo_perturbation_test.cpp.
 Usage: zo_philox.py SEED NAME COUNT  -> COUNT lines, each the hex bits of one float32 z.
 """
 import sys
@@ -26,7 +27,8 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
     for _ in range(10):
         p0 = np.uint64(0xD2511F53) * c[0]
         p1 = np.uint64(0xCD9E8D57) * c[2]
-        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & MASK32, (p0 >> np.uint64(32)) ^ c[3] ^ k1, p0 & MASK32]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & MASK32,
+             (p0 >> np.uint64(32)) ^ c[3] ^ k1, p0 & MASK32]
         k0 = (k0 + np.uint64(0x9E3779B9)) & MASK32
         k1 = (k1 + np.uint64(0xBB67AE85)) & MASK32
     return c

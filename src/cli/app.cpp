@@ -21,6 +21,7 @@ void build_app(CLI::App& app) {
   add_model_commands(app);
   add_data_commands(app);
   add_eval_commands(app);
+  add_report_command(app);
 }
 
 }  // namespace fedkseed::cli

@@ -2,6 +2,7 @@
 // `score` (per-example loss in the training format) and `generate` (greedy continuation).
 #include <ATen/ops/from_blob.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include "fedkseed/common/dtype.h"
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
+#include "fedkseed/common/random.h"
 #include "fedkseed/model/llama.h"
 #include "fedkseed/model/tokenizer.h"
 #include "src/cli/commands.h"
@@ -44,13 +46,64 @@ struct GenerateArgs : ModelArgs {
   int64_t max_new_tokens = 128;
 };
 
+// Procedurally generated English (sentences, numbers, the prompt template, a little code)
+// for training init-model's small tokenizer; deterministic for a given seed.
+std::vector<std::string> synthetic_corpus(int64_t lines, uint64_t seed) {
+  static const std::vector<std::string> kSubjects = {
+      "the model",     "a student",          "our team",         "the server",       "each client",
+      "the old river", "my neighbour",       "this recipe",      "the committee",    "a small bird",
+      "the teacher",   "every program",      "the city council", "a young engineer", "the library",
+      "her brother",   "the weather report", "that musician"};
+  static const std::vector<std::string> kVerbs = {
+      "describes", "answers",    "summarizes", "explains", "builds",   "reads",    "writes",  "measures",
+      "compares",  "translates", "remembers",  "follows",  "improves", "collects", "reviews", "predicts"};
+  static const std::vector<std::string> kObjects = {
+      "the question",         "a long story",           "three simple rules",      "the history of Rome",
+      "every instruction",    "the weekly schedule",    "a list of numbers",       "the final result",
+      "two different colors", "the mountain trail",     "an interesting article",  "the training data",
+      "a cup of coffee",      "the following sentence", "several important ideas", "the response",
+      "the input text"};
+  static const std::vector<std::string> kEndings = {
+      "before the meeting", "with great care",       "in a few minutes",   "because it was raining",
+      "during the summer",  "without any help",      "for the first time", "after dinner",
+      "quite quickly",      "at the end of the day", "as requested",       "in plain English"};
+  static const std::vector<std::string> kTemplates = {
+      "Below is an instruction that describes a task. Write a response for the task request.",
+      "### Instruction:",
+      "### Input:",
+      "### Response:",
+      "What is the capital of France? Paris.",
+      "def add(a, b):\n    return a + b",
+      "for (int i = 0; i < n; ++i) { sum += x[i]; }",
+      "Question: Why is the sky blue? Answer: Rayleigh scattering.",
+      "Yes.",
+      "No.",
+      "Summarize the text."};
+  Rng rng(seed, "synthetic corpus");
+  auto pick = [&rng](const std::vector<std::string>& words) {
+    return words[rng.uniform_int(0, static_cast<int64_t>(words.size()))];
+  };
+  std::vector<std::string> corpus;
+  corpus.reserve(lines);
+  for (int64_t i = 0; i < lines; ++i) {
+    std::string line = pick(kSubjects) + " " + pick(kVerbs) + " " + pick(kObjects) + " " + pick(kEndings);
+    line[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(line[0])));
+    line += rng.uniform() < 0.5 ? "." : ", and then " + pick(kVerbs) + " " + pick(kObjects) + "!";
+    if (rng.uniform() < 0.3) line += " It costs " + std::to_string(rng.uniform_int(1, 10000)) + " dollars.";
+    if (rng.uniform() < 0.2) line += " " + pick(kTemplates);
+    corpus.push_back(std::move(line));
+  }
+  return corpus;
+}
+
 // Copies tokenizer.model and, when they sit beside it, the HF files that add tokens.
 void copy_tokenizer(const std::string& file, const std::string& out) {
   if (!fs::is_regular_file(file)) throw Error("--tokenizer " + file + ": no such file");
   fs::copy_file(file, fs::path(out) / "tokenizer.model", fs::copy_options::overwrite_existing);
   for (const char* extra : {"tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"}) {
     const fs::path sibling = fs::path(file).parent_path() / extra;
-    if (fs::is_regular_file(sibling)) fs::copy_file(sibling, fs::path(out) / extra, fs::copy_options::overwrite_existing);
+    if (fs::is_regular_file(sibling))
+      fs::copy_file(sibling, fs::path(out) / extra, fs::copy_options::overwrite_existing);
   }
 }
 
@@ -79,10 +132,11 @@ void run_init_model(const InitModelArgs& args) {
               std::to_string(config.vocab_size - 1) +
               " are never used (pass --tokenizer .../tokenizer.model for the real LLaMA one)");
   }
-  const auto model = LlamaModel::random_init(config, args.seed, parse_dtype(args.dtype), c10::Device(c10::kCPU));
+  const auto model =
+      LlamaModel::random_init(config, args.seed, parse_dtype(args.dtype), c10::Device(c10::kCPU));
   model.save(args.out);
-  log::info("init-model: wrote " + args.out + " (" + std::to_string(config.parameter_count()) + " parameters, " +
-            args.dtype + ", vocab " + std::to_string(config.vocab_size) + ")");
+  log::info("init-model: wrote " + args.out + " (" + std::to_string(config.parameter_count()) +
+            " parameters, " + args.dtype + ", vocab " + std::to_string(config.vocab_size) + ")");
 }
 
 LlamaModel load_model(const ModelArgs& args) {
@@ -124,7 +178,8 @@ void run_score(const ScoreArgs& args) {
     std::vector<int64_t> labels = ids;
     const size_t masked = std::min(tokenizer.encode(prompt).size(), labels.size());
     std::fill(labels.begin(), labels.begin() + static_cast<std::ptrdiff_t>(masked), -100);
-    const int64_t tokens = std::count_if(labels.begin() + 1, labels.end(), [](int64_t id) { return id != -100; });
+    const int64_t tokens =
+        std::count_if(labels.begin() + 1, labels.end(), [](int64_t id) { return id != -100; });
     const double loss = model.loss(as_row(ids), as_row(labels)).item<double>();
     std::cout << nlohmann::json{{"loss", loss}, {"tokens", tokens}}.dump() << std::endl;
   }
@@ -133,18 +188,21 @@ void run_score(const ScoreArgs& args) {
 void run_generate(const GenerateArgs& args) {
   const LlamaModel model = load_model(args);
   const Tokenizer tokenizer = Tokenizer::load(args.model);
-  const auto ids = model.generate({tokenizer.encode(args.prompt)}, args.max_new_tokens, tokenizer.eos_id(),
-                                  tokenizer.pad_id())
+  const auto ids = model
+                       .generate({tokenizer.encode(args.prompt)}, args.max_new_tokens, tokenizer.eos_id(),
+                                 tokenizer.pad_id())
                        .front();
   const nlohmann::json result = {{"ids", ids}, {"text", tokenizer.decode(ids)}};
   std::cout << result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
 }
 
 void add_model_options(CLI::App& command, ModelArgs& args) {
-  command.add_option("--model", args.model, "Checkpoint folder (config.json, weights, tokenizer.model)")->required();
-  command.add_option("--dtype", args.dtype,
-                     "fp32|fp16|bf16, or auto: fp32 on the CPU (matches transformers to ~1e-5), fp16 on CUDA "
-                     "(the reference's precision)")
+  command.add_option("--model", args.model, "Checkpoint folder (config.json, weights, tokenizer.model)")
+      ->required();
+  command
+      .add_option("--dtype", args.dtype,
+                  "fp32|fp16|bf16, or auto: fp32 on the CPU (matches transformers to ~1e-5), fp16 on CUDA "
+                  "(the reference's precision)")
       ->capture_default_str();
   command.add_option("--device", args.device, "cpu | cuda | cuda:N | N")->capture_default_str();
 }
@@ -154,35 +212,44 @@ void add_model_options(CLI::App& command, ModelArgs& args) {
 void add_model_commands(CLI::App& app) {
   auto init = std::make_shared<InitModelArgs>();
   auto* init_command = app.add_subcommand(
-      "init-model", "Write a random-weight Hugging Face LLaMA checkpoint (config.json, model.safetensors, tokenizer)");
-  auto* config_option = init_command->add_option("--config", init->config, "config.json of the model to create");
-  auto* preset_option = init_command->add_option("--preset", init->preset, "tiny | dj-1.3b | open-llama-3b | llama-7b");
+      "init-model",
+      "Write a random-weight Hugging Face LLaMA checkpoint (config.json, model.safetensors, tokenizer)");
+  auto* config_option =
+      init_command->add_option("--config", init->config, "config.json of the model to create");
+  auto* preset_option =
+      init_command->add_option("--preset", init->preset, "tiny | dj-1.3b | open-llama-3b | llama-7b");
   config_option->excludes(preset_option);
   init_command->add_option("--out", init->out, "Output folder")->required();
-  init_command->add_option("--seed", init->seed, "Seed of the weights and the tokenizer corpus")->capture_default_str();
+  init_command->add_option("--seed", init->seed, "Seed of the weights and the tokenizer corpus")
+      ->capture_default_str();
   init_command->add_option("--dtype", init->dtype, "Stored dtype: fp32|fp16|bf16")->capture_default_str();
-  init_command->add_option("--tokenizer", init->tokenizer,
-                           "Copy this tokenizer.model (and tokenizer_config.json, special_tokens_map.json, "
-                           "added_tokens.json beside it). Without it a " + std::to_string(kTrainedVocab) +
-                               "-piece sentencepiece model is trained on built-in synthetic English; tiny takes its "
-                               "vocab_size, larger presets keep 32000 and leave the other rows unused");
+  init_command->add_option(
+      "--tokenizer", init->tokenizer,
+      "Copy this tokenizer.model (and tokenizer_config.json, special_tokens_map.json, "
+      "added_tokens.json beside it). Without it a " +
+          std::to_string(kTrainedVocab) +
+          "-piece sentencepiece model is trained on built-in synthetic English; tiny takes its "
+          "vocab_size, larger presets keep 32000 and leave the other rows unused");
   init_command->callback([init, config_option, preset_option] {
-    if (config_option->count() + preset_option->count() != 1) throw Error("init-model: give --config FILE or --preset NAME");
+    if (config_option->count() + preset_option->count() != 1)
+      throw Error("init-model: give --config FILE or --preset NAME");
     run_init_model(*init);
   });
 
   auto score = std::make_shared<ScoreArgs>();
-  auto* score_command = app.add_subcommand(
-      "score", "Per-line loss of {\"prompt\", \"response\"} JSONL in the training format: one {\"loss\", \"tokens\"} line each");
+  auto* score_command = app.add_subcommand("score",
+                                           "Per-line loss of {\"prompt\", \"response\"} JSONL in the "
+                                           "training format: one {\"loss\", \"tokens\"} line each");
   add_model_options(*score_command, *score);
   score_command->add_option("--data", score->data, "JSONL file")->required();
-  score_command->add_option("--max_length", score->max_length, "Truncate prompt+response+EOS to this many tokens")
+  score_command
+      ->add_option("--max_length", score->max_length, "Truncate prompt+response+EOS to this many tokens")
       ->capture_default_str();
   score_command->callback([score] { run_score(*score); });
 
   auto generate = std::make_shared<GenerateArgs>();
-  auto* generate_command =
-      app.add_subcommand("generate", "Greedy continuation of --prompt: one {\"ids\", \"text\"} line (EOS excluded)");
+  auto* generate_command = app.add_subcommand(
+      "generate", "Greedy continuation of --prompt: one {\"ids\", \"text\"} line (EOS excluded)");
   add_model_options(*generate_command, *generate);
   generate_command->add_option("--prompt", generate->prompt, "Prompt text (BOS is prepended)")->required();
   generate_command->add_option("--max_new_tokens", generate->max_new_tokens, "Most tokens to generate")

@@ -20,12 +20,15 @@ void bind_options(CLI::App& command, TrainOptions& options) {
       if (flag == "--use_prompts") {
         // The reference declares it without a type, so it needs a value there; here
         // it works bare (true) or with one (true/false/1/0).
-        command.add_option(flag, field, help)->expected(0, 1)->default_str("true");
+        command.add_option(flag, field, help)->expected(0, 1)->default_str("true")->multi_option_policy(
+            CLI::MultiOptionPolicy::TakeLast);
       } else {
         command.add_flag(flag, field, help);
       }
     } else {
-      command.add_option(flag, field, help)->capture_default_str();
+      // Repeated flags: the last wins, so scripts can append overrides.
+      command.add_option(flag, field, help)->capture_default_str()->multi_option_policy(
+          CLI::MultiOptionPolicy::TakeLast);
     }
   });
 }
@@ -53,7 +56,7 @@ void apply_config_file(CLI::App& command, const std::string& path) {
 }
 
 void run_train(const TrainOptions& options) {
-  options.validate();
+  if (options.resume.empty()) options.validate();  // a resumed run validates its saved flags
   std::cout << options_to_yaml(options) << std::flush;
   run_training(options);
 }

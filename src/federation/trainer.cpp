@@ -146,8 +146,14 @@ TrainOptions options_of(const RunState& state) {
 // The options of a new run, or those saved in the run directory being resumed (only
 // --stop_after may change on resume).
 TrainOptions options_for_run(const TrainOptions& given) {
-  given.validate();
-  if (given.resume.empty()) return given;
+  if (given.resume.empty()) {
+    given.validate();
+    if (!fs::is_directory(given.model)) {
+      throw Error("--model " + given.model + ": no such folder (a local Hugging Face checkpoint folder is "
+                  "expected: config.json, weights, tokenizer.model; nothing is downloaded)");
+    }
+    return given;
+  }
   TrainOptions options = options_of(read_run_state(RunDirectory::open(given.resume)));
   options.resume = given.resume;
   options.stop_after = given.stop_after;

@@ -23,7 +23,8 @@ void read_weights_file(const std::string& path, const CheckpointVisitor& visit) 
     const auto file = SafetensorsFile::open(path);
     for (const auto& entry : file.entries()) visit(entry.name, file.tensor(entry), path);
   } else {
-    read_torch_bin(path, [&](const std::string& name, const at::Tensor& tensor) { visit(name, tensor, path); });
+    read_torch_bin(path,
+                   [&](const std::string& name, const at::Tensor& tensor) { visit(name, tensor, path); });
   }
 }
 

@@ -36,7 +36,8 @@ std::vector<std::vector<int64_t>> LlamaModel::generate(const std::vector<std::ve
   for (int64_t b = 0; b < batch; ++b) {
     const auto& prompt = prompts[b];
     const int64_t start = longest - static_cast<int64_t>(prompt.size());
-    ids[b].narrow(0, start, static_cast<int64_t>(prompt.size()))
+    ids[b]
+        .narrow(0, start, static_cast<int64_t>(prompt.size()))
         .copy_(at::tensor(at::ArrayRef<int64_t>(prompt), at::kLong));
     key_mask[b].narrow(0, start, static_cast<int64_t>(prompt.size())).fill_(true);
   }
@@ -51,7 +52,8 @@ std::vector<std::vector<int64_t>> LlamaModel::generate(const std::vector<std::ve
     cache.keys.push_back(at::empty(shape, cache_options));
     cache.values.push_back(at::empty(shape, cache_options));
   }
-  at::Tensor hidden = hidden_states(ids, positions, causal_padding_mask(key_mask.narrow(1, 0, longest), 0, longest), &cache);
+  at::Tensor hidden =
+      hidden_states(ids, positions, causal_padding_mask(key_mask.narrow(1, 0, longest), 0, longest), &cache);
   std::vector<bool> finished(prompts.size(), false);
   for (int64_t step = 0; step < max_new_tokens; ++step) {
     const at::Tensor next = lm_head(hidden.narrow(1, hidden.size(1) - 1, 1)).argmax(-1);  // [B, 1]

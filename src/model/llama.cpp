@@ -96,7 +96,9 @@ LlamaModel::LlamaModel(const LlamaConfig& config, c10::ScalarType dtype, c10::De
     parameters_.emplace_back(name, view);
     return view;
   };
-  auto stacked = [&](int64_t begin, int64_t rows) { return flat_.narrow(0, begin, rows * h).view({rows, h}); };
+  auto stacked = [&](int64_t begin, int64_t rows) {
+    return flat_.narrow(0, begin, rows * h).view({rows, h});
+  };
   embed_ = take("model.embed_tokens.weight", {vocab, h});
   for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
     const std::string prefix = "model.layers." + std::to_string(i) + ".";
@@ -137,7 +139,8 @@ LlamaModel LlamaModel::load(const std::string& dir, c10::ScalarType dtype, c10::
     }
     const std::string where = "checkpoint " + file + ": tensor " + name;
     if (!at::isFloatingType(tensor.scalar_type())) {
-      throw Error(where + " has dtype " + c10::toString(tensor.scalar_type()) + "; weights must be floating point");
+      throw Error(where + " has dtype " + c10::toString(tensor.scalar_type()) +
+                  "; weights must be floating point");
     }
     if (tensor.sizes() != it->second.sizes()) {
       throw Error(where + " is " + shape_text(tensor.sizes()) + ", config.json implies " +
@@ -153,8 +156,8 @@ LlamaModel LlamaModel::load(const std::string& dir, c10::ScalarType dtype, c10::
     }
   }
   if (!unused.empty()) {
-    log::warn("checkpoint " + dir + ": " + std::to_string(unused.size()) + " tensors not used by LlamaForCausalLM, e.g. " +
-              unused.front());
+    log::warn("checkpoint " + dir + ": " + std::to_string(unused.size()) +
+              " tensors not used by LlamaForCausalLM, e.g. " + unused.front());
   }
   return model;
 }
@@ -176,7 +179,8 @@ LlamaModel LlamaModel::random_init(const LlamaConfig& config, uint64_t seed, c10
 
 std::vector<std::pair<std::string, at::Tensor>> LlamaModel::named_parameters() const { return parameters_; }
 
-at::Tensor LlamaModel::causal_padding_mask(const at::Tensor& key_mask, int64_t query_offset, int64_t queries) {
+at::Tensor LlamaModel::causal_padding_mask(const at::Tensor& key_mask, int64_t query_offset,
+                                           int64_t queries) {
   const auto options = at::TensorOptions().dtype(at::kLong).device(key_mask.device());
   const at::Tensor query_positions = at::arange(query_offset, query_offset + queries, options).unsqueeze(1);
   const at::Tensor key_positions = at::arange(key_mask.size(1), options).unsqueeze(0);
@@ -219,12 +223,13 @@ at::Tensor LlamaModel::attention(const Layer& layer, size_t index, const at::Ten
     v = v.repeat_interleave(heads / kv, 1);
   }
   const auto optional_mask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
-  const at::Tensor out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined());
+  const at::Tensor out =
+      at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined());
   return at::linear(out.transpose(1, 2).reshape({batch, tokens, heads * hd}), layer.o);
 }
 
-at::Tensor LlamaModel::hidden_states(const at::Tensor& input_ids, const at::Tensor& positions, const at::Tensor& mask,
-                                     KvCache* cache) const {
+at::Tensor LlamaModel::hidden_states(const at::Tensor& input_ids, const at::Tensor& positions,
+                                     const at::Tensor& mask, KvCache* cache) const {
   at::Tensor x = at::embedding(embed_, input_ids);
   // RoPE tables in fp32 (transformers disables autocast there), then cast.
   const at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;
@@ -241,7 +246,9 @@ at::Tensor LlamaModel::hidden_states(const at::Tensor& input_ids, const at::Tens
   return rms_norm(x, norm_, eps);
 }
 
-at::Tensor LlamaModel::lm_head(const at::Tensor& hidden) const { return at::linear(hidden, lm_head_).to(at::kFloat); }
+at::Tensor LlamaModel::lm_head(const at::Tensor& hidden) const {
+  return at::linear(hidden, lm_head_).to(at::kFloat);
+}
 
 at::Tensor LlamaModel::logits(const at::Tensor& input_ids, const at::Tensor& attention_mask) const {
   c10::InferenceMode guard;
@@ -249,7 +256,8 @@ at::Tensor LlamaModel::logits(const at::Tensor& input_ids, const at::Tensor& att
   const at::Tensor positions =
       at::arange(ids.size(1), ids.options()).unsqueeze(0).expand({ids.size(0), ids.size(1)});
   at::Tensor mask;
-  if (attention_mask.defined()) mask = LlamaModel::causal_padding_mask(attention_mask.to(device()), 0, ids.size(1));
+  if (attention_mask.defined())
+    mask = LlamaModel::causal_padding_mask(attention_mask.to(device()), 0, ids.size(1));
   return lm_head(hidden_states(ids, positions, mask, nullptr));
 }
 
@@ -262,12 +270,22 @@ at::Tensor LlamaModel::loss(const at::Tensor& input_ids, const at::Tensor& label
   const int64_t tokens = ids.size(1);
   const at::Tensor positions = at::arange(tokens, ids.options()).unsqueeze(0).expand({ids.size(0), tokens});
   at::Tensor mask;
-  if (attention_mask.defined()) mask = LlamaModel::causal_padding_mask(attention_mask.to(device()), 0, tokens);
-  const at::Tensor hidden = hidden_states(ids, positions, mask, nullptr).narrow(1, 0, std::max<int64_t>(tokens - 1, 0));
-  const at::Tensor targets = labels.to(device(), at::kLong).narrow(1, 1, std::max<int64_t>(tokens - 1, 0));
+  if (attention_mask.defined())
+    mask = LlamaModel::causal_padding_mask(attention_mask.to(device()), 0, tokens);
+  const int64_t shifted = std::max<int64_t>(tokens - 1, 0);
+  at::Tensor hidden =
+      hidden_states(ids, positions, mask, nullptr).narrow(1, 0, shifted).reshape({-1, config_.hidden_size});
+  at::Tensor targets = labels.to(at::kLong).narrow(1, 1, shifted).reshape({-1});
+  if (targets.device().is_cpu()) {
+    // lm_head only where there is a label (prompt logits are never used); CPU labels tell
+    // which rows those are without a device synchronisation.
+    const at::Tensor keep = (targets != -100).nonzero().squeeze(1);
+    targets = targets.index_select(0, keep);
+    hidden = hidden.index_select(0, keep.to(device()));
+  }
+  targets = targets.to(device());
   check_ids(at::where(targets == -100, 0, targets), config_.vocab_size, "labels");
-  return at::cross_entropy_loss(lm_head(hidden).reshape({-1, config_.vocab_size}), targets.reshape({-1}), {},
-                                at::Reduction::Mean, -100);
+  return at::cross_entropy_loss(lm_head(hidden), targets, {}, at::Reduction::Mean, -100);
 }
 
 void LlamaModel::save(const std::string& dir) const {

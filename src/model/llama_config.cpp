@@ -1,15 +1,12 @@
-// config.json <-> LlamaConfig (transformers 4.x and 5.x spellings), the named presets and
-// the synthetic corpus that init-model trains its small tokenizer on.
+// config.json <-> LlamaConfig (transformers 4.x and 5.x spellings) and the named presets.
 #include "fedkseed/model/llama_config.h"
 
-#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <type_traits>
 
 #include "fedkseed/common/error.h"
-#include "fedkseed/common/random.h"
 
 namespace fedkseed {
 namespace {
@@ -99,18 +96,21 @@ json id_or_null(int64_t id) { return id < 0 ? json(nullptr) : json(id); }
 
 int64_t LlamaConfig::parameter_count() const {
   const int64_t h = hidden_size;
-  const int64_t attention = h * head_dim * (num_attention_heads + 2 * num_key_value_heads) +
-                            num_attention_heads * head_dim * h;
+  const int64_t attention =
+      h * head_dim * (num_attention_heads + 2 * num_key_value_heads) + num_attention_heads * head_dim * h;
   const int64_t layer = attention + 3 * h * intermediate_size + 2 * h;
   return vocab_size * h * (tie_word_embeddings ? 1 : 2) + num_hidden_layers * layer + h;
 }
 
 void LlamaConfig::validate(const std::string& what) const {
-  const std::pair<const char*, int64_t> sizes[] = {
-      {"vocab_size", vocab_size}, {"hidden_size", hidden_size}, {"intermediate_size", intermediate_size},
-      {"num_hidden_layers", num_hidden_layers}, {"num_attention_heads", num_attention_heads},
-      {"num_key_value_heads", num_key_value_heads}, {"head_dim", head_dim},
-      {"max_position_embeddings", max_position_embeddings}};
+  const std::pair<const char*, int64_t> sizes[] = {{"vocab_size", vocab_size},
+                                                   {"hidden_size", hidden_size},
+                                                   {"intermediate_size", intermediate_size},
+                                                   {"num_hidden_layers", num_hidden_layers},
+                                                   {"num_attention_heads", num_attention_heads},
+                                                   {"num_key_value_heads", num_key_value_heads},
+                                                   {"head_dim", head_dim},
+                                                   {"max_position_embeddings", max_position_embeddings}};
   for (const auto& [key, value] : sizes) {
     refuse_unless(value > 0, what, key, "must be positive, got " + std::to_string(value));
   }
@@ -161,8 +161,8 @@ LlamaConfig llama_config_from_json(const std::string& text, const std::string& s
   } else if (const int64_t eos = value_or<int64_t>(j, "eos_token_id", -1, source); eos >= 0) {
     c.eos_token_ids.push_back(eos);
   }
-  c.dtype = value_or<std::string>(j, "dtype", value_or<std::string>(j, "torch_dtype", "float32", source),
-                                  source);
+  c.dtype =
+      value_or<std::string>(j, "dtype", value_or<std::string>(j, "torch_dtype", "float32", source), source);
   parse_rope(j, source, c);
   c.validate(source);
   return c;
@@ -248,44 +248,5 @@ LlamaConfig llama_preset(const std::string& name) {
 }
 
 std::vector<std::string> llama_preset_names() { return {"tiny", "dj-1.3b", "open-llama-3b", "llama-7b"}; }
-
-std::vector<std::string> synthetic_corpus(int64_t lines, uint64_t seed) {
-  static const std::vector<std::string> kSubjects = {
-      "the model", "a student", "our team", "the server", "each client", "the old river", "my neighbour",
-      "this recipe", "the committee", "a small bird", "the teacher", "every program", "the city council",
-      "a young engineer", "the library", "her brother", "the weather report", "that musician"};
-  static const std::vector<std::string> kVerbs = {
-      "describes", "answers", "summarizes", "explains", "builds", "reads", "writes", "measures",
-      "compares", "translates", "remembers", "follows", "improves", "collects", "reviews", "predicts"};
-  static const std::vector<std::string> kObjects = {
-      "the question", "a long story", "three simple rules", "the history of Rome", "every instruction",
-      "the weekly schedule", "a list of numbers", "the final result", "two different colors",
-      "the mountain trail", "an interesting article", "the training data", "a cup of coffee",
-      "the following sentence", "several important ideas", "the response", "the input text"};
-  static const std::vector<std::string> kEndings = {
-      "before the meeting", "with great care", "in a few minutes", "because it was raining",
-      "during the summer", "without any help", "for the first time", "after dinner", "quite quickly",
-      "at the end of the day", "as requested", "in plain English"};
-  static const std::vector<std::string> kTemplates = {
-      "Below is an instruction that describes a task. Write a response for the task request.",
-      "### Instruction:", "### Input:", "### Response:", "What is the capital of France? Paris.",
-      "def add(a, b):\n    return a + b", "for (int i = 0; i < n; ++i) { sum += x[i]; }",
-      "Question: Why is the sky blue? Answer: Rayleigh scattering.", "Yes.", "No.", "Summarize the text."};
-  Rng rng(seed, "synthetic corpus");
-  auto pick = [&rng](const std::vector<std::string>& words) {
-    return words[rng.uniform_int(0, static_cast<int64_t>(words.size()))];
-  };
-  std::vector<std::string> corpus;
-  corpus.reserve(lines);
-  for (int64_t i = 0; i < lines; ++i) {
-    std::string line = pick(kSubjects) + " " + pick(kVerbs) + " " + pick(kObjects) + " " + pick(kEndings);
-    line[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(line[0])));
-    line += rng.uniform() < 0.5 ? "." : ", and then " + pick(kVerbs) + " " + pick(kObjects) + "!";
-    if (rng.uniform() < 0.3) line += " It costs " + std::to_string(rng.uniform_int(1, 10000)) + " dollars.";
-    if (rng.uniform() < 0.2) line += " " + pick(kTemplates);
-    corpus.push_back(std::move(line));
-  }
-  return corpus;
-}
 
 }  // namespace fedkseed

@@ -25,7 +25,7 @@ using nlohmann::json;
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 
 const std::pair<const char*, c10::ScalarType> kDtypeNames[] = {
-    {"F64", c10::kDouble}, {"F32", c10::kFloat}, {"F16", c10::kHalf}, {"BF16", c10::kBFloat16},
+    {"F64", c10::kDouble}, {"F32", c10::kFloat}, {"F16", c10::kHalf},  {"BF16", c10::kBFloat16},
     {"I64", c10::kLong},   {"I32", c10::kInt},   {"I16", c10::kShort}, {"I8", c10::kChar},
     {"U8", c10::kByte},    {"BOOL", c10::kBool}};
 
@@ -33,7 +33,8 @@ c10::ScalarType dtype_from_name(const std::string& name, const std::string& wher
   for (const auto& [text, type] : kDtypeNames) {
     if (name == text) return type;
   }
-  throw Error(where + " has dtype '" + name + "', which is not supported (F64|F32|F16|BF16|I64|I32|I16|I8|U8|BOOL)");
+  throw Error(where + " has dtype '" + name +
+              "', which is not supported (F64|F32|F16|BF16|I64|I32|I16|I8|U8|BOOL)");
 }
 
 std::string dtype_to_name(c10::ScalarType type, const std::string& where) {
@@ -137,7 +138,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
 at::Tensor SafetensorsFile::tensor(const SafetensorsEntry& entry) const {
   auto* bytes = const_cast<uint8_t*>(mapping_->data + data_offset_ + entry.begin);
   auto keep = mapping_;
-  return at::from_blob(bytes, entry.shape, [keep](void*) {}, at::TensorOptions().dtype(entry.dtype));
+  return at::from_blob(
+      bytes, entry.shape, [keep](void*) {}, at::TensorOptions().dtype(entry.dtype));
 }
 
 void safetensors_write(const std::string& path,

@@ -45,7 +45,8 @@ class LlamaModel {
   // attention runs as plain causal SDPA (flash kernels on CUDA): omit it when nothing is padded.
   at::Tensor logits(const at::Tensor& input_ids, const at::Tensor& attention_mask = {}) const;
   // transformers' causal-LM loss: logits at t predict labels[t + 1]; mean cross entropy over
-  // labels != -100 (NaN when there are none). Scalar fp32 on the model's device.
+  // labels != -100 (NaN when there are none). Scalar fp32 on the model's device. With
+  // labels on the CPU, lm_head runs only on the labelled positions.
   at::Tensor loss(const at::Tensor& input_ids, const at::Tensor& labels,
                   const at::Tensor& attention_mask = {}) const;
   // Greedy decoding with a KV cache of the (non-empty) prompts as one left-padded batch.

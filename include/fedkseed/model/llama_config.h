@@ -60,8 +60,4 @@ std::string llama_config_to_json(const LlamaConfig& config);
 LlamaConfig llama_preset(const std::string& name);
 std::vector<std::string> llama_preset_names();
 
-// `lines` lines of procedurally generated English (sentences, numbers, punctuation, a little
-// code) for training a small tokenizer; deterministic for a given seed.
-std::vector<std::string> synthetic_corpus(int64_t lines, uint64_t seed);
-
 }  // namespace fedkseed

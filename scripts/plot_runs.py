@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""Figures of fedkseed run directories (<log_root>/<timestamp>/ written by `train --log`).
+
+  plot_runs.py RUN_DIR... --out DIR
+
+writes DIR/eval_loss.png (test loss per round), DIR/communication.png (cumulative bytes
+up+down per round on a log axis, with full-model FedAvg for the same model) and, when the
+runs cover two or more K, DIR/k_ablation.png (final Rouge-L and eval loss vs K). Runs that
+differ only in --seed are one line: their mean, with a band (or error bar) of one sample std.
+The table of the same runs is `fedkseed report`.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+from collections import OrderedDict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+# Options that do not make runs different experiments (as `fedkseed report`).
+NOT_AN_EXPERIMENT = {"seed", "log_root", "device", "resume", "stop_after", "log"}
+# Options named in a line's label when they vary between the given runs: these first, then
+# any other in alphabetical order (K and bias_sampling are in the method's name).
+LABEL_KEYS = ["dataset", "iid", "lr", "zo_eps", "local_step", "m", "num_clients", "rounds", "model", "dtype"]
+
+
+class RunError(Exception):
+    pass
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as error:
+        raise RunError(f"{path}: {error.strerror}")
+    except json.JSONDecodeError as error:
+        raise RunError(f"{path}: malformed JSON: {error}")
+
+
+def read_config(path):
+    """config.yaml as the trainer writes it: one `key: <JSON scalar>` per line."""
+    config = {}
+    try:
+        lines = open(path).read().splitlines()
+    except OSError as error:
+        raise RunError(f"{path}: {error.strerror} (is this a run directory written with --log?)")
+    for number, line in enumerate(lines, 1):
+        key, sep, value = line.partition(": ")
+        if not line:
+            continue
+        try:
+            if not sep:
+                raise ValueError("expected 'key: value'")
+            config[key] = json.loads(value)
+        except ValueError as error:
+            raise RunError(f"{path}: line {number} {line!r}: {error}")
+    return config
+
+
+def method_of(config):
+    if config["K"] == 0:
+        return "FedZO-style (K=0)"
+    return "FedKSeed-Pro" if config["bias_sampling"] else "FedKSeed"
+
+
+def read_run(run_dir):
+    try:
+        return parse_run(run_dir)
+    except (KeyError, IndexError, TypeError) as error:
+        raise RunError(f"{run_dir}: unexpected run file contents ({type(error).__name__}: {error})")
+
+
+def parse_run(run_dir):
+    config = read_config(os.path.join(run_dir, "config.yaml"))
+    metrics_path = os.path.join(run_dir, "metrics.jsonl")
+    try:
+        rounds = [json.loads(line) for line in open(metrics_path) if line.strip()]
+    except OSError as error:
+        raise RunError(f"{metrics_path}: {error.strerror}")
+    except json.JSONDecodeError as error:
+        raise RunError(f"{metrics_path}: malformed JSON line: {error}")
+    initial = read_json(os.path.join(run_dir, "results.json"))["eval_avg_acc"][0]
+    eval_points = [(0, initial)] + [(r["round"], r["eval_loss"]) for r in rounds if r["eval_loss"] is not None]
+    final_path = os.path.join(run_dir, "final_eval.json")
+    final = read_json(final_path) if os.path.exists(final_path) else {}
+    rouge = final.get("final_eval_rouge")
+    cumulative, fedavg, total, total_fedavg = [], [], 0, 0
+    for r in rounds:
+        total += r["bytes_up"] + r["bytes_down"]
+        total_fedavg += r["bytes_fedavg"]
+        cumulative.append((r["round"], total))
+        fedavg.append((r["round"], total_fedavg))
+    return {
+        "dir": run_dir,
+        "config": config,
+        "method": method_of(config),
+        "eval": eval_points,
+        "cumulative_bytes": cumulative,
+        "fedavg_bytes": fedavg,
+        "rouge_l": None if rouge is None else 100.0 * rouge,
+        "final_loss": final.get("final_eval_loss", eval_points[-1][1]),
+    }
+
+
+def group_runs(runs):
+    """Runs equal in every option but NOT_AN_EXPERIMENT, in order of first appearance."""
+    groups = OrderedDict()
+    for run in runs:
+        key = json.dumps({k: v for k, v in run["config"].items() if k not in NOT_AN_EXPERIMENT}, sort_keys=True)
+        groups.setdefault(key, []).append(run)
+    keys = {k for g in groups.values() for k in g[0]["config"]} - NOT_AN_EXPERIMENT - {"K", "bias_sampling"}
+    ordered = [k for k in LABEL_KEYS if k in keys] + sorted(keys - set(LABEL_KEYS))
+    varying = [k for k in ordered if len({json.dumps(g[0]["config"].get(k)) for g in groups.values()}) > 1]
+    labelled = []
+    for members in groups.values():
+        config = members[0]["config"]
+        parts = ([f"K={config['K']}"] if config["K"] else []) + [f"{k}={config.get(k)}" for k in varying]
+        label = members[0]["method"] + (f" ({', '.join(parts)})" if parts else "")
+        if len(members) > 1:
+            label += f", {len(members)} seeds"
+        labelled.append((label, members))
+    return labelled, varying
+
+
+def mean_std(values):
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return None, None
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def series_mean(members, field):
+    """x -> (mean, std) over the members' (x, y) series `field`, x sorted."""
+    by_x = OrderedDict()
+    for run in members:
+        for x, y in run[field]:
+            by_x.setdefault(x, []).append(y)
+    xs = sorted(by_x)
+    stats = [mean_std(by_x[x]) for x in xs]
+    return xs, [m for m, _ in stats], [s for _, s in stats]
+
+
+def plot_series(ax, xs, means, stds, label, **style):
+    (line,) = ax.plot(xs, means, marker="o", markersize=3, label=label, **style)
+    if any(s is not None for s in stds):
+        low = [m - (s or 0.0) for m, s in zip(means, stds)]
+        high = [m + (s or 0.0) for m, s in zip(means, stds)]
+        ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2)
+
+
+def plot_eval_loss(groups, out):
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for label, members in groups:
+        plot_series(ax, *series_mean(members, "eval"), label)
+    finish(ax, "Test loss per round (mean ± 1 std over seeds)", "communication round", "test loss")
+    return save(fig, out, "eval_loss.png")
+
+
+def plot_communication(groups, out):
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for label, members in groups:
+        plot_series(ax, *series_mean(members, "cumulative_bytes"), label)
+    fedavg = OrderedDict()  # one line per model and dtype: full-model bytes depend on nothing else here
+    for _, members in groups:
+        config = members[0]["config"]
+        fedavg.setdefault((config["model"], config["dtype"]), members[0]["fedavg_bytes"])
+    for (model, dtype), points in fedavg.items():
+        name = os.path.basename(os.path.normpath(model)) if len(fedavg) > 1 else "same model"
+        ax.plot([x for x, _ in points], [y for _, y in points], color="black", linestyle="--",
+                label=f"FedAvg, full model up+down ({name}, {dtype})")
+    ax.set_yscale("log")
+    finish(ax, "Cumulative communication, all clients", "communication round", "bytes sent, up + down (log)")
+    return save(fig, out, "communication.png")
+
+
+def plot_k_ablation(runs, varying, out):
+    """Final metrics vs K for every method and setting with two or more K; None if there is none."""
+    lines = OrderedDict()
+    for run in runs:
+        config = run["config"]
+        name = run["method"] + "".join(f", {k}={config.get(k)}" for k in varying)
+        lines.setdefault(name, []).append(run)
+    metrics = [("rouge_l", "final Rouge-L (%)"), ("final_loss", "final test loss")]
+    metrics = [(f, y) for f, y in metrics if any(run[f] is not None for run in runs)]
+    bounded = {n: rs for n, rs in lines.items() if len({r["config"]["K"] for r in rs if r["config"]["K"]}) > 1}
+    if not bounded:
+        return None
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.5), squeeze=False)
+    for ax, (field, ylabel) in zip(axes[0], metrics):
+        for name, members in bounded.items():
+            ks = sorted({r["config"]["K"] for r in members if r["config"]["K"]})
+            stats = [mean_std([r[field] for r in members if r["config"]["K"] == k]) for k in ks]
+            ax.errorbar(ks, [m for m, _ in stats], yerr=[s or 0.0 for _, s in stats], marker="o", capsize=3, label=name)
+        for name, members in lines.items():
+            if members[0]["config"]["K"] == 0:
+                mean, _ = mean_std([r[field] for r in members])
+                if mean is not None:
+                    ax.axhline(mean, color="gray", linestyle=":", label=f"{name} (unbounded seeds)")
+        ax.set_xscale("log", base=2)
+        finish(ax, f"K ablation: {ylabel}", "K (number of candidate seeds, log)", ylabel,
+               integer_x=False, legend_outside=False)
+    return save(fig, out, "k_ablation.png")
+
+
+def finish(ax, title, xlabel, ylabel, integer_x=True, legend_outside=True):
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    if integer_x:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if legend_outside:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    else:
+        ax.legend(fontsize=8)
+
+
+def save(fig, out, name):
+    path = os.path.join(out, name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dirs", nargs="+", help="run directories <log_root>/<timestamp> (e.g. LOG_ROOT/*)")
+    parser.add_argument("--out", required=True, help="folder for the PNG files (created if missing)")
+    args = parser.parse_args()
+    try:
+        runs = [read_run(d) for d in args.run_dirs]
+    except RunError as error:
+        print(f"plot_runs.py: error: {error}", file=sys.stderr)
+        return 2
+    os.makedirs(args.out, exist_ok=True)
+    groups, varying = group_runs(runs)
+    written = [plot_eval_loss(groups, args.out), plot_communication(groups, args.out),
+               plot_k_ablation(runs, varying, args.out)]
+    for path in written:
+        if path:
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+// `fedkseed train` end to end on the tiny model (CPU): learning, FedKSeed vs Pro,
+// measured bytes, resume (clean stop and kill -9) and export.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include <torch/torch.h>
+
+#include "fedkseed/model/llama.h"
+#include "tests/test_util.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace fedkseed::test {
+namespace {
+
+constexpr int64_t kClientsPerRound = 4;
+constexpr int64_t kSteps = 15;
+constexpr int64_t kK = 64;
+
+class FederationE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    workspace_ = new std::string(make_temp_dir("e2e"));
+    const auto model = run_fedkseed("init-model --preset tiny --seed 0 --out " + model_dir());
+    ASSERT_EQ(model.exit_code, 0) << model.err;
+    const auto data = run_fedkseed("make-tiny-data --records 600 --seed 0 --out " + *workspace_ + "/data");
+    ASSERT_EQ(data.exit_code, 0) << data.err;
+  }
+  static void TearDownTestSuite() { delete workspace_; }
+
+  static std::string model_dir() { return *workspace_ + "/model"; }
+
+  // Flags of a small Dolly run; later flags in `extra` override these.
+  static std::string train_args(const std::string& log_root, const std::string& extra) {
+    return "train --model " + model_dir() + " --data_dir " + *workspace_ + "/data" +
+           " --dataset dolly --num_clients 20 --iid dir0.5 -m 0.2 --rounds 3 --local_step " +
+           std::to_string(kSteps) + " -K " + std::to_string(kK) +
+           " --lr 2e-4 --zo_eps 1e-3 --dtype fp32 --device cpu --max_length 96 --eval_metric loss"
+           " --eval_max_samples 30 --log --quiet --log_root " + log_root + " " + extra;
+  }
+
+  // Runs training and returns its run directory (the only one under log_root).
+  static std::string train(const std::string& name, const std::string& extra = "") {
+    const std::string root = *workspace_ + "/runs/" + name;
+    const auto result = run_fedkseed(train_args(root, extra));
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return run_dir_in(root);
+  }
+
+  static std::string run_dir_in(const std::string& root) {
+    for (const auto& entry : fs::directory_iterator(root)) return entry.path().string();
+    return "";
+  }
+
+  static json read_json(const std::string& path) { return json::parse(read_text(path)); }
+
+  static std::vector<json> metrics(const std::string& run) {
+    std::vector<json> lines;
+    std::istringstream in(read_text(run + "/metrics.jsonl"));
+    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+    return lines;
+  }
+
+  static std::string* workspace_;
+};
+
+std::string* FederationE2E::workspace_ = nullptr;
+
+TEST_F(FederationE2E, LossFallsAndTheReferenceFilesAreWritten) {
+  const std::string run = train("learn", "--rounds 5 --local_step 40 -K 256 --max_length 128");
+  const auto losses = read_json(run + "/results.json").at("eval_avg_acc").get<std::vector<double>>();
+  ASSERT_EQ(losses.size(), 6u);  // round 0 and every round
+  EXPECT_LT(losses.back(), losses.front() - 0.01) << "eval loss did not fall: " << json(losses).dump();
+  const auto lines = metrics(run);
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_LT(lines.back().at("train_loss").get<double>(), lines.front().at("train_loss").get<double>() - 0.05);
+  for (const char* file : {"config.yaml", "memory.json", "final_eval.json", "seeds.json", "state.json"}) {
+    EXPECT_TRUE(fs::exists(run + "/" + file)) << file;
+  }
+  EXPECT_TRUE(read_json(run + "/final_eval.json").contains("final_eval_loss"));
+  EXPECT_GT(read_json(run + "/memory.json").at("0").at("max_memory_allocated").get<int64_t>(), 0);
+}
+
+TEST_F(FederationE2E, BytesOnTheWireMatchTheMessageEncoding) {
+  const std::string uniform = train("bytes");
+  const std::string pro = train("bytes_pro", "--bias_sampling");
+  for (const auto& [run, probability_bytes] : {std::pair<std::string, int64_t>{uniform, 0}, std::pair<std::string, int64_t>{pro, 4 * kK}}) {
+    for (const auto& line : metrics(run)) {
+      // Up: per client a layout byte, a 4-byte sample count and 8 bytes per applied step.
+      EXPECT_EQ(line.at("bytes_up").get<int64_t>(),
+                kClientsPerRound * 5 + 8 * line.at("steps_applied").get<int64_t>());
+      // Down: per client layout + round + count, K float32 scalars (+ K probabilities for Pro).
+      EXPECT_EQ(line.at("bytes_down").get<int64_t>(), kClientsPerRound * (9 + 4 * kK + probability_bytes));
+      EXPECT_GT(line.at("bytes_fedavg").get<int64_t>(), 1000 * line.at("bytes_down").get<int64_t>());
+    }
+  }
+  // Pro samples seeds differently from round 2 on, so the pools differ.
+  EXPECT_NE(read_json(uniform + "/state.json").at("pool_cumulative"),
+            read_json(pro + "/state.json").at("pool_cumulative"));
+  EXPECT_FALSE(read_json(pro + "/state.json").at("pro_history").empty());
+}
+
+TEST_F(FederationE2E, UnboundedSeedsMakeCommunicationGrow) {
+  const std::string run = train("unbounded", "-K 0");
+  const auto lines = metrics(run);
+  const auto state = read_json(run + "/state.json");
+  EXPECT_TRUE(state.at("seeds_and_schedule").at("seeds").empty());
+  EXPECT_EQ(state.at("pool_seeds").size(), static_cast<size_t>(lines[0].at("steps_applied").get<int64_t>() +
+                                                                lines[1].at("steps_applied").get<int64_t>() +
+                                                                lines[2].at("steps_applied").get<int64_t>()));
+  // Up: 12 bytes per (64-bit seed, scalar) pair.
+  EXPECT_EQ(lines[0].at("bytes_up").get<int64_t>(), kClientsPerRound * 5 + 12 * lines[0].at("steps_applied").get<int64_t>());
+}
+
+TEST_F(FederationE2E, StopAndResumeEqualsAnUninterruptedRun) {
+  const std::string whole = train("whole");
+  const std::string root = *workspace_ + "/runs/stopped";
+  const auto first = run_fedkseed(train_args(root, "--stop_after 2"));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string stopped = run_dir_in(root);
+  EXPECT_EQ(read_json(stopped + "/state.json").at("last_round").get<int64_t>(), 2);
+  EXPECT_FALSE(fs::exists(stopped + "/final_eval.json"));
+  const auto resumed = run_fedkseed("train --quiet --resume " + stopped);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+
+  const auto a = read_json(whole + "/state.json"), b = read_json(stopped + "/state.json");
+  EXPECT_EQ(a.at("pool_cumulative"), b.at("pool_cumulative"));
+  EXPECT_EQ(a.at("eval_losses"), b.at("eval_losses"));
+  EXPECT_EQ(a.at("data_positions"), b.at("data_positions"));
+  EXPECT_EQ(read_text(whole + "/final_eval.json"), read_text(stopped + "/final_eval.json"));
+  EXPECT_EQ(metrics(stopped).size(), 3u);
+}
+
+TEST_F(FederationE2E, KillNineMidRoundThenResumeEqualsAnUninterruptedRun) {
+  const std::string whole = train("whole_kill", "--rounds 4");
+  const std::string root = *workspace_ + "/runs/killed";
+  // fedkseed itself is the child (no shell), so SIGKILL hits the training process.
+  std::vector<std::string> words;
+  std::istringstream split(train_args(root, "--rounds 4"));
+  for (std::string word; split >> word;) words.push_back(word);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::vector<char*> argv = {const_cast<char*>(FEDKSEED_BINARY)};
+    for (auto& word : words) argv.push_back(word.data());
+    argv.push_back(nullptr);
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    execv(FEDKSEED_BINARY, argv.data());
+    _exit(127);
+  }
+  // Wait until round 1 is saved, then kill during round 2 (or later).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  std::string killed;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(root) && !(killed = run_dir_in(root)).empty() && fs::exists(killed + "/state.json") &&
+        read_json(killed + "/state.json").at("last_round").get<int64_t>() >= 1) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_FALSE(killed.empty());
+  const int64_t saved_round = read_json(killed + "/state.json").at("last_round").get<int64_t>();
+  if (saved_round == 4 && fs::exists(killed + "/final_eval.json")) GTEST_SKIP() << "the run finished before the kill";
+
+  const auto resumed = run_fedkseed("train --quiet --resume " + killed);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(read_json(whole + "/state.json").at("pool_cumulative"), read_json(killed + "/state.json").at("pool_cumulative"));
+  EXPECT_EQ(read_text(whole + "/results.json"), read_text(killed + "/results.json"));
+  EXPECT_EQ(read_text(whole + "/final_eval.json"), read_text(killed + "/final_eval.json"));
+  EXPECT_EQ(metrics(killed).size(), 4u);
+}
+
+TEST_F(FederationE2E, ExportLoadsInTransformersWithTheSameLogits) {
+  if (!python_has("transformers")) GTEST_SKIP() << "transformers not installed in " << python();
+  const std::string run = train("export");
+  const std::string out = *workspace_ + "/exported";
+  const auto exported = run_fedkseed("export --run " + run + " --out " + out);
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_TRUE(fs::exists(out + "/tokenizer.model"));
+
+  const std::string script =
+      "import json,sys,torch\n"
+      "from transformers import AutoModelForCausalLM\n"
+      "ids=torch.tensor([[1,5,9,33,2,17,250,4]])\n"
+      "out={}\n"
+      "for name,path in (('tuned',sys.argv[1]),('base',sys.argv[2])):\n"
+      "  m=AutoModelForCausalLM.from_pretrained(path,torch_dtype=torch.float32).eval()\n"
+      "  with torch.no_grad(): out[name]=m(ids).logits[0].tolist()\n"
+      "json.dump(out,open(sys.argv[3],'w'))\n";
+  write_text(*workspace_ + "/logits.py", script);
+  const auto python_run = run_command(python() + " " + *workspace_ + "/logits.py " + out + " " + model_dir() + " " +
+                                      *workspace_ + "/logits.json");
+  ASSERT_EQ(python_run.exit_code, 0) << python_run.err;
+  const auto expected = read_json(*workspace_ + "/logits.json");
+
+  const auto model = LlamaModel::load(out, at::kFloat, at::kCPU);
+  const auto ids = torch::tensor(std::vector<int64_t>{1, 5, 9, 33, 2, 17, 250, 4}).view({1, -1});
+  const auto ours = model.logits(ids)[0];
+  const auto vocab = ours.size(1);
+  auto to_tensor = [&](const json& rows) {
+    std::vector<float> flat;
+    for (const auto& row : rows) for (double v : row) flat.push_back(static_cast<float>(v));
+    return torch::tensor(flat).view({-1, vocab});
+  };
+  expect_close(ours, to_tensor(expected.at("tuned")), 1e-4, 0, "exported model logits vs transformers");
+  EXPECT_GT((to_tensor(expected.at("tuned")) - to_tensor(expected.at("base"))).abs().max().item<double>(), 1e-6)
+      << "the export equals the base model: the tuning was lost";
+}
+
+}  // namespace
+}  // namespace fedkseed::test
