@@ -22,6 +22,7 @@ void build_app(CLI::App& app) {
   add_data_commands(app);
   add_eval_commands(app);
   add_report_command(app);
+  add_bench_command(app);
 }
 
 }  // namespace fedkseed::cli

@@ -13,5 +13,6 @@ void add_model_commands(CLI::App& app);   // model_commands.cpp: init-model, sco
 void add_data_commands(CLI::App& app);    // data_commands.cpp: data-stats
 void add_eval_commands(CLI::App& app);    // eval_commands.cpp: rouge
 void add_report_command(CLI::App& app);   // report_command.cpp: report
+void add_bench_command(CLI::App& app);    // bench_command.cpp: bench
 
 }  // namespace fedkseed::cli
