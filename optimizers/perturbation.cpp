@@ -161,20 +161,7 @@ void combine(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t
 #endif
   }
   TORCH_CHECK(out.is_cpu(), "zo: unsupported device ", out.device());
-  const int64_t n = out.numel();
-  switch (out.scalar_type()) {
-    case at::kFloat:
-      return combine_cpu_typed(out.data_ptr<float>(), src.const_data_ptr<float>(), n, alpha,
-                               name_hash, view);
-    case at::kHalf:
-      return combine_cpu_typed(out.data_ptr<c10::Half>(), src.const_data_ptr<c10::Half>(), n,
-                               alpha, name_hash, view);
-    case at::kBFloat16:
-      return combine_cpu_typed(out.data_ptr<c10::BFloat16>(),
-                               src.const_data_ptr<c10::BFloat16>(), n, alpha, name_hash, view);
-    default:
-      TORCH_CHECK(false, "zo: unsupported dtype ", out.scalar_type());
-  }
+  detail::zo_combine_host(out, src, alpha, name_hash, view);
 }
 
 uint64_t hash_of(const std::string& name) { return philox::name_hash(name.data(), name.size()); }
@@ -232,24 +219,52 @@ void torch_update(const NamedParams& params, uint64_t seed, double g, double lr,
 // Coefficients of zo_update applied once per non-zero pair, in order (see zo_replay).
 std::pair<Combine, Combine> replay_combines(const std::vector<SeedScalar>& pairs, double lr,
                                             double weight_decay) {
+  detail::ReplayCoefficients c = detail::zo_replay_coefficients(pairs, lr, weight_decay);
+  return {Combine{c.alpha_decayed, Terms(c.seeds, std::move(c.decayed))},
+          Combine{1.0f, Terms(std::move(c.seeds), std::move(c.plain))}};
+}
+
+}  // namespace
+
+namespace detail {
+
+ReplayCoefficients zo_replay_coefficients(const std::vector<SeedScalar>& pairs, double lr,
+                                          double weight_decay) {
   std::vector<SeedScalar> live;
   for (const SeedScalar& pair : pairs) {
     if (pair.value != 0.0) live.push_back(pair);
   }
   const double d = 1.0 - lr * weight_decay;
   const auto n = static_cast<int>(live.size());
-  std::vector<uint64_t> seeds;
-  std::vector<float> decayed_coeffs, plain_coeffs;
+  ReplayCoefficients c;
   for (int j = 0; j < n; ++j) {
-    seeds.push_back(live[j].seed);
-    plain_coeffs.push_back(static_cast<float>(-lr * live[j].value));
-    decayed_coeffs.push_back(static_cast<float>(-lr * live[j].value * std::pow(d, n - 1 - j)));
+    c.seeds.push_back(live[j].seed);
+    c.plain.push_back(static_cast<float>(-lr * live[j].value));
+    c.decayed.push_back(static_cast<float>(-lr * live[j].value * std::pow(d, n - 1 - j)));
   }
-  return {Combine{static_cast<float>(std::pow(d, n)), Terms(seeds, decayed_coeffs)},
-          Combine{1.0f, Terms(seeds, plain_coeffs)}};
+  c.alpha_decayed = static_cast<float>(std::pow(d, n));
+  return c;
 }
 
-}  // namespace
+void zo_combine_host(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t name_hash,
+                     const ZoTerms& terms) {
+  const int64_t n = out.numel();
+  switch (out.scalar_type()) {
+    case at::kFloat:
+      return combine_cpu_typed(out.data_ptr<float>(), src.const_data_ptr<float>(), n, alpha,
+                               name_hash, terms);
+    case at::kHalf:
+      return combine_cpu_typed(out.data_ptr<c10::Half>(), src.const_data_ptr<c10::Half>(), n,
+                               alpha, name_hash, terms);
+    case at::kBFloat16:
+      return combine_cpu_typed(out.data_ptr<c10::BFloat16>(),
+                               src.const_data_ptr<c10::BFloat16>(), n, alpha, name_hash, terms);
+    default:
+      TORCH_CHECK(false, "zo: unsupported dtype ", out.scalar_type());
+  }
+}
+
+}  // namespace detail
 
 RngKind parse_rng_kind(const std::string& text) {
   if (text == "philox") return RngKind::philox;

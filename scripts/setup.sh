@@ -58,7 +58,7 @@ install_torch() {
     say "CUDA 13 toolkit found: lean torch install (--no-deps + 3 CUDA wheels)"
     "$python" -m pip install -q --no-deps "torch==$torch_version" nvidia-cufile==1.15.1.6 \
       nvidia-cusparselt-cu13==0.8.0 nvidia-nvshmem-cu13==3.4.5
-    "$python" -m pip install -q filelock 'typing-extensions>=4.10' sympy networkx jinja2 fsspec numpy
+    "$python" -m pip install -q --no-warn-conflicts filelock 'typing-extensions>=4.10' sympy networkx jinja2 fsspec numpy
   else
     say "no CUDA 13 toolkit: full torch install with its nvidia-* wheels (~4.6 GB)"
     "$python" -m pip install -q "torch==$torch_version" numpy
@@ -69,7 +69,7 @@ install_torch() {
 install_test_packages() {
   [ -f .venv/.test-packages ] && return
   say "pip install test-only packages (transformers, rouge, sentencepiece, safetensors, matplotlib)"
-  .venv/bin/python -m pip install -q transformers==5.17.0 rouge==1.0.1 sentencepiece safetensors \
+  .venv/bin/python -m pip install -q --no-warn-conflicts transformers==5.17.0 rouge==1.0.1 sentencepiece safetensors \
     protobuf matplotlib
   touch .venv/.test-packages
 }

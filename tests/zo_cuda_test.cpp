@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "optimizers/perturbation.h"
+#include "optimizers/zo_flat.h"
 
 namespace fedkseed {
 namespace {
@@ -81,6 +82,50 @@ TEST(ZoCuda, MisalignedViewsTakeTheScalarPathWithSameResult) {
   zo_perturb(cpu, 77, 0.5, RngKind::philox);
   zo_perturb(gpu, 77, 0.5, RngKind::philox);
   EXPECT_EQ(count_bit_differences(storage_gpu, storage_cpu), 0);
+}
+
+
+// Views of one flat buffer spanning several chunks, one of them misaligned for 16-byte packs.
+NamedParams flat_views(const at::Tensor& flat) {
+  NamedParams params;
+  int64_t offset = 0;
+  for (const auto& [name, n] : std::vector<std::pair<std::string, int64_t>>{
+           {"model.layers.0.mlp.up_proj.weight", 3 * 8192 + 5},
+           {"model.layers.0.input_layernorm.weight", 4},
+           {"lm_head.weight", 20000}}) {
+    params.emplace_back(name, flat.narrow(0, offset, n));
+    offset += n;
+  }
+  return params;
+}
+
+TEST(ZoCuda, FlatPassesAndDeviceLoopBitIdenticalToCpu) {
+  if (!gpu_ready()) GTEST_SKIP() << kNoGpu;
+  for (at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
+    at::manual_seed(2);
+    const at::Tensor cpu_flat = (at::randn({3 * 8192 + 5 + 4 + 20000}) * 0.02).to(dtype);
+    const at::Tensor gpu_flat = cpu_flat.cuda();
+    std::vector<SeedScalar> many;
+    for (int j = 0; j < 37; ++j) many.push_back({1000ull + j, std::cos(j) * 10});
+    const std::vector<float> losses = {2.0f, 1.5f, NAN, 1.0f, 3.0f, 3.25f};
+    for (const at::Tensor& flat : {cpu_flat, gpu_flat}) {
+      const ZoFlatParams passes(flat_views(flat));
+      passes.perturb(5, 1e-3);
+      passes.replay_incremental(many, 1e-4, 0.1);
+      ZoStepOptions options;
+      options.lr = 1e-3;
+      options.weight_decay = 0.01;
+      ZoDeviceLoop loop(passes, options, 3);
+      int call = 0;
+      for (uint64_t seed : {11, 12, 13}) {
+        loop.step({-1, seed}, [&] { return at::full({1}, losses[call++], flat.options().dtype(at::kFloat)); });
+      }
+      const auto results = loop.finish();
+      EXPECT_TRUE(results[0].applied);
+      EXPECT_FALSE(results[1].applied);
+    }
+    EXPECT_EQ(count_bit_differences(gpu_flat, cpu_flat), 0) << c10::toString(dtype);
+  }
 }
 
 }  // namespace

@@ -355,12 +355,12 @@ at::Tensor read_raw(const std::string& path, at::IntArrayRef sizes, at::ScalarTy
   return t;
 }
 
-// --rng torch against scripts/parity/zo_torch_reference.py (the reference's formulas on CPU).
-TEST(ZoTorchMode, MatchesPythonReferenceBitForBit) {
-  if (!test::python_has("torch")) GTEST_SKIP() << "torch not importable by " << test::python();
+// --rng torch against scripts/parity/zo_torch_reference.py (the reference's formulas) on
+// `device`: on CUDA both sides draw from the same GPU's generator.
+void expect_torch_mode_matches_python(c10::Device device) {
   const std::string dir = test::make_temp_dir("zo_torch");
   const auto run = test::run_command(test::python() + " " + FEDKSEED_SOURCE_DIR +
-                                     "/scripts/parity/zo_torch_reference.py " + dir);
+                                     "/scripts/parity/zo_torch_reference.py " + dir + " " + device.str());
   ASSERT_EQ(run.exit_code, 0) << run.err;
   // Mirrors PARAMS, SEED, EPS, G, LR, WD and PAIRS in the script.
   const std::vector<std::tuple<std::string, std::vector<int64_t>, at::ScalarType>> specs = {
@@ -375,7 +375,7 @@ TEST(ZoTorchMode, MatchesPythonReferenceBitForBit) {
     for (std::size_t i = 0; i < specs.size(); ++i) {
       const auto& [name, sizes, dtype] = specs[i];
       params.emplace_back(name, read_raw(dir + "/" + stage + "_" + std::to_string(i) + ".bin",
-                                         sizes, dtype));
+                                         sizes, dtype).to(device));
     }
     return params;
   };
@@ -403,6 +403,16 @@ TEST(ZoTorchMode, MatchesPythonReferenceBitForBit) {
   zo_replay(params, init, {{98765, 2.5}, {4242, 0.0}, {77777777777ull, -1.75}}, lr, wd,
             RngKind::torch);
   check("replayed");
+}
+
+TEST(ZoTorchMode, MatchesPythonReferenceBitForBit) {
+  if (!test::python_has("torch")) GTEST_SKIP() << "torch not importable by " << test::python();
+  expect_torch_mode_matches_python(c10::Device(c10::kCPU));
+}
+
+TEST(ZoTorchMode, MatchesPythonReferenceOnTheSameGpu) {
+  if (!at::hasCUDA() || !test::python_has("torch")) GTEST_SKIP() << "needs a CUDA device and torch in python";
+  expect_torch_mode_matches_python(c10::Device(c10::kCUDA, 0));
 }
 
 }  // namespace

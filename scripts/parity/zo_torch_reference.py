@@ -2,7 +2,8 @@
 """The reference's perturbation and update (FedKSeed optimizers/mezo_*.py, reference-spec §3.5,
 §3.6, §3.9) on CPU tensors, for tests/zo_perturbation_test.cpp's --rng torch parity test.
 
-Usage: zo_torch_reference.py OUT_DIR. Writes, for parameter i of PARAMS, raw little-endian
+Usage: zo_torch_reference.py OUT_DIR [DEVICE] (cpu, or cuda: the reference's normals come from
+the device's generator, so CUDA values hold for one GPU type only). Writes, for parameter i of PARAMS, raw little-endian
 files OUT_DIR/<stage>_<i>.bin for the stages init, plus (+eps), minus (-2eps), restored (+eps),
 updated (zo_update with G) and replayed (global-model replay of PAIRS from init).
 Pinned: torch 2.11 (the project venv).
@@ -40,14 +41,14 @@ def update(params, seed, grad):
 def dump(out_dir, stage, params):
     for i, (_, p) in enumerate(params):
         with open(os.path.join(out_dir, f"{stage}_{i}.bin"), "wb") as f:
-            f.write(p.contiguous().view(torch.uint8).numpy().tobytes())
+            f.write(p.cpu().contiguous().view(torch.uint8).numpy().tobytes())
 
 
-def main(out_dir):
+def main(out_dir, device):
     init = []
     for k, (name, shape, dtype) in enumerate(PARAMS):
         n = torch.Size(shape).numel()
-        init.append([name, (torch.linspace(-1.0, 1.0, n) * (k + 1) / 3).reshape(shape).to(dtype)])
+        init.append([name, (torch.linspace(-1.0, 1.0, n) * (k + 1) / 3).reshape(shape).to(dtype).to(device)])
     params = [[n, p.clone()] for n, p in init]
     dump(out_dir, "init", params)
     for stage, factor in (("plus", 1), ("minus", -2), ("restored", 1)):
@@ -63,4 +64,4 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "cpu")

@@ -82,6 +82,9 @@ void TrainOptions::validate() const {
   require(eval_every >= 1, "--eval_every", shown(eval_every), ">= 1");
   require(eval_max_samples >= 0, "--eval_max_samples", shown(eval_max_samples), ">= 0 (0 = all)");
   require(stop_after >= 0, "--stop_after", shown(stop_after), ">= 0 (0 = off)");
+  require_one_of("--backend", backend, {"auto", "nccl", "gloo"});
+  require(backend != "nccl" || device != "cpu", "--backend", "'nccl' with --device cpu", "gloo or auto on the CPU");
+  require(dist_timeout >= 1, "--dist_timeout", shown(dist_timeout), ">= 1 (seconds)");
   parse_device(device);
 }
 

@@ -97,6 +97,7 @@ std::string round_metrics_json(const RoundMetrics& m) {
                        {"bytes_up", m.bytes_up},
                        {"bytes_down", m.bytes_down},
                        {"bytes_fedavg", m.bytes_fedavg},
+                       {"bytes_between_ranks", m.bytes_between_ranks},
                        {"seconds_train", m.seconds_train},
                        {"seconds_aggregate", m.seconds_aggregate},
                        {"seconds_eval", m.seconds_eval},

@@ -1,5 +1,7 @@
 // The federated run: setup (or resume), rounds of client ZO training, aggregation of the
-// clients' (seed, g) pairs, replay onto the global model, evaluation and run files.
+// clients' (seed, g) pairs, replay onto the global model, evaluation and run files. Under
+// torchrun every rank holds a replica, trains its share of the cohort and all-gathers the
+// clients' replies; all ranks aggregate alike and rank 0 evaluates and writes the run.
 #include "fedkseed/federation/trainer.h"
 
 #include <ATen/ATen.h>
@@ -13,6 +15,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -29,6 +32,7 @@
 #include "fedkseed/data/federated_data.h"
 #include "fedkseed/evaluation/evaluate.h"
 #include "fedkseed/federation/client_data.h"
+#include "fedkseed/federation/distributed.h"
 #include "fedkseed/federation/messages.h"
 #include "fedkseed/federation/run_state.h"
 #include "fedkseed/federation/seed_pool.h"
@@ -83,15 +87,67 @@ std::vector<SeedScalar> nonzero_pairs(const std::vector<uint64_t>& seeds, const 
   return pairs;
 }
 
+// One client's round as it travels between ranks: its serialised reply, the sum of its
+// steps' L+ (for the round's train loss) and where its data order stands afterwards.
 struct ClientRound {
-  std::string uplink;  // the serialised reply
+  std::string uplink;
   double loss_sum = 0.0;
-  int64_t applied = 0, skipped = 0;
+  ClientData::Position position;
 };
+
+template <class T>
+void append_raw(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+
+template <class T>
+T take_raw(const std::string& in, std::size_t& offset) {
+  if (offset + sizeof(T) > in.size()) throw Error("rank exchange: truncated client record");
+  T value;
+  std::memcpy(&value, in.data() + offset, sizeof(T));
+  offset += sizeof(T);
+  return value;
+}
+
+// Record: cohort slot, uplink size and bytes, L+ sum, data position (little-endian hosts).
+void append_record(std::string& out, uint32_t slot, const ClientRound& result) {
+  append_raw(out, slot);
+  append_raw(out, static_cast<uint32_t>(result.uplink.size()));
+  out += result.uplink;
+  append_raw(out, result.loss_sum);
+  append_raw(out, result.position.pass);
+  append_raw(out, result.position.offset);
+}
+
+void read_records(const std::string& in, std::vector<ClientRound>& slots) {
+  for (std::size_t offset = 0; offset < in.size();) {
+    const auto slot = take_raw<uint32_t>(in, offset);
+    const auto size = take_raw<uint32_t>(in, offset);
+    if (slot >= slots.size() || offset + size > in.size()) throw Error("rank exchange: malformed client record");
+    ClientRound& result = slots[slot];
+    result.uplink = in.substr(offset, size);
+    offset += size;
+    result.loss_sum = take_raw<double>(in, offset);
+    result.position.pass = take_raw<int64_t>(in, offset);
+    result.position.offset = take_raw<int64_t>(in, offset);
+  }
+}
+
+uint64_t fnv1a(uint64_t hash, const void* data, std::size_t size) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
+  return hash;
+}
+
+template <class T>
+uint64_t fnv1a(uint64_t hash, const std::vector<T>& values) {
+  return fnv1a(hash, values.data(), values.size() * sizeof(T));
+}
 
 class Federation {
  public:
-  explicit Federation(const TrainOptions& options);
+  // `group` is null for a single-process run.
+  Federation(const TrainOptions& options, c10::Device device, RankGroup* group);
 
   void run();
 
@@ -99,7 +155,10 @@ class Federation {
   void prepare_run_directory();
   void restore(const RunState& state);
   void drop_metrics_after(int64_t round) const;
+  int64_t client_steps(int64_t client) const;
   ClientRound train_client(int64_t client, int64_t round);
+  std::vector<ClientRound> train_cohort(const std::vector<int64_t>& cohort, int64_t round);
+  std::string replica_digest() const;
   RoundMetrics run_round(int64_t round);
   void rebuild_global(const std::vector<double>& increment);
   double evaluate_round();
@@ -110,6 +169,8 @@ class Federation {
 
   TrainOptions options_;
   c10::Device device_;
+  RankGroup* group_;
+  bool writer_;  // rank 0 (or the only process): evaluates, logs, writes the run directory
   std::optional<RunDirectory> run_dir_;
   Tokenizer tokenizer_;
   FederatedData data_;
@@ -134,17 +195,19 @@ RunState read_run_state(const RunDirectory& run) {
   return run_state_from_json(text, run.file("state.json"));
 }
 
+// A flag missing from the saved options (a run of an older version) keeps its default.
 TrainOptions options_of(const RunState& state) {
   const auto saved = nlohmann::json::parse(state.options_json);
   TrainOptions options;
   options.visit_fields([&](const std::string& flag, auto& field, const char*) {
-    field = saved.at(flag.substr(flag.find_first_not_of('-'))).get<std::decay_t<decltype(field)>>();
+    const std::string key = flag.substr(flag.find_first_not_of('-'));
+    if (saved.contains(key)) field = saved.at(key).get<std::decay_t<decltype(field)>>();
   });
   return options;
 }
 
 // The options of a new run, or those saved in the run directory being resumed (only
-// --stop_after may change on resume).
+// --stop_after and the launch's --backend and --dist_timeout may change on resume).
 TrainOptions options_for_run(const TrainOptions& given) {
   if (given.resume.empty()) {
     given.validate();
@@ -157,13 +220,17 @@ TrainOptions options_for_run(const TrainOptions& given) {
   TrainOptions options = options_of(read_run_state(RunDirectory::open(given.resume)));
   options.resume = given.resume;
   options.stop_after = given.stop_after;
+  options.backend = given.backend;
+  options.dist_timeout = given.dist_timeout;
   options.validate();
   return options;
 }
 
-Federation::Federation(const TrainOptions& options)
-    : options_(options_for_run(options)),
-      device_(parse_device(options_.device)),
+Federation::Federation(const TrainOptions& options, c10::Device device, RankGroup* group)
+    : options_(options),
+      device_(device),
+      group_(group),
+      writer_(group == nullptr || group->rank() == 0),
       tokenizer_(Tokenizer::load(options_.model)),
       data_(load_federated_data(options_, tokenizer_)),
       model_(LlamaModel::load(options_.model, parse_dtype(options_.dtype), device_)),
@@ -219,10 +286,12 @@ Federation::Federation(const TrainOptions& options)
 
 void Federation::prepare_run_directory() {
   if (!options_.resume.empty()) {
-    run_dir_ = RunDirectory::open(options_.resume);
-    restore(read_run_state(*run_dir_));
+    const RunDirectory run = RunDirectory::open(options_.resume);
+    restore(read_run_state(run));
+    if (!writer_) return;
+    run_dir_ = run;
     drop_metrics_after(progress_.last_round);
-  } else if (options_.log) {
+  } else if (options_.log && writer_) {
     run_dir_ = RunDirectory::create(options_.log_root);
     run_dir_->write_file("config.yaml", options_to_yaml(options_));
     run_dir_->write_file("seeds.json", seeds_file_json(seeds_));
@@ -263,10 +332,16 @@ void Federation::drop_metrics_after(int64_t round) const {
   run_dir_->write_file("metrics.jsonl", kept);
 }
 
+int64_t Federation::client_steps(int64_t client) const {
+  return options_.batch_or_epoch == "batch" ? options_.local_step : options_.local_step * clients_[client].num_batches();
+}
+
+// The Pro history is not recorded here but from the replies after the round (run_round):
+// the probabilities only change at round start, so that is the same record in the same
+// order, and every rank can make it.
 ClientRound Federation::train_client(int64_t client, int64_t round) {
   ClientData& data = clients_[client];
-  const int64_t steps = options_.batch_or_epoch == "batch" ? options_.local_step
-                                                            : options_.local_step * data.num_batches();
+  const int64_t steps = client_steps(client);
   Rng rng(options_.seed, c10::str("steps/", round, "/", client));
   Uplink reply;
   reply.num_samples = static_cast<uint32_t>(data.num_samples());
@@ -278,21 +353,53 @@ ClientRound Federation::train_client(int64_t client, int64_t round) {
     const auto ids = batch.input_ids.to(device_), labels = batch.labels.to(device_),
                mask = batch.attention_mask.to(device_);
     const LossFn loss = [&] { return model_.loss(ids, labels, mask).item<double>(); };
-    const auto outcome = zo_train_step(working_, sampler_, rng, loss, step_options_,
-                                       history_ ? &*history_ : nullptr);
+    const auto outcome = zo_train_step(working_, sampler_, rng, loss, step_options_);
     if (outcome.applied) {
-      ++result.applied;
       result.loss_sum += outcome.loss_plus;
       reply.seeds.push_back(pool_.unbounded() ? outcome.seed : static_cast<uint64_t>(outcome.seed_index));
-      reply.values.push_back(static_cast<float>(outcome.g));
-    } else {
-      ++result.skipped;
+      reply.values.push_back(static_cast<float>(outcome.g));  // g is an fp32 product: exact
     }
-    progress.update(step + 1, c10::str("L+ ", result.applied ? result.loss_sum / result.applied : NAN));
+    const auto applied = static_cast<double>(reply.seeds.size());
+    progress.update(step + 1, c10::str("L+ ", applied ? result.loss_sum / applied : NAN));
   }
-  progress.finish(c10::str("mean L+ ", result.applied ? result.loss_sum / result.applied : NAN));
+  progress.finish(c10::str("mean L+ ", reply.seeds.empty() ? NAN : result.loss_sum / reply.seeds.size()));
   result.uplink = encode(reply);
+  result.position = data.position();
   return result;
+}
+
+// Every cohort client's round, in cohort order. With several ranks each trains the clients
+// assigned to it (balanced by step counts) and the ranks all-gather the records.
+std::vector<ClientRound> Federation::train_cohort(const std::vector<int64_t>& cohort, int64_t round) {
+  std::vector<int64_t> costs;
+  for (int64_t client : cohort) costs.push_back(client_steps(client));
+  const auto owners = assign_balanced(costs, group_ ? group_->size() : 1);
+  std::vector<ClientRound> results(cohort.size());
+  std::string mine;
+  for (std::size_t slot = 0; slot < cohort.size(); ++slot) {
+    if (owners[slot] != (group_ ? group_->rank() : 0)) continue;
+    model_.flat_parameters().copy_(global_flat_);
+    results[slot] = train_client(cohort[slot], round);
+    if (group_) append_record(mine, static_cast<uint32_t>(slot), results[slot]);
+  }
+  if (group_) {
+    for (const auto& records : group_->all_gather(mine)) read_records(records, results);
+  }
+  return results;
+}
+
+// Cheap and exact: the integer sum of the parameters' bit patterns (order-free, so equal on
+// any thread count) and a hash of the seed pool, Pro history and data positions.
+std::string Federation::replica_digest() const {
+  const auto bits = global_flat_.element_size() == 2 ? at::kShort : at::kInt;
+  const int64_t parameters = global_flat_.view(bits).sum(at::kLong).item<int64_t>();
+  uint64_t hash = fnv1a(fnv1a(14695981039346656037ull, pool_.seeds()), pool_.cumulative());
+  for (int64_t j = 0; history_ && j < history_->size(); ++j) hash = fnv1a(hash, history_->values(j));
+  for (const auto& client : clients_) {
+    const auto position = client.position();
+    hash = fnv1a(fnv1a(hash, &position.pass, sizeof(position.pass)), &position.offset, sizeof(position.offset));
+  }
+  return c10::str("parameter checksum ", parameters, " and state hash ", hash);
 }
 
 std::string Federation::downlink_for(int64_t client, int64_t round) {
@@ -324,6 +431,7 @@ void Federation::rebuild_global(const std::vector<double>& increment) {
 }
 
 double Federation::evaluate_round() {
+  if (!writer_) return std::nan("");
   model_.flat_parameters().copy_(global_flat_);
   return evaluate_loss(model_, data_.test, pad_id_, options_.eval_max_samples);
 }
@@ -334,19 +442,26 @@ RoundMetrics Federation::run_round(int64_t round) {
   const auto& cohort = seeds_.schedule[round - 1];
   if (history_) sampler_.set_probabilities(history_->probabilities(options_.bias_loss_clip));
 
+  for (int64_t client : cohort) metrics.bytes_down += static_cast<int64_t>(downlink_for(client, round).size());
+
   auto start = std::chrono::steady_clock::now();
+  const int64_t sent_before = group_ ? group_->bytes_sent() : 0;
+  const std::vector<ClientRound> results = train_cohort(cohort, round);
   std::vector<ClientUpdate> updates;
   double loss_sum = 0.0;
-  for (int64_t client : cohort) {
-    metrics.bytes_down += static_cast<int64_t>(downlink_for(client, round).size());
-    model_.flat_parameters().copy_(global_flat_);
-    const ClientRound trained = train_client(client, round);
-    metrics.bytes_up += static_cast<int64_t>(trained.uplink.size());
-    metrics.steps_applied += trained.applied;
-    metrics.steps_skipped += trained.skipped;
-    loss_sum += trained.loss_sum;
+  for (std::size_t slot = 0; slot < cohort.size(); ++slot) {
+    const ClientRound& trained = results[slot];
     // The server sees only the decoded message, as it would over a network.
     const Uplink received = decode_uplink(trained.uplink);
+    const auto applied = static_cast<int64_t>(received.seeds.size());
+    metrics.bytes_up += static_cast<int64_t>(trained.uplink.size());
+    metrics.steps_applied += applied;
+    metrics.steps_skipped += client_steps(cohort[slot]) - applied;
+    loss_sum += trained.loss_sum;
+    clients_[cohort[slot]].set_position(trained.position);
+    for (int64_t j = 0; history_ && !received.unbounded_seeds && j < applied; ++j) {
+      history_->record(static_cast<int64_t>(received.seeds[j]), received.values[j]);
+    }
     updates.push_back({received.num_samples, received.seeds,
                        std::vector<double>(received.values.begin(), received.values.end())});
   }
@@ -356,7 +471,10 @@ RoundMetrics Federation::run_round(int64_t round) {
   start = std::chrono::steady_clock::now();
   rebuild_global(pool_.aggregate(updates, options_.equal_weight));
   if (device_.is_cuda()) torch::cuda::synchronize();  // the replay runs asynchronously
+  if (group_) group_->expect_same(c10::str("the replica after round ", round), replica_digest());
   metrics.seconds_aggregate = seconds_since(start);
+  // Every rank hands the process group equally long (padded) inputs: the total is size x ours.
+  metrics.bytes_between_ranks = group_ ? (group_->bytes_sent() - sent_before) * group_->size() : 0;
 
   start = std::chrono::steady_clock::now();
   metrics.eval_loss = std::nan("");
@@ -453,7 +571,7 @@ void Federation::run() {
                      " clients, ", seeds_.schedule.empty() ? 0 : seeds_.schedule[0].size(), " per round, K = ",
                      pool_.unbounded() ? std::string("unbounded") : std::to_string(pool_.size()), ", ",
                      model_.flat_parameters().numel(), " parameters on ", device_.str()));
-  if (progress_.last_round == 0 && progress_.eval_losses.empty()) {
+  if (progress_.last_round == 0 && progress_.eval_losses.empty() && writer_) {
     progress_.eval_losses.push_back(evaluate_round());
     log::info(c10::str("round 0: eval loss ", progress_.eval_losses.back()));
     save_state(0, false);
@@ -480,18 +598,42 @@ void Federation::run() {
     log::info(c10::str("round ", round, "/", options_.rounds, ": train L+ ", metrics.train_loss, ", eval loss ",
                        metrics.eval_loss, ", bytes up ", metrics.bytes_up, " down ", metrics.bytes_down,
                        " (total ", progress_.bytes_up + progress_.bytes_down, "; FedAvg would send ",
-                       metrics.bytes_fedavg, " this round), ", seconds_since(start), " s"));
+                       metrics.bytes_fedavg, " this round)",
+                       group_ ? c10::str(", between ", group_->size(), " ranks ", metrics.bytes_between_ranks) : "",
+                       ", ", seconds_since(start), " s"));
     if (round == options_.stop_after && round < options_.rounds) {
-      log::info(c10::str("stopped after round ", round, "; continue with --resume ", run_dir_->path()));
+      if (group_) group_->leave();
+      if (run_dir_) log::info(c10::str("stopped after round ", round, "; continue with --resume ", run_dir_->path()));
       return;
     }
   }
-  final_evaluation();
+  if (group_) group_->leave();
+  if (writer_) final_evaluation();
 }
 
 }  // namespace
 
-void run_training(const TrainOptions& options) { Federation(options).run(); }
+void run_training(const TrainOptions& given) {
+  const TrainOptions options = options_for_run(given);
+  const auto launch = launch_from_environment();
+  if (!launch) {
+    Federation(options, parse_device(options.device), nullptr).run();
+    return;
+  }
+  if (launch->rank != 0) log::set_level(log::Level::warn);  // rank 0 speaks for the run
+  const c10::Device device = rank_device(options.device, *launch);
+  RankGroup group(*launch, resolve_backend(options.backend, device), device,
+                  std::chrono::seconds(options.dist_timeout));
+  try {
+    Federation(options, device, &group).run();
+  } catch (const c10::Error& error) {
+    group.report_failure(error.what_without_backtrace());
+    throw;
+  } catch (const std::exception& error) {
+    group.report_failure(error.what());
+    throw;
+  }
+}
 
 void export_run(const std::string& run_dir, const std::string& out_dir, const std::string& device) {
   const RunState state = read_run_state(RunDirectory::open(run_dir));

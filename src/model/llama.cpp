@@ -218,13 +218,28 @@ at::Tensor LlamaModel::attention(const Layer& layer, size_t index, const at::Ten
     k = cache->keys[index].narrow(2, 0, cache->length + tokens);
     v = cache->values[index].narrow(2, 0, cache->length + tokens);
   }
-  if (kv != heads) {  // transformers' repeat_kv
-    k = k.repeat_interleave(heads / kv, 1);
-    v = v.repeat_interleave(heads / kv, 1);
-  }
   const auto optional_mask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
-  const at::Tensor out =
-      at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined());
+  at::Tensor out;
+  if (x.is_cuda()) {
+    // Flash kernels need a head dim that is a multiple of 8: zero columns change no dot product
+    // and give zero outputs, and the scale stays that of the true head dim. Grouped heads are
+    // read in place (enable_gqa) instead of being repeated.
+    const int64_t pad = (8 - hd % 8) % 8;
+    if (pad != 0) {
+      q = at::constant_pad_nd(q, {0, pad});
+      k = at::constant_pad_nd(k, {0, pad});
+      v = at::constant_pad_nd(v, {0, pad});
+    }
+    out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined(),
+                                           1.0 / std::sqrt(static_cast<double>(hd)), kv != heads);
+    if (pad != 0) out = out.narrow(-1, 0, hd);
+  } else {
+    if (kv != heads) {  // transformers' repeat_kv
+      k = k.repeat_interleave(heads / kv, 1);
+      v = v.repeat_interleave(heads / kv, 1);
+    }
+    out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined());
+  }
   return at::linear(out.transpose(1, 2).reshape({batch, tokens, heads * hd}), layer.o);
 }
 
@@ -273,19 +288,27 @@ at::Tensor LlamaModel::loss(const at::Tensor& input_ids, const at::Tensor& label
   if (attention_mask.defined())
     mask = LlamaModel::causal_padding_mask(attention_mask.to(device()), 0, tokens);
   const int64_t shifted = std::max<int64_t>(tokens - 1, 0);
-  at::Tensor hidden =
-      hidden_states(ids, positions, mask, nullptr).narrow(1, 0, shifted).reshape({-1, config_.hidden_size});
+  const at::Tensor hidden = hidden_states(ids, positions, mask, nullptr);
   at::Tensor targets = labels.to(at::kLong).narrow(1, 1, shifted).reshape({-1});
+  at::Tensor rows;
   if (targets.device().is_cpu()) {
     // lm_head only where there is a label (prompt logits are never used); CPU labels tell
     // which rows those are without a device synchronisation.
-    const at::Tensor keep = (targets != -100).nonzero().squeeze(1);
-    targets = targets.index_select(0, keep);
-    hidden = hidden.index_select(0, keep.to(device()));
+    rows = (targets != -100).nonzero().squeeze(1);
+    targets = targets.index_select(0, rows);
+    rows = rows.to(device());
   }
   targets = targets.to(device());
   check_ids(at::where(targets == -100, 0, targets), config_.vocab_size, "labels");
-  return at::cross_entropy_loss(lm_head(hidden), targets, {}, at::Reduction::Mean, -100);
+  return rows_loss(hidden, rows, targets);
+}
+
+at::Tensor LlamaModel::rows_loss(const at::Tensor& hidden, const at::Tensor& rows,
+                                 const at::Tensor& targets) const {
+  const int64_t shifted = std::max<int64_t>(hidden.size(1) - 1, 0);
+  at::Tensor flat = hidden.narrow(1, 0, shifted).reshape({-1, config_.hidden_size});
+  if (rows.defined()) flat = flat.index_select(0, rows);
+  return at::cross_entropy_loss(lm_head(flat), targets, {}, at::Reduction::Mean, -100);
 }
 
 void LlamaModel::save(const std::string& dir) const {

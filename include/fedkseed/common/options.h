@@ -54,6 +54,9 @@ struct TrainOptions {
   std::string resume;
   int64_t stop_after = 0;
   bool save_weights = false;
+  // Several processes (torchrun or RANK/WORLD_SIZE/... in the environment)
+  std::string backend = "auto";
+  int64_t dist_timeout = 300;
 
   // Calls visitor(flag, field, help) for every flag, in --help order.
   template <class Visitor>
@@ -104,7 +107,8 @@ void TrainOptions::visit_fields(Visitor&& visit) {
   visit("--bias_loss_clip", bias_loss_clip, "Pro: clip history values to +-this before averaging");
   visit("--grad_initial", grad_initial, "Pro: initial entry of every seed's history");
   visit("--rng", rng, "Perturbation generator: philox (device-independent) | torch (the reference's)");
-  visit("--device", device, "cpu | cuda | cuda:N | N (CUDA device index)");
+  visit("--device", device, "cpu | cuda | cuda:N | N (CUDA device index); under torchrun (RANK set) any CUDA "
+                           "device means this rank's local GPU, cuda:LOCAL_RANK (modulo the GPU count)");
   visit("--log", log, "Write the run directory <log_root>/<timestamp>/");
   visit("--log_root", log_root, "Root of run directories");
   visit("--seed", seed, "Seed of every random choice");
@@ -118,6 +122,8 @@ void TrainOptions::visit_fields(Visitor&& visit) {
   visit("--eval_max_samples", eval_max_samples, "Cap the final (and per-round) evaluation set; 0 = all");
   visit("--resume", resume, "Continue the run in this run directory from its last finished round");
   visit("--stop_after", stop_after, "End cleanly after this round (resumable with --resume); 0 = off");
+  visit("--backend", backend, "Process group between ranks under torchrun: auto (nccl on CUDA, gloo on CPU) | nccl | gloo");
+  visit("--dist_timeout", dist_timeout, "Seconds a rank waits on a silent (crashed, killed or hung) rank before stopping");
 }
 
 }  // namespace fedkseed

@@ -43,6 +43,7 @@ struct RoundMetrics {
   double eval_loss = 0.0;         // NaN when not evaluated this round
   int64_t steps_applied = 0, steps_skipped = 0;
   int64_t bytes_up = 0, bytes_down = 0, bytes_fedavg = 0;
+  int64_t bytes_between_ranks = 0;  // several processes: payload of the round's process-group calls
   double seconds_train = 0.0, seconds_aggregate = 0.0, seconds_eval = 0.0;
   int64_t peak_memory_allocated = 0, peak_memory_reserved = 0;
 };

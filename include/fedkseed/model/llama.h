@@ -7,6 +7,7 @@
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +50,14 @@ class LlamaModel {
   // labels on the CPU, lm_head runs only on the labelled positions.
   at::Tensor loss(const at::Tensor& input_ids, const at::Tensor& labels,
                   const at::Tensor& attention_mask = {}) const;
+  // The same loss for unpadded [B, T] int64 ids and labels on the CPU, as one CUDA graph per
+  // bucketed shape: T is padded to a multiple of `bucket` (id 0, label -100; causal attention
+  // keeps the real positions exact) and lm_head runs only on labelled rows, padded to a multiple
+  // of `bucket`. Returns a 1-element fp32 tensor on the model's device that the next call
+  // overwrites; nothing waits on the host. On the CPU it is loss().
+  at::Tensor graphed_loss(const at::Tensor& input_ids, const at::Tensor& labels, int64_t bucket = 64) const;
+  // Drops the captured graphs (and their memory).
+  void clear_graphs() const;
   // Greedy decoding with a KV cache of the (non-empty) prompts as one left-padded batch.
   // Returns each prompt's new tokens, stopping after max_new_tokens or before its first
   // `eos_id` (excluded). `pad_id` fills padded slots, which are masked; an id outside the
@@ -74,6 +83,8 @@ class LlamaModel {
     int64_t length = 0;
   };
 
+  struct LossGraphs;  // loss_graph.cpp
+
   LlamaModel(const LlamaConfig& config, c10::ScalarType dtype, c10::Device device);
   // Final-normed hidden states [B, T, hidden]. `positions` [B, T] int64; `mask` is a bool
   // [B, 1, T, keys] attention mask or undefined for plain causal attention; with `cache`
@@ -83,6 +94,8 @@ class LlamaModel {
   at::Tensor attention(const Layer& layer, size_t index, const at::Tensor& x, const at::Tensor& cos,
                        const at::Tensor& sin, const at::Tensor& mask, KvCache* cache) const;
   at::Tensor lm_head(const at::Tensor& hidden) const;
+  // Mean cross entropy of lm_head(hidden.narrow(1, 0, T − 1) rows `rows`) against `targets`.
+  at::Tensor rows_loss(const at::Tensor& hidden, const at::Tensor& rows, const at::Tensor& targets) const;
   // Bool [B, 1, queries, keys]: query i (at position query_offset + i) sees key j when
   // j <= its position and key_mask[b, j], and always itself (so padded rows stay finite).
   static at::Tensor causal_padding_mask(const at::Tensor& key_mask, int64_t query_offset, int64_t queries);
@@ -95,6 +108,7 @@ class LlamaModel {
   at::Tensor embed_, norm_, lm_head_;
   std::vector<Layer> layers_;
   at::Tensor inv_freq_;  // [head_dim / 2] fp32 on the device, rope scaling applied
+  mutable std::shared_ptr<LossGraphs> loss_graphs_;
 };
 
 }  // namespace fedkseed

@@ -1,0 +1,45 @@
+// Internal to src/bench: timing helpers and the measurements that live in bench_round.cpp
+// (batched decoding, the Dolly-shaped round), shared with bench.cpp.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <functional>
+#include <utility>
+
+#include "fedkseed/bench/bench.h"
+#include "fedkseed/model/llama.h"
+
+namespace fedkseed::bench {
+
+void synchronize(c10::Device device);
+// Median milliseconds of `repetitions` calls of fn, each synchronised, after `warmup` calls.
+double median_ms(c10::Device device, int warmup, int repetitions, const std::function<void()>& fn);
+// One training example of `tokens` random ids in [3, vocab) labelled on its second half:
+// {ids, labels}, both [1, tokens] int64 on the CPU.
+std::pair<at::Tensor, at::Tensor> random_example(int64_t tokens, int64_t vocab, uint64_t seed);
+
+struct DecodeResult {
+  double tokens_per_s = 0.0;
+  double seconds = 0.0;
+};
+// Greedy decoding of options.decode_batch random prompts for options.decode_tokens tokens.
+DecodeResult measure_decode(const LlamaModel& model, const BenchOptions& options);
+
+struct RoundResult {
+  double seconds = 0.0;        // the whole round
+  double train_seconds = 0.0;  // clients' local steps, syncs included
+  double replay_seconds = 0.0; // the server's incremental replay of touched seeds
+  double eval_seconds = 0.0;
+  int64_t steps = 0, touched_seeds = 0;
+  double mean_tokens = 0.0;    // average example length
+  double eval_loss = 0.0;      // mean eval loss (read once, at the end)
+};
+// One round: each client copies the global weights, runs round_steps ZO steps on Dolly-shaped
+// examples (ZoDeviceLoop + graphed_loss), then the server replays the touched seeds' summed g
+// and evaluates round_eval examples.
+RoundResult measure_round(LlamaModel& model, const BenchOptions& options);
+
+}  // namespace fedkseed::bench

@@ -1,0 +1,466 @@
+// Ranks of one run through c10d (see distributed.h). The store carries the rendezvous, the
+// per-round arrival counters, heartbeats and failure notes; the process group (Gloo or NCCL)
+// carries the payload. Gloo needs gloo's headers (Debian libgloo-dev; the symbols are in
+// libtorch_cpu), NCCL needs nccl.h: a build without them lacks that backend, nothing more.
+#if __has_include(<gloo/rendezvous/store.h>)
+#define USE_C10D_GLOO 1
+#define FEDKSEED_WITH_GLOO 1
+#else
+#define FEDKSEED_WITH_GLOO 0
+#endif
+#if FEDKSEED_WITH_CUDA && __has_include(<nccl.h>)
+#define USE_C10D_NCCL 1
+#define FEDKSEED_WITH_NCCL 1
+#else
+#define FEDKSEED_WITH_NCCL 0
+#endif
+
+#include "fedkseed/federation/distributed.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/StringUtil.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/cuda.h>
+
+#if FEDKSEED_WITH_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#if FEDKSEED_WITH_NCCL
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "fedkseed/common/device.h"
+#include "fedkseed/common/error.h"
+#include "fedkseed/common/logging.h"
+
+namespace fedkseed {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kPoll = std::chrono::milliseconds(20);
+
+std::optional<std::string> environment(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string(value);
+}
+
+int64_t environment_integer(const char* name, const std::string& text, int64_t low, int64_t high) {
+  int64_t value = 0;
+  std::size_t used = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || value < low || value > high) {
+    throw Error(c10::str("environment variable ", name, ": '", text, "' is not an integer in [", low, ", ", high, "]"));
+  }
+  return value;
+}
+
+std::string required(const char* name) {
+  auto value = environment(name);
+  if (!value) throw Error(std::string("environment variable ") + name + ": not set (RANK and WORLD_SIZE are, so "
+                          "this is a multi-process launch; torchrun sets all of RANK, WORLD_SIZE, LOCAL_RANK, "
+                          "MASTER_ADDR, MASTER_PORT)");
+  return *value;
+}
+
+std::vector<uint8_t> to_bytes(const std::string& text) { return {text.begin(), text.end()}; }
+std::string to_text(const std::vector<uint8_t>& bytes) { return {bytes.begin(), bytes.end()}; }
+std::string key(const char* prefix, int64_t index) { return prefix + std::to_string(index); }
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+}
+
+c10::intrusive_ptr<c10d::Backend> make_backend(const std::string& backend, const c10::intrusive_ptr<c10d::Store>& store,
+                                               const Launch& launch, c10::Device device,
+                                               std::chrono::milliseconds timeout) {
+  const int rank = static_cast<int>(launch.rank), size = static_cast<int>(launch.world_size);
+#if FEDKSEED_WITH_GLOO
+  if (backend == "gloo") {
+    auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+    // Like torch.distributed: GLOO_SOCKET_IFNAME picks the interface; a loopback master
+    // means every rank is on this host.
+    if (auto interface = environment("GLOO_SOCKET_IFNAME")) {
+      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(interface->substr(0, interface->find(','))));
+    } else if (is_loopback(launch.master_addr)) {
+      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    } else {
+      options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    }
+    return c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", store), rank,
+                                                       size, options);
+  }
+#endif
+#if FEDKSEED_WITH_NCCL
+  if (backend == "nccl") {
+    c10::cuda::set_device(device.index());
+    auto options = c10d::ProcessGroupNCCL::Options::create();
+    options->timeout = timeout;
+    return c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("nccl", store), rank,
+                                                       size, options);
+  }
+#endif
+  throw Error("--backend " + backend + ": not available in this build");
+}
+
+}  // namespace
+
+std::optional<Launch> launch_from_environment() {
+  const auto rank = environment("RANK"), world = environment("WORLD_SIZE");
+  if (!rank && !world) return std::nullopt;
+  Launch launch;
+  launch.world_size = environment_integer("WORLD_SIZE", required("WORLD_SIZE"), 1, 1 << 20);
+  launch.rank = environment_integer("RANK", required("RANK"), 0, launch.world_size - 1);
+  const auto local = environment("LOCAL_RANK");
+  launch.local_rank = local ? environment_integer("LOCAL_RANK", *local, 0, launch.world_size - 1) : launch.rank;
+  launch.master_addr = required("MASTER_ADDR");
+  launch.master_port = environment_integer("MASTER_PORT", required("MASTER_PORT"), 1, 65535);
+  launch.agent_store = environment("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
+  const auto restart = environment("TORCHELASTIC_RESTART_COUNT");
+  launch.restart_count = restart ? environment_integer("TORCHELASTIC_RESTART_COUNT", *restart, 0, 1 << 30) : 0;
+  return launch;
+}
+
+c10::Device rank_device(const std::string& flag, const Launch& launch) {
+  const c10::Device device = parse_device(flag);
+  if (!device.is_cuda()) return device;
+  const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+  const int64_t index = launch.local_rank % count;
+  if (launch.local_rank >= count) {
+    log::warn(c10::str("rank ", launch.rank, ": LOCAL_RANK ", launch.local_rank, " but ", count,
+                       " visible GPU(s): sharing cuda:", index, " with another rank (use --backend gloo: NCCL needs "
+                       "one GPU per rank)"));
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+std::string resolve_backend(const std::string& flag, c10::Device device) {
+  const std::string backend = flag != "auto" ? flag : device.is_cuda() && FEDKSEED_WITH_NCCL ? "nccl" : "gloo";
+  if (backend == "nccl" && !device.is_cuda()) {
+    throw Error("--backend nccl: NCCL connects GPUs, --device is " + device.str() + "; use --backend gloo");
+  }
+  if ((backend == "nccl" && !FEDKSEED_WITH_NCCL) || (backend == "gloo" && !FEDKSEED_WITH_GLOO)) {
+    throw Error("--backend " + backend + ": this build has no " + backend + " (its headers were missing at build "
+                "time: " + (backend == "nccl" ? "nccl.h" : "gloo/, Debian's libgloo-dev") + ")");
+  }
+  return backend;
+}
+
+std::vector<int64_t> assign_balanced(const std::vector<int64_t>& costs, int64_t ranks) {
+  std::vector<int64_t> order(costs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return costs[a] > costs[b]; });
+  std::vector<int64_t> load(ranks, 0), owner(costs.size(), 0);
+  for (int64_t item : order) {
+    const int64_t least = std::min_element(load.begin(), load.end()) - load.begin();  // first minimum
+    owner[item] = least;
+    load[least] += costs[item];
+  }
+  return owner;
+}
+
+struct RankGroup::Impl {
+  Impl(const Launch& launch, std::string backend, c10::Device device, std::chrono::milliseconds timeout)
+      : launch(launch), backend(std::move(backend)), device(device), timeout(timeout) {}
+
+  Launch launch;
+  std::string backend;
+  c10::Device device;
+  std::chrono::milliseconds timeout;
+  std::chrono::milliseconds beat_interval;
+  std::string store_name;  // for messages: where the store is and who hosts it
+  c10::intrusive_ptr<c10d::Store> store;  // the main thread's connection
+  c10::intrusive_ptr<c10d::Backend> group;
+  int64_t sequence = 0, bytes_sent = 0;
+  bool peer_failed = false;  // this rank's error is another rank's failure
+
+  // Heartbeats: a thread with its own store connection bumps this rank's counter and reads
+  // everyone's; a counter that has not moved for `timeout` marks a silent rank.
+  std::thread beats;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  std::vector<std::vector<uint8_t>> last_beat;
+  std::vector<Clock::time_point> last_change;
+  Clock::time_point last_sample;
+  std::string beat_error;
+
+  bool hosts_store() const { return !launch.agent_store && launch.rank == 0; }
+
+  [[noreturn]] void store_failed(const std::string& what) {
+    peer_failed = true;
+    throw Error(c10::str("rank ", launch.rank, ": the rendezvous store at ", store_name,
+                         " did not answer (", what, "); its host has stopped or the network is down"));
+  }
+
+  template <class F>
+  auto on_store(F&& call) {
+    try {
+      return call();
+    } catch (const c10::Error& error) {
+      store_failed(error.what_without_backtrace());
+    }
+  }
+
+  void beat_loop(const c10::intrusive_ptr<c10d::Store>& connection);
+  void join();
+  void await_all(const std::string& what);
+  void check_failures();
+  std::optional<int64_t> silent_rank();
+  [[noreturn]] void silent(int64_t rank);
+  [[noreturn]] void collective_failed(const std::string& what);
+  std::vector<at::Tensor> gather(const at::Tensor& input);
+  void stop_beats();
+};
+
+void RankGroup::Impl::beat_loop(const c10::intrusive_ptr<c10d::Store>& connection) {
+  std::vector<std::string> keys;
+  for (int64_t r = 0; r < launch.world_size; ++r) keys.push_back(key("beat/", r));
+  int64_t beat = 0;
+  std::unique_lock<std::mutex> lock(mutex);
+  while (!stopping) {
+    lock.unlock();
+    std::vector<std::vector<uint8_t>> values;
+    std::string error;
+    try {
+      connection->set(keys[launch.rank], to_bytes(std::to_string(++beat)));
+      values = connection->multiGet(keys);
+    } catch (const std::exception& failure) {
+      error = failure.what();
+    }
+    lock.lock();
+    const auto now = Clock::now();
+    beat_error = error;
+    if (error.empty()) {
+      last_sample = now;
+      for (int64_t r = 0; r < launch.world_size; ++r) {
+        if (values[r] != last_beat[r]) {
+          last_beat[r] = values[r];
+          last_change[r] = now;
+        }
+      }
+    }
+    wake.wait_for(lock, beat_interval, [&] { return stopping; });
+  }
+}
+
+void RankGroup::Impl::join() {
+  on_store([&] {
+    store->set(key("beat/", launch.rank), to_bytes("0"));
+    return store->add("joined", 1);
+  });
+  const auto deadline = Clock::now() + timeout;
+  while (on_store([&] { return store->add("joined", 0); }) < launch.world_size) {
+    if (Clock::now() > deadline) {
+      std::string missing;
+      for (int64_t r = 0; r < launch.world_size; ++r) {
+        if (!on_store([&] { return store->check({key("beat/", r)}); })) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+      }
+      throw Error(c10::str("rendezvous at ", store_name, ": rank(s) ", missing, " did not join within ",
+                           timeout.count() / 1000, " s (not started, crashed, or given another MASTER_ADDR, ",
+                           "MASTER_PORT or WORLD_SIZE)"));
+    }
+    std::this_thread::sleep_for(kPoll);
+  }
+}
+
+void RankGroup::Impl::check_failures() {
+  if (on_store([&] { return store->add("failures", 0); }) == 0) return;
+  for (int64_t r = 0; r < launch.world_size; ++r) {
+    if (!on_store([&] { return store->check({key("failed/", r)}); })) continue;
+    const std::string message = to_text(on_store([&] { return store->get(key("failed/", r)); }));
+    on_store([&] { return store->add("failures_seen", 1); });
+    peer_failed = true;
+    throw Error(c10::str("rank ", r, " stopped with an error, so rank ", launch.rank, " stops too: ", message));
+  }
+}
+
+std::optional<int64_t> RankGroup::Impl::silent_rank() {
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto now = Clock::now();
+  if (now - last_sample > timeout) store_failed(beat_error.empty() ? "no answer to heartbeats" : beat_error);
+  // Only judge others on a fresh sample of ours (this process may itself have been paused).
+  if (now - last_sample > 3 * beat_interval) return std::nullopt;
+  for (int64_t r = 0; r < launch.world_size; ++r) {
+    if (r != launch.rank && last_sample - last_change[r] > timeout) return r;
+  }
+  return std::nullopt;
+}
+
+void RankGroup::Impl::silent(int64_t rank) {
+  peer_failed = true;
+  throw Error(c10::str("rank ", rank, " stopped responding: no heartbeat for ", timeout.count() / 1000,
+                       " s (--dist_timeout; it crashed, was killed or hangs), so rank ", launch.rank, " stops too"));
+}
+
+void RankGroup::Impl::await_all(const std::string& what) {
+  const std::string counter = c10::str("arrived/", sequence++, "/", what);
+  on_store([&] { return store->add(counter, 1); });
+  while (true) {
+    check_failures();
+    if (on_store([&] { return store->add(counter, 0); }) >= launch.world_size) return;
+    if (const auto rank = silent_rank()) silent(*rank);
+    std::this_thread::sleep_for(kPoll);
+  }
+}
+
+// A rank that dies inside a collective shows first as a broken connection or a timeout:
+// name it once its heartbeat has stopped for the timeout.
+void RankGroup::Impl::collective_failed(const std::string& what) {
+  const auto deadline = Clock::now() + timeout + 3 * beat_interval;
+  while (Clock::now() < deadline) {
+    check_failures();
+    if (const auto rank = silent_rank()) silent(*rank);
+    std::this_thread::sleep_for(kPoll);
+  }
+  throw Error(c10::str("rank ", launch.rank, ": ", backend, " all-gather failed: ", what));
+}
+
+std::vector<at::Tensor> RankGroup::Impl::gather(const at::Tensor& input) {
+  const at::Tensor sent = backend == "nccl" ? input.to(device) : input;
+  std::vector<std::vector<at::Tensor>> outputs(1);
+  for (int64_t r = 0; r < launch.world_size; ++r) outputs[0].push_back(at::empty_like(sent));
+  std::vector<at::Tensor> inputs{sent};
+  try {
+    group->allgather(outputs, inputs)->wait(timeout);
+  } catch (const c10::Error& error) {
+    collective_failed(error.what_without_backtrace());
+  } catch (const std::exception& error) {
+    collective_failed(error.what());
+  }
+  bytes_sent += static_cast<int64_t>(sent.nbytes()) * (launch.world_size - 1);
+  std::vector<at::Tensor> gathered;
+  for (const auto& output : outputs[0]) gathered.push_back(output.to(at::kCPU));
+  return gathered;
+}
+
+void RankGroup::Impl::stop_beats() {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    stopping = true;
+  }
+  wake.notify_all();
+  if (beats.joinable()) beats.join();
+}
+
+RankGroup::RankGroup(const Launch& launch, const std::string& backend, c10::Device device,
+                     std::chrono::seconds timeout)
+    : impl_(std::make_unique<Impl>(launch, backend, device, timeout)) {
+  Impl& g = *impl_;
+  g.beat_interval = std::clamp<std::chrono::milliseconds>(g.timeout / 10, std::chrono::milliseconds(100),
+                                                          std::chrono::milliseconds(5000));
+  g.store_name = c10::str(launch.master_addr, ":", launch.master_port, " (hosted by ",
+                          launch.agent_store ? std::string("torchrun's agent") : std::string("rank 0"), ")");
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<uint16_t>(launch.master_port);
+  options.isServer = g.hosts_store();
+  options.waitWorkers = false;
+  options.timeout = g.timeout;
+  c10::intrusive_ptr<c10d::Store> tcp;
+  try {
+    tcp = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
+  } catch (const c10::Error& error) {
+    throw Error(c10::str("rank ", launch.rank, ": rendezvous store at ", g.store_name, ": ",
+                         error.what_without_backtrace()));
+  }
+  const std::string prefix = c10::str("fedkseed/", launch.restart_count);
+  g.store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);
+  g.join();
+  const auto now = Clock::now();
+  g.last_beat.assign(launch.world_size, {});
+  g.last_change.assign(launch.world_size, now);
+  g.last_sample = now;
+  g.beats = std::thread([&g, connection = g.store->clone()] { g.beat_loop(connection); });
+  try {
+    g.group = make_backend(backend, g.store, launch, device, g.timeout);
+  } catch (const c10::Error& error) {
+    g.stop_beats();
+    throw Error(c10::str("rank ", launch.rank, ": ", backend, " process group: ", error.what_without_backtrace()));
+  }
+  log::info(c10::str("rank ", launch.rank, " of ", launch.world_size, ": ", backend, " process group on ",
+                     device.str(), ", store ", g.store_name, ", timeout ", timeout.count(), " s"));
+}
+
+RankGroup::~RankGroup() {
+  impl_->stop_beats();
+  try {
+    if (impl_->group) impl_->group->shutdown();
+  } catch (const std::exception&) {
+    // Leaving anyway; the peers learn of it through the heartbeats.
+  }
+}
+
+int64_t RankGroup::rank() const { return impl_->launch.rank; }
+int64_t RankGroup::size() const { return impl_->launch.world_size; }
+int64_t RankGroup::bytes_sent() const { return impl_->bytes_sent; }
+
+std::vector<std::string> RankGroup::all_gather(const std::string& bytes) {
+  impl_->await_all("all_gather");
+  const auto sizes = impl_->gather(at::tensor({static_cast<int64_t>(bytes.size())}, at::kLong));
+  int64_t longest = 1;  // never an empty tensor
+  for (const auto& size : sizes) longest = std::max(longest, size.item<int64_t>());
+  at::Tensor payload = at::zeros({longest}, at::kByte);
+  std::memcpy(payload.data_ptr(), bytes.data(), bytes.size());
+  const auto payloads = impl_->gather(payload);
+  std::vector<std::string> gathered;
+  for (int64_t r = 0; r < size(); ++r) {
+    gathered.emplace_back(reinterpret_cast<const char*>(payloads[r].data_ptr()), sizes[r].item<int64_t>());
+  }
+  return gathered;
+}
+
+void RankGroup::expect_same(const std::string& what, const std::string& value) {
+  const auto values = all_gather(value);
+  for (int64_t r = 1; r < size(); ++r) {
+    if (values[r] != values[0]) {
+      impl_->peer_failed = true;  // every rank sees the same values and stops by itself
+      throw Error(c10::str(what, " differs between ranks: rank 0 has ", values[0], ", rank ", r, " has ", values[r]));
+    }
+  }
+}
+
+void RankGroup::report_failure(const std::string& message) noexcept {
+  if (impl_->peer_failed) return;
+  Impl& g = *impl_;
+  try {
+    g.store->set(key("failed/", g.launch.rank), to_bytes(message));
+    g.store->add("failures", 1);
+    // The store dies with its host: give the others a moment to read the note.
+    const auto deadline = Clock::now() + std::min<std::chrono::milliseconds>(g.timeout, std::chrono::seconds(5));
+    while (g.hosts_store() && g.store->add("failures_seen", 0) < g.launch.world_size - 1 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(kPoll);
+    }
+  } catch (const std::exception&) {
+    // The others find out through the heartbeats.
+  }
+}
+
+void RankGroup::leave() {
+  Impl& g = *impl_;
+  g.await_all("leave");
+  if (!g.hosts_store()) {
+    g.stop_beats();
+    g.on_store([&] { return g.store->add("left", 1); });
+    return;
+  }
+  const auto deadline = Clock::now() + g.timeout;
+  while (g.on_store([&] { return g.store->add("left", 0); }) < g.launch.world_size - 1 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(kPoll);
+  }
+  g.stop_beats();
+}
+
+}  // namespace fedkseed

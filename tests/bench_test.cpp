@@ -1,0 +1,53 @@
+// `fedkseed bench` on the CPU with the tiny preset and few repetitions: every figure present in
+// the JSON with a positive value, its floor and ratio; bad flags exit 2 with a message.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/test_util.h"
+
+namespace fedkseed {
+namespace {
+
+TEST(Bench, TinyOnCpuWritesEveryFigure) {
+  const std::string dir = test::make_temp_dir("bench");
+  const auto result = test::run_fedkseed(
+      "bench --preset tiny --device cpu --seq 32 --warmup 1 --repetitions 2 --replay_k 4,8 "
+      "--decode_batch 2 --decode_prompt 8 --decode_tokens 4 --round_clients 2 --round_steps 3 "
+      "--round_k 16 --round_eval 2 --json " + dir + "/bench.json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("zo_step_ms"), std::string::npos);
+  const auto json = nlohmann::json::parse(test::read_text(dir + "/bench.json"));
+  EXPECT_EQ(json.at("preset"), "tiny");
+  EXPECT_EQ(json.at("device"), "cpu");
+  EXPECT_EQ(json.at("seq"), 32);
+  EXPECT_GT(json.at("parameters").get<int64_t>(), 0);
+  const auto& figures = json.at("figures");
+  for (const char* name :
+       {"zo_step_ms", "zo_step_pipelined_ms", "forward_ms", "weight_gemms_ms", "pass_ms", "pass_GBps",
+        "pass_two_normals_ms", "peak_memory_GB", "replay_k4_s", "replay_k8_s", "normals_per_s",
+        "decode_tokens_per_s", "round_s", "round_replay_s", "rounds60_min"}) {
+    ASSERT_TRUE(figures.contains(name)) << name;
+    const auto& f = figures.at(name);
+    for (const char* key : {"value", "unit", "floor", "ratio", "floor_basis", "extrapolated"}) {
+      EXPECT_TRUE(f.contains(key)) << name << "." << key;
+    }
+    if (std::string(name) != "peak_memory_GB") EXPECT_GT(f.at("value").get<double>(), 0.0) << name;
+    EXPECT_GT(f.at("floor").get<double>(), 0.0) << name;
+  }
+  // A replay of 8 seeds costs about twice one of 4: both were timed, none extrapolated.
+  EXPECT_FALSE(figures.at("replay_k8_s").at("extrapolated").get<bool>());
+  EXPECT_GT(figures.at("replay_k8_s").at("value").get<double>(), figures.at("replay_k4_s").at("value").get<double>());
+}
+
+TEST(Bench, BadPresetAndSeqExitWith2) {
+  auto result = test::run_fedkseed("bench --preset gpt-9 --device cpu");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("--preset: 'gpt-9' is unknown"), std::string::npos) << result.err;
+  result = test::run_fedkseed("bench --preset tiny --device cpu --seq 1");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("--seq"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace fedkseed

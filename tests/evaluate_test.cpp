@@ -1,0 +1,41 @@
+// Batched test-set loss equals the mean of one-sample HF losses (the reference's metric).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "fedkseed/data/batch.h"
+#include "fedkseed/evaluation/evaluate.h"
+#include "fedkseed/model/llama.h"
+
+namespace fedkseed {
+namespace {
+
+TEST(EvaluateLoss, BatchedEqualsTheMeanOfPerSampleLosses) {
+  LlamaConfig config = llama_preset("tiny");
+  config.vocab_size = 97;
+  const auto model = LlamaModel::random_init(config, 5, at::kFloat, at::kCPU);
+  std::vector<Example> examples;
+  for (int64_t n = 0; n < 7; ++n) {
+    Example example;
+    for (int64_t t = 0; t < 5 + 3 * n; ++t) {
+      example.input_ids.push_back((7 * t + 11 * n) % 97);
+      example.labels.push_back(t < 2 + n ? kIgnoreIndex : example.input_ids.back());
+    }
+    examples.push_back(example);
+  }
+  Example unlabelled = examples[0];
+  std::fill(unlabelled.labels.begin(), unlabelled.labels.end(), kIgnoreIndex);
+  examples.push_back(unlabelled);  // NaN alone: skipped, as the reference skips NaN losses
+
+  double total = 0.0;
+  for (std::size_t i = 0; i + 1 < examples.size(); ++i) {
+    const Batch one = collate({&examples[i]}, 0);
+    total += model.loss(one.input_ids, one.labels).item<double>();
+  }
+  EXPECT_NEAR(evaluate_loss(model, examples, 0, 0), total / 7, 1e-5);
+  const Batch first = collate({&examples[0]}, 0);
+  EXPECT_NEAR(evaluate_loss(model, examples, 0, 1), model.loss(first.input_ids, first.labels).item<double>(), 1e-5);
+}
+
+}  // namespace
+}  // namespace fedkseed
