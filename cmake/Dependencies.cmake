@@ -54,6 +54,14 @@ target_include_directories(fedkseed::sentencepiece INTERFACE "${SENTENCEPIECE_IN
 target_link_libraries(fedkseed::sentencepiece INTERFACE
   "${SENTENCEPIECE_TRAIN_LIBRARY}" "${SENTENCEPIECE_LIBRARY}")
 
+# Gloo's code is inside libtorch_cpu, but the wheel ships no gloo headers: Debian's
+# libgloo-dev provides them (headers only, nothing is linked). Without them the build
+# has no --backend gloo.
+find_path(GLOO_INCLUDE_DIR gloo/rendezvous/store.h)
+if(NOT GLOO_INCLUDE_DIR)
+  message(WARNING "gloo headers not found (Debian libgloo-dev): building without --backend gloo")
+endif()
+
 function(fedkseed_warnings target)
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>)
 endfunction()

@@ -6,5 +6,5 @@ dir=${1:?usage: fetch_debs.sh DIR}
 mkdir -p "$dir"
 cd "$dir"
 apt-get download libcli11-dev libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 nlohmann-json3-dev \
-  libsentencepiece-dev libsentencepiece0 libgtest-dev
+  libsentencepiece-dev libsentencepiece0 libgtest-dev libgloo-dev libibverbs-dev libhiredis-dev
 ls -1 "$PWD"/*.deb

@@ -7,6 +7,7 @@
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
 #include "fedkseed/common/options.h"
+#include "fedkseed/federation/distributed.h"
 #include "fedkseed/federation/trainer.h"
 #include "src/cli/commands.h"
 
@@ -57,7 +58,8 @@ void apply_config_file(CLI::App& command, const std::string& path) {
 
 void run_train(const TrainOptions& options) {
   if (options.resume.empty()) options.validate();  // a resumed run validates its saved flags
-  std::cout << options_to_yaml(options) << std::flush;
+  const auto launch = launch_from_environment();
+  if (!launch || launch->rank == 0) std::cout << options_to_yaml(options) << std::flush;
   run_training(options);
 }
 

@@ -18,6 +18,7 @@
 #include "fedkseed/federation/distributed.h"
 
 #include <ATen/ATen.h>
+#include <c10/util/Logging.h>
 #include <c10/util/StringUtil.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -32,7 +33,9 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -70,10 +73,26 @@ int64_t environment_integer(const char* name, const std::string& text, int64_t l
 
 std::string required(const char* name) {
   auto value = environment(name);
-  if (!value) throw Error(std::string("environment variable ") + name + ": not set (RANK and WORLD_SIZE are, so "
-                          "this is a multi-process launch; torchrun sets all of RANK, WORLD_SIZE, LOCAL_RANK, "
-                          "MASTER_ADDR, MASTER_PORT)");
+  if (!value) {
+    throw Error(std::string("environment variable ") + name + ": not set (RANK or WORLD_SIZE is, so this is a "
+                "launch of several processes: it needs RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT; torchrun "
+                "sets them all)");
+  }
   return *value;
+}
+
+template <class T>
+void append_raw(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof(T));  // x86-64 and aarch64 are little-endian
+}
+
+template <class T>
+T take_raw(const std::string& in, std::size_t& offset) {
+  if (offset + sizeof(T) > in.size()) throw Error("rank exchange: truncated client record");
+  T value;
+  std::memcpy(&value, in.data() + offset, sizeof(T));
+  offset += sizeof(T);
+  return value;
 }
 
 std::vector<uint8_t> to_bytes(const std::string& text) { return {text.begin(), text.end()}; }
@@ -172,6 +191,36 @@ std::vector<int64_t> assign_balanced(const std::vector<int64_t>& costs, int64_t 
   return owner;
 }
 
+
+std::string encode_records(const std::vector<ClientRecord>& records) {
+  std::string out;
+  for (const auto& record : records) {
+    append_raw(out, record.slot);
+    append_raw(out, static_cast<uint32_t>(record.uplink.size()));
+    out += record.uplink;
+    append_raw(out, record.loss_sum);
+    append_raw(out, record.pass);
+    append_raw(out, record.offset);
+  }
+  return out;
+}
+
+std::vector<ClientRecord> decode_records(const std::string& bytes) {
+  std::vector<ClientRecord> records;
+  for (std::size_t offset = 0; offset < bytes.size();) {
+    ClientRecord& record = records.emplace_back();
+    record.slot = take_raw<uint32_t>(bytes, offset);
+    const auto size = take_raw<uint32_t>(bytes, offset);
+    if (offset + size > bytes.size()) throw Error("rank exchange: truncated client record");
+    record.uplink = bytes.substr(offset, size);
+    offset += size;
+    record.loss_sum = take_raw<double>(bytes, offset);
+    record.pass = take_raw<int64_t>(bytes, offset);
+    record.offset = take_raw<int64_t>(bytes, offset);
+  }
+  return records;
+}
+
 struct RankGroup::Impl {
   Impl(const Launch& launch, std::string backend, c10::Device device, std::chrono::milliseconds timeout)
       : launch(launch), backend(std::move(backend)), device(device), timeout(timeout) {}
@@ -187,27 +236,35 @@ struct RankGroup::Impl {
   int64_t sequence = 0, bytes_sent = 0;
   bool peer_failed = false;  // this rank's error is another rank's failure
 
-  // Heartbeats: a thread with its own store connection bumps this rank's counter and reads
-  // everyone's; a counter that has not moved for `timeout` marks a silent rank.
-  std::thread beats;
+  // Liveness. The beat thread, with its own store connection, bumps this rank's counter and
+  // reads everyone's. The watchdog does no I/O, so it cannot block: it ends the process when
+  // a rank's counter has not moved for `timeout`, or when the store has not answered for that
+  // long (its host hangs; a store call blocked on it cannot be interrupted).
+  std::thread beats, watchdog;
   std::mutex mutex;
   std::condition_variable wake;
-  bool stopping = false;
+  bool stop_beating = false, stop_watching = false, watch_peers = true;
   std::vector<std::vector<uint8_t>> last_beat;
   std::vector<Clock::time_point> last_change;
   Clock::time_point last_sample;
   std::string beat_error;
+  std::atomic<int64_t> store_call_since{0};  // the main thread's store call in flight (Clock ticks), or 0
 
   bool hosts_store() const { return !launch.agent_store && launch.rank == 0; }
 
   [[noreturn]] void store_failed(const std::string& what) {
     peer_failed = true;
-    throw Error(c10::str("rank ", launch.rank, ": the rendezvous store at ", store_name,
-                         " did not answer (", what, "); its host has stopped or the network is down"));
+    throw Error(c10::str("rank ", launch.rank, ": the rendezvous store at ", store_name, " failed (", what,
+                         "); its host has stopped or the network is down"));
   }
 
   template <class F>
   auto on_store(F&& call) {
+    struct InFlight {
+      std::atomic<int64_t>& since;
+      ~InFlight() { since = 0; }
+    } in_flight{store_call_since};
+    store_call_since = Clock::now().time_since_epoch().count();
     try {
       return call();
     } catch (const c10::Error& error) {
@@ -216,14 +273,14 @@ struct RankGroup::Impl {
   }
 
   void beat_loop(const c10::intrusive_ptr<c10d::Store>& connection);
+  void watch();
+  std::string fatal_problem(Clock::time_point now);
   void join();
   void await_all(const std::string& what);
   void check_failures();
-  std::optional<int64_t> silent_rank();
-  [[noreturn]] void silent(int64_t rank);
   [[noreturn]] void collective_failed(const std::string& what);
   std::vector<at::Tensor> gather(const at::Tensor& input);
-  void stop_beats();
+  void stop(bool& flag, std::thread& thread);
 };
 
 void RankGroup::Impl::beat_loop(const c10::intrusive_ptr<c10d::Store>& connection) {
@@ -231,7 +288,7 @@ void RankGroup::Impl::beat_loop(const c10::intrusive_ptr<c10d::Store>& connectio
   for (int64_t r = 0; r < launch.world_size; ++r) keys.push_back(key("beat/", r));
   int64_t beat = 0;
   std::unique_lock<std::mutex> lock(mutex);
-  while (!stopping) {
+  while (!stop_beating) {
     lock.unlock();
     std::vector<std::vector<uint8_t>> values;
     std::string error;
@@ -253,7 +310,51 @@ void RankGroup::Impl::beat_loop(const c10::intrusive_ptr<c10d::Store>& connectio
         }
       }
     }
-    wake.wait_for(lock, beat_interval, [&] { return stopping; });
+    wake.wait_for(lock, beat_interval, [&] { return stop_beating; });
+  }
+}
+
+// Called with `mutex` held; "" when all is well.
+std::string RankGroup::Impl::fatal_problem(Clock::time_point now) {
+  const int64_t since = store_call_since;
+  const bool call_stuck = since != 0 && now - Clock::time_point(Clock::duration(since)) > timeout;
+  if (call_stuck || now - last_sample > timeout) {
+    return c10::str("the rendezvous store at ", store_name, " has not answered for ", timeout.count() / 1000,
+                    " s (--dist_timeout", beat_error.empty() ? "" : "; " + beat_error,
+                    "): its host crashed, was killed or hangs, or the network is down; rank ", launch.rank,
+                    " stops too");
+  }
+  if (!watch_peers || now - last_sample > 3 * beat_interval) return "";  // judge others on fresh samples only
+  for (int64_t r = 0; r < launch.world_size; ++r) {
+    if (r != launch.rank && last_sample - last_change[r] > timeout) {
+      return c10::str("rank ", r, " stopped responding: no heartbeat for ", timeout.count() / 1000,
+                      " s (--dist_timeout; it crashed, was killed or hangs), so rank ", launch.rank, " stops too");
+    }
+  }
+  return "";
+}
+
+void RankGroup::Impl::watch() {
+  std::unique_lock<std::mutex> lock(mutex);
+  auto previous = Clock::now(), grace_until = previous;
+  while (!wake.wait_for(lock, beat_interval, [&] { return stop_watching; })) {
+    const auto now = Clock::now();
+    // A long gap means this process itself was paused: let the beat thread catch up first.
+    if (now - previous > 3 * beat_interval) grace_until = now + 2 * beat_interval;
+    previous = now;
+    if (now < grace_until) continue;
+    const std::string problem = fatal_problem(now);
+    if (problem.empty()) continue;
+    // The main thread may be blocked in a store call: no exception can reach it.
+    std::fprintf(stderr, "fedkseed: error: %s\n", problem.c_str());
+    std::fflush(stderr);
+    if (hosts_store()) {
+      // The store dies with this process: keep it (and our beats) up while the others' own
+      // watchdogs see the same silence, so that they name the silent rank too.
+      lock.unlock();
+      std::this_thread::sleep_for(4 * beat_interval);
+    }
+    std::_Exit(2);
   }
 }
 
@@ -288,42 +389,21 @@ void RankGroup::Impl::check_failures() {
   }
 }
 
-std::optional<int64_t> RankGroup::Impl::silent_rank() {
-  std::lock_guard<std::mutex> lock(mutex);
-  const auto now = Clock::now();
-  if (now - last_sample > timeout) store_failed(beat_error.empty() ? "no answer to heartbeats" : beat_error);
-  // Only judge others on a fresh sample of ours (this process may itself have been paused).
-  if (now - last_sample > 3 * beat_interval) return std::nullopt;
-  for (int64_t r = 0; r < launch.world_size; ++r) {
-    if (r != launch.rank && last_sample - last_change[r] > timeout) return r;
-  }
-  return std::nullopt;
-}
-
-void RankGroup::Impl::silent(int64_t rank) {
-  peer_failed = true;
-  throw Error(c10::str("rank ", rank, " stopped responding: no heartbeat for ", timeout.count() / 1000,
-                       " s (--dist_timeout; it crashed, was killed or hangs), so rank ", launch.rank, " stops too"));
-}
-
 void RankGroup::Impl::await_all(const std::string& what) {
   const std::string counter = c10::str("arrived/", sequence++, "/", what);
   on_store([&] { return store->add(counter, 1); });
-  while (true) {
+  while (on_store([&] { return store->add(counter, 0); }) < launch.world_size) {
     check_failures();
-    if (on_store([&] { return store->add(counter, 0); }) >= launch.world_size) return;
-    if (const auto rank = silent_rank()) silent(*rank);
     std::this_thread::sleep_for(kPoll);
   }
 }
 
 // A rank that dies inside a collective shows first as a broken connection or a timeout:
-// name it once its heartbeat has stopped for the timeout.
+// wait for its error note, or for the watchdog to name it once its heartbeat has stopped.
 void RankGroup::Impl::collective_failed(const std::string& what) {
   const auto deadline = Clock::now() + timeout + 3 * beat_interval;
   while (Clock::now() < deadline) {
     check_failures();
-    if (const auto rank = silent_rank()) silent(*rank);
     std::this_thread::sleep_for(kPoll);
   }
   throw Error(c10::str("rank ", launch.rank, ": ", backend, " all-gather failed: ", what));
@@ -347,13 +427,13 @@ std::vector<at::Tensor> RankGroup::Impl::gather(const at::Tensor& input) {
   return gathered;
 }
 
-void RankGroup::Impl::stop_beats() {
+void RankGroup::Impl::stop(bool& flag, std::thread& thread) {
   {
     std::lock_guard<std::mutex> lock(mutex);
-    stopping = true;
+    flag = true;
   }
   wake.notify_all();
-  if (beats.joinable()) beats.join();
+  if (thread.joinable()) thread.join();
 }
 
 RankGroup::RankGroup(const Launch& launch, const std::string& backend, c10::Device device,
@@ -362,6 +442,9 @@ RankGroup::RankGroup(const Launch& launch, const std::string& backend, c10::Devi
   Impl& g = *impl_;
   g.beat_interval = std::clamp<std::chrono::milliseconds>(g.timeout / 10, std::chrono::milliseconds(100),
                                                           std::chrono::milliseconds(5000));
+  // c10d's own warnings repeat what the errors here say, with C++ stack traces: keep them
+  // for TORCH_CPP_LOG_LEVEL=WARNING or INFO.
+  if (!environment("TORCH_CPP_LOG_LEVEL")) FLAGS_caffe2_log_level = std::max(FLAGS_caffe2_log_level, 2);
   g.store_name = c10::str(launch.master_addr, ":", launch.master_port, " (hosted by ",
                           launch.agent_store ? std::string("torchrun's agent") : std::string("rank 0"), ")");
   c10d::TCPStoreOptions options;
@@ -384,18 +467,28 @@ RankGroup::RankGroup(const Launch& launch, const std::string& backend, c10::Devi
   g.last_change.assign(launch.world_size, now);
   g.last_sample = now;
   g.beats = std::thread([&g, connection = g.store->clone()] { g.beat_loop(connection); });
+  g.watchdog = std::thread([&g] { g.watch(); });
   try {
     g.group = make_backend(backend, g.store, launch, device, g.timeout);
-  } catch (const c10::Error& error) {
-    g.stop_beats();
-    throw Error(c10::str("rank ", launch.rank, ": ", backend, " process group: ", error.what_without_backtrace()));
+  } catch (const std::exception& error) {
+    g.stop(g.stop_beating, g.beats);
+    g.stop(g.stop_watching, g.watchdog);
+    const auto* c10_error = dynamic_cast<const c10::Error*>(&error);
+    throw Error(c10::str("rank ", launch.rank, ": ", backend, " process group: ",
+                         c10_error ? c10_error->what_without_backtrace() : error.what()));
   }
   log::info(c10::str("rank ", launch.rank, " of ", launch.world_size, ": ", backend, " process group on ",
                      device.str(), ", store ", g.store_name, ", timeout ", timeout.count(), " s"));
 }
 
 RankGroup::~RankGroup() {
-  impl_->stop_beats();
+  Impl& g = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(g.mutex);
+    g.watch_peers = false;  // leaving: the others' silence no longer matters
+  }
+  g.stop(g.stop_beating, g.beats);  // the watchdog still ends a beat call blocked on a hung store
+  g.stop(g.stop_watching, g.watchdog);
   try {
     if (impl_->group) impl_->group->shutdown();
   } catch (const std::exception&) {
@@ -433,16 +526,20 @@ void RankGroup::expect_same(const std::string& what, const std::string& value) {
 }
 
 void RankGroup::report_failure(const std::string& message) noexcept {
-  if (impl_->peer_failed) return;
   Impl& g = *impl_;
   try {
-    g.store->set(key("failed/", g.launch.rank), to_bytes(message));
-    g.store->add("failures", 1);
-    // The store dies with its host: give the others a moment to read the note.
-    const auto deadline = Clock::now() + std::min<std::chrono::milliseconds>(g.timeout, std::chrono::seconds(5));
-    while (g.hosts_store() && g.store->add("failures_seen", 0) < g.launch.world_size - 1 && Clock::now() < deadline) {
-      std::this_thread::sleep_for(kPoll);
+    if (!g.peer_failed) {
+      g.store->set(key("failed/", g.launch.rank), to_bytes(message));
+      g.store->add("failures", 1);
     }
+    // The store dies with its host: while there are error notes, keep it up until every
+    // rank has failed itself or read one (or a few seconds have passed).
+    const auto deadline = Clock::now() + std::min<std::chrono::milliseconds>(g.timeout, std::chrono::seconds(5));
+    const auto unaccounted = [&] {
+      const int64_t failures = g.store->add("failures", 0);
+      return failures > 0 && failures + g.store->add("failures_seen", 0) < g.launch.world_size;
+    };
+    while (g.hosts_store() && unaccounted() && Clock::now() < deadline) std::this_thread::sleep_for(kPoll);
   } catch (const std::exception&) {
     // The others find out through the heartbeats.
   }
@@ -451,16 +548,21 @@ void RankGroup::report_failure(const std::string& message) noexcept {
 void RankGroup::leave() {
   Impl& g = *impl_;
   g.await_all("leave");
-  if (!g.hosts_store()) {
-    g.stop_beats();
+  {
+    std::lock_guard<std::mutex> lock(g.mutex);
+    g.watch_peers = false;  // the others stop beating as they leave
+  }
+  if (g.hosts_store()) {
+    const auto deadline = Clock::now() + g.timeout;
+    while (g.on_store([&] { return g.store->add("left", 0); }) < g.launch.world_size - 1 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(kPoll);
+    }
+    g.stop(g.stop_beating, g.beats);
+  } else {
+    g.stop(g.stop_beating, g.beats);
     g.on_store([&] { return g.store->add("left", 1); });
-    return;
   }
-  const auto deadline = Clock::now() + g.timeout;
-  while (g.on_store([&] { return g.store->add("left", 0); }) < g.launch.world_size - 1 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(kPoll);
-  }
-  g.stop_beats();
+  g.stop(g.stop_watching, g.watchdog);
 }
 
 }  // namespace fedkseed

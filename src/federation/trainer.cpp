@@ -15,7 +15,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -47,6 +46,9 @@ namespace fedkseed {
 namespace {
 
 constexpr int64_t kMaxNewTokens = 128;  // the reference's generation budget
+// Prompts decoded together in the final Rouge-L (the reference decodes one at a time; greedy
+// tokens are the same, the batch only amortises the weights).
+constexpr int64_t kGenerationBatch = 16;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -87,52 +89,6 @@ std::vector<SeedScalar> nonzero_pairs(const std::vector<uint64_t>& seeds, const 
   return pairs;
 }
 
-// One client's round as it travels between ranks: its serialised reply, the sum of its
-// steps' L+ (for the round's train loss) and where its data order stands afterwards.
-struct ClientRound {
-  std::string uplink;
-  double loss_sum = 0.0;
-  ClientData::Position position;
-};
-
-template <class T>
-void append_raw(std::string& out, T value) {
-  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-
-template <class T>
-T take_raw(const std::string& in, std::size_t& offset) {
-  if (offset + sizeof(T) > in.size()) throw Error("rank exchange: truncated client record");
-  T value;
-  std::memcpy(&value, in.data() + offset, sizeof(T));
-  offset += sizeof(T);
-  return value;
-}
-
-// Record: cohort slot, uplink size and bytes, L+ sum, data position (little-endian hosts).
-void append_record(std::string& out, uint32_t slot, const ClientRound& result) {
-  append_raw(out, slot);
-  append_raw(out, static_cast<uint32_t>(result.uplink.size()));
-  out += result.uplink;
-  append_raw(out, result.loss_sum);
-  append_raw(out, result.position.pass);
-  append_raw(out, result.position.offset);
-}
-
-void read_records(const std::string& in, std::vector<ClientRound>& slots) {
-  for (std::size_t offset = 0; offset < in.size();) {
-    const auto slot = take_raw<uint32_t>(in, offset);
-    const auto size = take_raw<uint32_t>(in, offset);
-    if (slot >= slots.size() || offset + size > in.size()) throw Error("rank exchange: malformed client record");
-    ClientRound& result = slots[slot];
-    result.uplink = in.substr(offset, size);
-    offset += size;
-    result.loss_sum = take_raw<double>(in, offset);
-    result.position.pass = take_raw<int64_t>(in, offset);
-    result.position.offset = take_raw<int64_t>(in, offset);
-  }
-}
-
 uint64_t fnv1a(uint64_t hash, const void* data, std::size_t size) {
   const auto* bytes = static_cast<const unsigned char*>(data);
   for (std::size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
@@ -156,8 +112,8 @@ class Federation {
   void restore(const RunState& state);
   void drop_metrics_after(int64_t round) const;
   int64_t client_steps(int64_t client) const;
-  ClientRound train_client(int64_t client, int64_t round);
-  std::vector<ClientRound> train_cohort(const std::vector<int64_t>& cohort, int64_t round);
+  ClientRecord train_client(int64_t client, int64_t round);
+  std::vector<ClientRecord> train_cohort(const std::vector<int64_t>& cohort, int64_t round);
   std::string replica_digest() const;
   RoundMetrics run_round(int64_t round);
   void rebuild_global(const std::vector<double>& increment);
@@ -339,14 +295,14 @@ int64_t Federation::client_steps(int64_t client) const {
 // The Pro history is not recorded here but from the replies after the round (run_round):
 // the probabilities only change at round start, so that is the same record in the same
 // order, and every rank can make it.
-ClientRound Federation::train_client(int64_t client, int64_t round) {
+ClientRecord Federation::train_client(int64_t client, int64_t round) {
   ClientData& data = clients_[client];
   const int64_t steps = client_steps(client);
   Rng rng(options_.seed, c10::str("steps/", round, "/", client));
   Uplink reply;
   reply.num_samples = static_cast<uint32_t>(data.num_samples());
   reply.unbounded_seeds = pool_.unbounded();
-  ClientRound result;
+  ClientRecord result;
   log::Progress progress(c10::str("round ", round, " client ", client), steps);
   for (int64_t step = 0; step < steps; ++step) {
     const Batch batch = collate(data.next_batch(), pad_id_);
@@ -364,26 +320,31 @@ ClientRound Federation::train_client(int64_t client, int64_t round) {
   }
   progress.finish(c10::str("mean L+ ", reply.seeds.empty() ? NAN : result.loss_sum / reply.seeds.size()));
   result.uplink = encode(reply);
-  result.position = data.position();
+  result.pass = data.position().pass;
+  result.offset = data.position().offset;
   return result;
 }
 
 // Every cohort client's round, in cohort order. With several ranks each trains the clients
 // assigned to it (balanced by step counts) and the ranks all-gather the records.
-std::vector<ClientRound> Federation::train_cohort(const std::vector<int64_t>& cohort, int64_t round) {
+std::vector<ClientRecord> Federation::train_cohort(const std::vector<int64_t>& cohort, int64_t round) {
   std::vector<int64_t> costs;
   for (int64_t client : cohort) costs.push_back(client_steps(client));
   const auto owners = assign_balanced(costs, group_ ? group_->size() : 1);
-  std::vector<ClientRound> results(cohort.size());
-  std::string mine;
+  std::vector<ClientRecord> results(cohort.size()), mine;
   for (std::size_t slot = 0; slot < cohort.size(); ++slot) {
     if (owners[slot] != (group_ ? group_->rank() : 0)) continue;
     model_.flat_parameters().copy_(global_flat_);
     results[slot] = train_client(cohort[slot], round);
-    if (group_) append_record(mine, static_cast<uint32_t>(slot), results[slot]);
+    results[slot].slot = static_cast<uint32_t>(slot);
+    mine.push_back(results[slot]);
   }
-  if (group_) {
-    for (const auto& records : group_->all_gather(mine)) read_records(records, results);
+  if (!group_) return results;
+  for (const auto& bytes : group_->all_gather(encode_records(mine))) {
+    for (auto& record : decode_records(bytes)) {
+      if (record.slot >= results.size()) throw Error("rank exchange: a record for cohort slot " + std::to_string(record.slot));
+      results[record.slot] = std::move(record);
+    }
   }
   return results;
 }
@@ -446,11 +407,11 @@ RoundMetrics Federation::run_round(int64_t round) {
 
   auto start = std::chrono::steady_clock::now();
   const int64_t sent_before = group_ ? group_->bytes_sent() : 0;
-  const std::vector<ClientRound> results = train_cohort(cohort, round);
+  const std::vector<ClientRecord> results = train_cohort(cohort, round);
   std::vector<ClientUpdate> updates;
   double loss_sum = 0.0;
   for (std::size_t slot = 0; slot < cohort.size(); ++slot) {
-    const ClientRound& trained = results[slot];
+    const ClientRecord& trained = results[slot];
     // The server sees only the decoded message, as it would over a network.
     const Uplink received = decode_uplink(trained.uplink);
     const auto applied = static_cast<int64_t>(received.seeds.size());
@@ -458,7 +419,7 @@ RoundMetrics Federation::run_round(int64_t round) {
     metrics.steps_applied += applied;
     metrics.steps_skipped += client_steps(cohort[slot]) - applied;
     loss_sum += trained.loss_sum;
-    clients_[cohort[slot]].set_position(trained.position);
+    clients_[cohort[slot]].set_position({trained.pass, trained.offset});
     for (int64_t j = 0; history_ && !received.unbounded_seeds && j < applied; ++j) {
       history_->record(static_cast<int64_t>(received.seeds[j]), received.values[j]);
     }
@@ -545,7 +506,7 @@ void Federation::final_evaluation() {
   const std::string metric = options_.eval_metric;
   double value = 0.0;
   if (metric == "rouge") {
-    const auto rouge = evaluate_rouge(model_, tokenizer_, data_.test_generation, options_.batch_size, pad_id_,
+    const auto rouge = evaluate_rouge(model_, tokenizer_, data_.test_generation, kGenerationBatch, pad_id_,
                                       kMaxNewTokens, options_.eval_max_samples);
     value = rouge.mean_rouge_l_f;
     if (run_dir_) {
@@ -570,7 +531,8 @@ void Federation::run() {
   log::info(c10::str(options_.bias_sampling ? "FedKSeed-Pro" : "FedKSeed", ": ", options_.num_clients,
                      " clients, ", seeds_.schedule.empty() ? 0 : seeds_.schedule[0].size(), " per round, K = ",
                      pool_.unbounded() ? std::string("unbounded") : std::to_string(pool_.size()), ", ",
-                     model_.flat_parameters().numel(), " parameters on ", device_.str()));
+                     model_.flat_parameters().numel(), " parameters on ", device_.str(),
+                     group_ ? c10::str(", cohort split over ", group_->size(), " ranks") : std::string()));
   if (progress_.last_round == 0 && progress_.eval_losses.empty() && writer_) {
     progress_.eval_losses.push_back(evaluate_round());
     log::info(c10::str("round 0: eval loss ", progress_.eval_losses.back()));

@@ -1,8 +1,9 @@
 // Several processes ("ranks") of one run through LibTorch's c10d: the launch environment
 // (torchrun, or RANK/WORLD_SIZE/... set by hand), a TCPStore rendezvous, a Gloo or NCCL
 // process group for the round's all-gather of a few kilobytes, and per-rank heartbeats so a
-// rank that crashes, is killed or hangs stops the others with an error naming it. What the
-// ranks exchange, and when, is the trainer's business. The c10d headers stay in the .cpp.
+// rank that crashes, is killed or hangs stops the others with an error naming it; and the
+// record of a client's round that travels between ranks. When the ranks exchange it is the
+// trainer's business. The c10d headers stay in the .cpp.
 #pragma once
 
 #include <c10/core/Device.h>
@@ -43,6 +44,20 @@ std::string resolve_backend(const std::string& flag, c10::Device device);
 // first (ties: earlier item first) to the least-loaded rank (ties: lowest rank). Deterministic.
 std::vector<int64_t> assign_balanced(const std::vector<int64_t>& costs, int64_t ranks);
 
+// One cohort client's round as it travels between ranks.
+struct ClientRecord {
+  uint32_t slot = 0;             // the client's position in the round's cohort
+  std::string uplink;            // its serialised Uplink (messages.h)
+  double loss_sum = 0.0;         // the sum of its applied steps' L+
+  int64_t pass = 0, offset = 0;  // its data position after the round (ClientData::Position)
+};
+
+// Concatenated records (little-endian): slot u32, uplink size u32, uplink, loss_sum f64,
+// pass i64, offset i64.
+std::string encode_records(const std::vector<ClientRecord>& records);
+// Throws fedkseed::Error on a truncated buffer.
+std::vector<ClientRecord> decode_records(const std::string& bytes);
+
 class RankGroup {
  public:
   // Rendezvous (TCPStore at MASTER_ADDR:MASTER_PORT, hosted by rank 0 unless torchrun's agent
@@ -68,9 +83,9 @@ class RankGroup {
   // each call's input bytes times (size - 1).
   int64_t bytes_sent() const;
 
-  // Tells the other ranks that this rank stops with `message`, so they stop at once instead
-  // of waiting for the timeout; a no-op when this rank's error is a detected peer failure.
-  // Never throws.
+  // Tells the other ranks that this rank stops with `message` (unless its error is another
+  // rank's failure), so they stop at once instead of waiting for the timeout; the store's
+  // host then waits a few seconds for them to read it. Never throws.
   void report_failure(const std::string& message) noexcept;
   // The normal end: waits for every rank to get here; rank 0 (the usual store host) then
   // waits until the others have left the store.
