@@ -7,15 +7,19 @@
 #   compare    FedKSeed vs FedKSeed-Pro on Dolly-format data (paper flags, ROUNDS rounds),
 #              then `fedkseed report` and scripts/plot_runs.py
 # Usage: scripts/gpu_checks.sh DEB_DIR SHARED_DATA_TARBALL OUT_DIR STAGE...
+# Logs, tables and plots are packed into OUT_DIR/gpu_checks.tgz (one file: the device tool
+# returns only a few files), also when a stage fails or times out.
 # The tarball holds natural-instructions/ and tokenizers/llama/tokenizer.model (a copy of
 # ../shared/data); Dolly is generated (make-tiny-data, 15,011 records) when the real
 # databricks-dolly-15k.jsonl is not in it.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-debs=$1 tarball=$2 out=$3
+debs=$1 tarball=$2 packed=$3
 shift 3
 cd "$root"
-mkdir -p "$out"
+mkdir -p "$packed"
+out=$(mktemp -d)
+trap 'tar czf "$packed/gpu_checks.tgz" -C "$out" .' EXIT
 build=${BUILD_DIR:-build-gpu}
 fedkseed=$root/$build/fedkseed
 work=${WORK_DIR:-/tmp/fedkseed-gpu}
