@@ -20,6 +20,7 @@ cd "$root"
 mkdir -p "$packed"
 out=$(mktemp -d)
 trap 'tar czf "$packed/gpu_checks.tgz" -C "$out" .' EXIT
+trap 'exit 143' TERM INT
 build=${BUILD_DIR:-build-gpu}
 fedkseed=$root/$build/fedkseed
 work=${WORK_DIR:-/tmp/fedkseed-gpu}
