@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <type_traits>
 #include <vector>
 
 #include "fedkseed/common/device.h"
@@ -94,6 +95,16 @@ std::string options_to_json(const TrainOptions& options) {
     json[flag_key(flag)] = field;
   });
   return json.dump();
+}
+
+TrainOptions options_from_json(const std::string& text) {
+  const auto saved = nlohmann::json::parse(text);
+  TrainOptions options;
+  options.visit_fields([&](const std::string& flag, auto& field, const char*) {
+    const std::string key = flag_key(flag);
+    if (saved.contains(key)) field = saved.at(key).get<std::decay_t<decltype(field)>>();
+  });
+  return options;
 }
 
 std::string options_to_yaml(const TrainOptions& options) {

@@ -152,15 +152,7 @@ RunState read_run_state(const RunDirectory& run) {
 }
 
 // A flag missing from the saved options (a run of an older version) keeps its default.
-TrainOptions options_of(const RunState& state) {
-  const auto saved = nlohmann::json::parse(state.options_json);
-  TrainOptions options;
-  options.visit_fields([&](const std::string& flag, auto& field, const char*) {
-    const std::string key = flag.substr(flag.find_first_not_of('-'));
-    if (saved.contains(key)) field = saved.at(key).get<std::decay_t<decltype(field)>>();
-  });
-  return options;
-}
+TrainOptions options_of(const RunState& state) { return options_from_json(state.options_json); }
 
 // The options of a new run, or those saved in the run directory being resumed (only
 // --stop_after and the launch's --backend and --dist_timeout may change on resume).

@@ -76,6 +76,8 @@ double iid_alpha(const std::string& iid);
 
 // All flags as one JSON object, keys without dashes ("K", "rounds", ...).
 std::string options_to_json(const TrainOptions& options);
+// The inverse of options_to_json; keys it lacks (older run states) keep their defaults.
+TrainOptions options_from_json(const std::string& text);
 // All flags as YAML with sorted keys, the layout of the reference's config.yaml.
 std::string options_to_yaml(const TrainOptions& options);
 
