@@ -109,7 +109,6 @@ std::string shell_quote(const std::string& text) {
 // Draws the heat map with the Python named by $FEDKSEED_PYTHON (else python3) and matplotlib.
 void plot_heat_map(const TrainOptions& options, const FederatedData& data, const std::string& png) {
   if (options.dataset != "dolly") throw Error("--plot: the client x category heat map exists for dolly only");
-  // POSIX calls on purpose: std::filesystem::remove_all binds to a broken copy inside libtorch.so.
   std::string folder = (std::filesystem::temp_directory_path() / "fedkseed-plot-XXXXXX").string();
   if (mkdtemp(folder.data()) == nullptr) throw Error("--plot: cannot create a temporary folder");
   const std::string script = folder + "/plot.py";
@@ -125,9 +124,7 @@ void plot_heat_map(const TrainOptions& options, const FederatedData& data, const
   const int status = std::system((shell_quote(python) + " " + shell_quote(script) + " " + shell_quote(input) + " " +
                                   shell_quote(png))
                                      .c_str());
-  std::remove(script.c_str());
-  std::remove(input.c_str());
-  rmdir(folder.c_str());
+  std::filesystem::remove_all(folder);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
     throw Error("--plot: matplotlib is missing in " + python +
                 " (pip install matplotlib, or point FEDKSEED_PYTHON at a Python that has it)");
