@@ -38,6 +38,7 @@
 #include "fedkseed/model/llama.h"
 #include "fedkseed/model/tokenizer.h"
 #include "optimizers/seed_sampler.h"
+#include "optimizers/zo_flat.h"
 #include "optimizers/zo_step.h"
 
 namespace fs = std::filesystem;
@@ -112,6 +113,7 @@ class Federation {
   void restore(const RunState& state);
   void drop_metrics_after(int64_t round) const;
   int64_t client_steps(int64_t client) const;
+  at::Tensor batch_loss(const Batch& batch) const;
   ClientRecord train_client(int64_t client, int64_t round);
   std::vector<ClientRecord> train_cohort(const std::vector<int64_t>& cohort, int64_t round);
   std::string replica_digest() const;
@@ -135,6 +137,7 @@ class Federation {
   ZoStepOptions step_options_;
   at::Tensor init_flat_, global_flat_;
   NamedParams working_, global_, init_;
+  std::optional<ZoFlatParams> working_flat_, global_flat_params_;  // philox only
   SeedsAndSchedule seeds_;
   SeedPool pool_;
   SeedSampler sampler_;
@@ -227,6 +230,10 @@ Federation::Federation(const TrainOptions& options, c10::Device device, RankGrou
   init_flat_ = options_.init_on == "cpu" && device_.is_cuda() ? flat.to(at::kCPU).pin_memory() : flat.clone();
   working_ = model_.named_parameters();
   global_ = views_like(model_, global_flat_);
+  if (step_options_.rng == RngKind::philox) {
+    working_flat_.emplace(working_);
+    global_flat_params_.emplace(global_);
+  }
   init_ = views_like(model_, init_flat_);
   progress_.best_eval_loss = std::nan("");
   prepare_run_directory();
@@ -287,28 +294,52 @@ int64_t Federation::client_steps(int64_t client) const {
 // The Pro history is not recorded here but from the replies after the round (run_round):
 // the probabilities only change at round start, so that is the same record in the same
 // order, and every rank can make it.
+// The loss at the current parameters on one batch, enqueued without waiting on the host: one
+// CUDA graph per bucketed length for unpadded batches on a GPU, the eager forward otherwise.
+at::Tensor Federation::batch_loss(const Batch& batch) const {
+  if (device_.is_cuda() && batch.attention_mask.all().item<bool>()) {
+    return model_.graphed_loss(batch.input_ids, batch.labels);
+  }
+  return model_.loss(batch.input_ids.to(device_), batch.labels.to(device_), batch.attention_mask.to(device_));
+}
+
+// One client's local steps. philox keeps every step's scalars on the device (g and the skip
+// rule there, the restore+update fused with the next +eps) and waits on the host once per
+// client; torch takes the reference's host steps, as its generator lives on the host.
 ClientRecord Federation::train_client(int64_t client, int64_t round) {
   ClientData& data = clients_[client];
   const int64_t steps = client_steps(client);
   Rng rng(options_.seed, c10::str("steps/", round, "/", client));
+  log::Progress progress(c10::str("round ", round, " client ", client), steps);
+  std::vector<ZoStepResult> outcomes;
+  if (step_options_.rng == RngKind::philox) {
+    ZoDeviceLoop loop(*working_flat_, step_options_, steps);
+    for (int64_t step = 0; step < steps; ++step) {
+      const Batch batch = collate(data.next_batch(), pad_id_);
+      loop.step(sampler_.sample(rng), [&] { return batch_loss(batch); });
+      progress.update(step + 1);
+    }
+    outcomes = loop.finish();
+  } else {
+    double loss_sum = 0.0;
+    int64_t applied = 0;
+    for (int64_t step = 0; step < steps; ++step) {
+      const Batch batch = collate(data.next_batch(), pad_id_);
+      const LossFn loss = [&] { return batch_loss(batch).item<double>(); };
+      outcomes.push_back(zo_train_step(working_, sampler_, rng, loss, step_options_));
+      if (outcomes.back().applied) loss_sum += outcomes.back().loss_plus, ++applied;
+      progress.update(step + 1, c10::str("L+ ", applied ? loss_sum / applied : NAN));
+    }
+  }
   Uplink reply;
   reply.num_samples = static_cast<uint32_t>(data.num_samples());
   reply.unbounded_seeds = pool_.unbounded();
   ClientRecord result;
-  log::Progress progress(c10::str("round ", round, " client ", client), steps);
-  for (int64_t step = 0; step < steps; ++step) {
-    const Batch batch = collate(data.next_batch(), pad_id_);
-    const auto ids = batch.input_ids.to(device_), labels = batch.labels.to(device_),
-               mask = batch.attention_mask.to(device_);
-    const LossFn loss = [&] { return model_.loss(ids, labels, mask).item<double>(); };
-    const auto outcome = zo_train_step(working_, sampler_, rng, loss, step_options_);
-    if (outcome.applied) {
-      result.loss_sum += outcome.loss_plus;
-      reply.seeds.push_back(pool_.unbounded() ? outcome.seed : static_cast<uint64_t>(outcome.seed_index));
-      reply.values.push_back(static_cast<float>(outcome.g));  // g is an fp32 product: exact
-    }
-    const auto applied = static_cast<double>(reply.seeds.size());
-    progress.update(step + 1, c10::str("L+ ", applied ? result.loss_sum / applied : NAN));
+  for (const auto& outcome : outcomes) {
+    if (!outcome.applied) continue;
+    result.loss_sum += outcome.loss_plus;
+    reply.seeds.push_back(pool_.unbounded() ? outcome.seed : static_cast<uint64_t>(outcome.seed_index));
+    reply.values.push_back(static_cast<float>(outcome.g));  // g is an fp32 product: exact
   }
   progress.finish(c10::str("mean L+ ", reply.seeds.empty() ? NAN : result.loss_sum / reply.seeds.size()));
   result.uplink = encode(reply);
@@ -374,7 +405,9 @@ std::string Federation::downlink_for(int64_t client, int64_t round) {
 }
 
 void Federation::rebuild_global(const std::vector<double>& increment) {
-  if (options_.sync == "incremental") {
+  if (options_.sync == "incremental" && global_flat_params_) {
+    global_flat_params_->replay_incremental(nonzero_pairs(pool_.seeds(), increment), options_.lr, options_.weight_decay);
+  } else if (options_.sync == "incremental") {
     zo_replay_incremental(global_, nonzero_pairs(pool_.seeds(), increment), options_.lr,
                           options_.weight_decay, step_options_.rng);
   } else {
