@@ -101,8 +101,18 @@ class ModelParity : public ::testing::Test {
       skip_ = "transformers is not installed in " + python();
       return;
     }
-    root_ = make_temp_dir("model_parity");
-    // fedkseed-written checkpoints for transformers to read: the library's save() and the CLI.
+    // The fixture holds checkpoints written by this test binary and by fedkseed, so it is
+    // rewritten whenever either (or the script) changes.
+    const std::string script = std::string(FEDKSEED_SOURCE_DIR) + "/scripts/parity/llama_reference.py";
+    const auto fixture = cached_fixture("model_parity", {script, FEDKSEED_BINARY, "/proc/self/exe"},
+                                        [&](const std::string& root) { return write_fixture(root, script); });
+    root_ = fixture.dir;
+    failure_ = fixture.error;
+  }
+
+  // fedkseed-written checkpoints for transformers to read (the library's save() and the CLI),
+  // then transformers' answers for every case.
+  static std::string write_fixture(const std::string& root, const std::string& script) {
     LlamaConfig config = llama_config_from_json(json{{"vocab_size", 80},
                                                      {"hidden_size", 32},
                                                      {"intermediate_size", 48},
@@ -113,14 +123,12 @@ class ModelParity : public ::testing::Test {
                                                      {"rope_parameters", llama3_rope(10000.0)}}
                                                     .dump(),
                                                 "test config");
-    LlamaModel::random_init(config, 11, at::kFloat, at::kCPU).save(root_ + "/fedkseed_saved");
-    const auto init =
-        run_fedkseed("--quiet init-model --preset tiny --seed 3 --out " + root_ + "/init_model_tiny");
-    if (init.exit_code != 0) failure_ = "init-model failed: " + init.err;
-    write_text(root_ + "/spec.json", json{{"cases", parity_cases(root_)}}.dump());
-    const auto result = run_command(python() + " " + FEDKSEED_SOURCE_DIR +
-                                    "/scripts/parity/llama_reference.py " + root_ + "/spec.json");
-    if (result.exit_code != 0) failure_ += "llama_reference.py failed: " + result.err;
+    LlamaModel::random_init(config, 11, at::kFloat, at::kCPU).save(root + "/fedkseed_saved");
+    const auto init = run_fedkseed("--quiet init-model --preset tiny --seed 3 --out " + root + "/init_model_tiny");
+    if (init.exit_code != 0) return "init-model failed: " + init.err;
+    write_text(root + "/spec.json", json{{"cases", parity_cases(root)}}.dump());
+    const auto result = run_command(python() + " " + script + " " + root + "/spec.json");
+    return result.exit_code == 0 ? std::string() : "llama_reference.py failed: " + result.err;
   }
 
   void SetUp() override {

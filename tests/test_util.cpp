@@ -60,6 +60,27 @@ bool python_has(const std::string& module) {
   return run_command(python() + " -c 'import " + module + "'").exit_code == 0;
 }
 
+Fixture cached_fixture(const std::string& name, const std::vector<std::string>& inputs,
+                       const std::function<std::string(const std::string& dir)>& make) {
+  uint64_t stamp = 14695981039346656037ull;
+  for (const auto& input : inputs) {
+    stamp = (stamp ^ static_cast<uint64_t>(fs::last_write_time(input).time_since_epoch().count())) * 1099511628211ull;
+  }
+  const fs::path cached = fs::path(FEDKSEED_BINARY).parent_path() / "test_fixtures" / (name + "_" + std::to_string(stamp));
+  Fixture fixture{cached.string(), ""};
+  if (fs::exists(cached / "complete")) return fixture;
+  const std::string fresh = fixture.dir + ".tmp" + std::to_string(getpid());
+  fs::remove_all(fresh);
+  fs::create_directories(fresh);
+  fixture.error = make(fresh);
+  if (!fixture.error.empty()) return fixture;
+  write_text(fresh + "/complete", "");
+  std::error_code lost;
+  fs::rename(fresh, cached, lost);
+  if (lost) fixture.dir = fresh;
+  return fixture;
+}
+
 std::string shared_data_dir() {
   return fs::is_directory(FEDKSEED_SHARED_DATA) ? std::string(FEDKSEED_SHARED_DATA) : std::string();
 }

@@ -3,7 +3,9 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace fedkseed::test {
 
@@ -25,6 +27,16 @@ std::string read_text(const std::string& path);
 // The test-only Python interpreter (the project venv) and whether it can import `module`.
 std::string python();
 bool python_has(const std::string& module);
+// A fixture folder written once per version of its inputs, since ctest runs every test in its
+// own process: <build>/test_fixtures/<name>_<stamp of the inputs' modification times>. `make`
+// fills the empty folder it is given and returns "" or an error message. Parallel tests may
+// both make it; the first rename wins and a loser keeps its own copy.
+struct Fixture {
+  std::string dir;
+  std::string error;
+};
+Fixture cached_fixture(const std::string& name, const std::vector<std::string>& inputs,
+                       const std::function<std::string(const std::string& dir)>& make);
 // ../shared/data when present, else "".
 std::string shared_data_dir();
 

@@ -26,34 +26,23 @@ using Entries = std::vector<std::pair<std::string, at::Tensor>>;
 
 class TorchBin : public ::testing::Test {
  protected:
-  // ctest runs each test in its own process, so the fixtures are written once per version of
-  // the script into <build>/test_fixtures/torch_bin_<script mtime>.
   static void SetUpTestSuite() {
-    const fs::path script = FEDKSEED_SOURCE_DIR "/scripts/parity/make_bin_fixture.py";
-    const auto stamp = static_cast<uint64_t>(fs::last_write_time(script).time_since_epoch().count());
-    const fs::path cached =
-        fs::path(FEDKSEED_BINARY).parent_path() / "test_fixtures" / ("torch_bin_" + std::to_string(stamp));
-    dir_ = cached.string();
-    if (!fs::exists(cached / "expected.json")) {
-      if (!test::python_has("torch")) return dir_.clear();
-      const std::string fresh = dir_ + ".tmp" + std::to_string(getpid());
-      fs::create_directories(fresh);
-      const auto made = test::run_command(test::python() + " " + script.string() + " " + fresh);
-      if (made.exit_code != 0) {
-        fixture_error_ = made.err;
-        return;
-      }
-      std::error_code lost;  // a test running in parallel renamed its copy first: keep ours
-      fs::rename(fresh, cached, lost);
-      if (lost) dir_ = fresh;
-    }
+    if (!test::python_has("torch")) return;
+    const std::string script = FEDKSEED_SOURCE_DIR "/scripts/parity/make_bin_fixture.py";
+    const auto fixture = test::cached_fixture("torch_bin", {script}, [&](const std::string& dir) {
+      const auto made = test::run_command(test::python() + " " + script + " " + dir);
+      return made.exit_code == 0 ? std::string() : made.err;
+    });
+    fixture_error_ = fixture.error;
+    if (!fixture_error_.empty()) return;
+    dir_ = fixture.dir;
     expected_ = nlohmann::json::parse(test::read_text(dir_ + "/expected.json"));
     raw_ = test::read_text(dir_ + "/expected.raw");
   }
 
   void SetUp() override {
-    if (dir_.empty()) GTEST_SKIP() << "the test python has no torch to write fixtures";
     ASSERT_TRUE(fixture_error_.empty()) << "make_bin_fixture.py failed: " << fixture_error_;
+    if (dir_.empty()) GTEST_SKIP() << "the test python has no torch to write fixtures";
   }
 
   static Entries read_all(const std::string& file) {

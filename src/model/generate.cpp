@@ -1,15 +1,69 @@
 // Batched greedy decoding with a KV cache. Prompts are left-padded and their positions
 // count real tokens only (as transformers' generate does), so a prompt decodes the same
-// alone or in a padded batch.
+// alone or in a padded batch. After the prefill every step has the same shapes and keeps its
+// state on the device, so on a GPU it is one CUDA graph replay.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
+#include <functional>
+#include <memory>
+#include <utility>
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/model/llama.h"
 
+#if FEDKSEED_WITH_CUDA
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 namespace fedkseed {
+namespace {
+
+// A decode step with fixed shapes: run eagerly the first time (which also warms up the
+// libraries), then captured once and replayed as a CUDA graph on a GPU.
+class DecodeStep {
+ public:
+  DecodeStep(c10::Device device, std::function<void()> body) : device_(device), body_(std::move(body)) {}
+
+  void operator()() {
+#if FEDKSEED_WITH_CUDA
+    if (device_.is_cuda() && calls_++ > 0) {
+      if (!graph_) capture();
+      graph_->replay();
+      return;
+    }
+#endif
+    body_();
+  }
+
+ private:
+#if FEDKSEED_WITH_CUDA
+  void capture() {
+    const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(false, device_.index());
+    c10::cuda::device_synchronize();
+    graph_ = std::make_unique<at::cuda::CUDAGraph>();
+    {
+      const c10::cuda::CUDAStreamGuard guard(side);
+      graph_->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+      body_();
+      graph_->capture_end();
+    }
+    c10::cuda::device_synchronize();
+  }
+
+  std::unique_ptr<at::cuda::CUDAGraph> graph_;  // made on first capture: it needs a CUDA device
+  int64_t calls_ = 0;
+#endif
+  c10::Device device_;
+  std::function<void()> body_;
+};
+
+}  // namespace
+
 
 std::vector<std::vector<int64_t>> LlamaModel::generate(const std::vector<std::vector<int64_t>>& prompts,
                                                        int64_t max_new_tokens, int64_t eos_id,
@@ -30,7 +84,9 @@ std::vector<std::vector<int64_t>> LlamaModel::generate(const std::vector<std::ve
     longest = std::max<int64_t>(longest, static_cast<int64_t>(prompts[b].size()));
   }
   const int64_t filler = pad_id >= 0 && pad_id < config_.vocab_size ? pad_id : 0;
-  const int64_t capacity = longest + max_new_tokens;
+  // Slots for the prompts and every fed-back token, rounded up so that batches of similar
+  // lengths share kernel choices.
+  const int64_t capacity = (longest + max_new_tokens + 63) / 64 * 64;
   at::Tensor ids = at::full({batch, longest}, filler, at::kLong);
   at::Tensor key_mask = at::zeros({batch, capacity}, at::kBool);
   for (int64_t b = 0; b < batch; ++b) {
@@ -43,33 +99,41 @@ std::vector<std::vector<int64_t>> LlamaModel::generate(const std::vector<std::ve
   }
   ids = ids.to(device());
   key_mask = key_mask.to(device());
-  at::Tensor positions = (key_mask.narrow(1, 0, longest).to(at::kLong).cumsum(1) - 1).clamp_min(0);
+  const at::Tensor positions = (key_mask.narrow(1, 0, longest).to(at::kLong).cumsum(1) - 1).clamp_min(0);
 
+  // Unfilled slots are read under the mask, so they must hold zeros, not NaNs.
   KvCache cache;
-  const auto cache_options = at::TensorOptions().dtype(dtype()).device(device());
+  const std::vector<int64_t> shape{batch, config_.num_key_value_heads, capacity, attention_head_dim()};
   for (size_t i = 0; i < layers_.size(); ++i) {
-    const std::vector<int64_t> shape{batch, config_.num_key_value_heads, capacity, config_.head_dim};
-    cache.keys.push_back(at::empty(shape, cache_options));
-    cache.values.push_back(at::empty(shape, cache_options));
+    cache.keys.push_back(at::zeros(shape, at::TensorOptions().dtype(dtype()).device(device())));
+    cache.values.push_back(at::zeros_like(cache.keys.back()));
   }
-  at::Tensor hidden =
+  const at::Tensor prefill =
       hidden_states(ids, positions, causal_padding_mask(key_mask.narrow(1, 0, longest), 0, longest), &cache);
+  // The decode step's state lives on the device: the token to feed, its position and slot.
+  const at::Tensor token = lm_head(prefill.narrow(1, longest - 1, 1)).argmax(-1);  // [B, 1]
+  const at::Tensor position = positions.narrow(1, longest - 1, 1) + 1;
+  cache.slot = at::full({1}, longest, ids.options());
+  const at::Tensor step_mask = key_mask.view({batch, 1, 1, capacity});
+  DecodeStep step(device(), [&] {
+    key_mask.index_fill_(1, cache.slot, true);
+    token.copy_(lm_head(hidden_states(token, position, step_mask, &cache)).argmax(-1));
+    position.add_(1);
+    cache.slot.add_(1);
+  });
+
   std::vector<bool> finished(prompts.size(), false);
-  for (int64_t step = 0; step < max_new_tokens; ++step) {
-    const at::Tensor next = lm_head(hidden.narrow(1, hidden.size(1) - 1, 1)).argmax(-1);  // [B, 1]
-    const at::Tensor next_host = next.to(at::kCPU);
-    const int64_t* next_ids = next_host.data_ptr<int64_t>();
+  for (int64_t produced = 1;; ++produced) {
+    const at::Tensor token_host = token.to(at::kCPU);
+    const int64_t* next_ids = token_host.data_ptr<int64_t>();
     bool all_finished = true;
     for (int64_t b = 0; b < batch; ++b) {
       if (!finished[b] && next_ids[b] == eos_id) finished[b] = true;
       if (!finished[b]) generated[b].push_back(next_ids[b]);
       all_finished = all_finished && finished[b];
     }
-    if (all_finished || step + 1 == max_new_tokens) break;
-    key_mask.narrow(1, cache.length, 1).fill_(true);
-    positions = positions.narrow(1, positions.size(1) - 1, 1) + 1;
-    const at::Tensor mask = causal_padding_mask(key_mask.narrow(1, 0, cache.length + 1), cache.length, 1);
-    hidden = hidden_states(next, positions, mask, &cache);
+    if (all_finished || produced == max_new_tokens) break;
+    step();
   }
   return generated;
 }

@@ -212,34 +212,39 @@ at::Tensor LlamaModel::attention(const Layer& layer, size_t index, const at::Ten
   at::Tensor q = split(0, heads), k = split(heads, kv), v = split(heads + kv, kv);
   q = q * cos + rotate_half(q) * sin;
   k = k * cos + rotate_half(k) * sin;
-  if (cache != nullptr) {
+  // Zero columns change no dot product and give zero outputs; the scale stays that of the
+  // true head dim.
+  const int64_t pad = attention_head_dim() - hd;
+  if (pad != 0) {
+    q = at::constant_pad_nd(q, {0, pad});
+    k = at::constant_pad_nd(k, {0, pad});
+    v = at::constant_pad_nd(v, {0, pad});
+  }
+  if (cache != nullptr && cache->slot.defined()) {
+    cache->keys[index].index_copy_(2, cache->slot, k);
+    cache->values[index].index_copy_(2, cache->slot, v);
+    k = cache->keys[index];
+    v = cache->values[index];
+  } else if (cache != nullptr) {
     cache->keys[index].narrow(2, cache->length, tokens).copy_(k);
     cache->values[index].narrow(2, cache->length, tokens).copy_(v);
     k = cache->keys[index].narrow(2, 0, cache->length + tokens);
     v = cache->values[index].narrow(2, 0, cache->length + tokens);
   }
   const auto optional_mask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   at::Tensor out;
-  if (x.is_cuda()) {
-    // Flash kernels need a head dim that is a multiple of 8: zero columns change no dot product
-    // and give zero outputs, and the scale stays that of the true head dim. Grouped heads are
-    // read in place (enable_gqa) instead of being repeated.
-    const int64_t pad = (8 - hd % 8) % 8;
-    if (pad != 0) {
-      q = at::constant_pad_nd(q, {0, pad});
-      k = at::constant_pad_nd(k, {0, pad});
-      v = at::constant_pad_nd(v, {0, pad});
-    }
-    out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined(),
-                                           1.0 / std::sqrt(static_cast<double>(hd)), kv != heads);
-    if (pad != 0) out = out.narrow(-1, 0, hd);
+  if (x.is_cuda()) {  // grouped heads are read in place (enable_gqa) instead of being repeated
+    out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined(), scale,
+                                           kv != heads);
   } else {
     if (kv != heads) {  // transformers' repeat_kv
       k = k.repeat_interleave(heads / kv, 1);
       v = v.repeat_interleave(heads / kv, 1);
     }
-    out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined());
+    out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined(), scale);
   }
+  if (pad != 0) out = out.narrow(-1, 0, hd);
   return at::linear(out.transpose(1, 2).reshape({batch, tokens, heads * hd}), layer.o);
 }
 
@@ -259,6 +264,10 @@ at::Tensor LlamaModel::hidden_states(const at::Tensor& input_ids, const at::Tens
   }
   if (cache != nullptr) cache->length += input_ids.size(1);
   return rms_norm(x, norm_, eps);
+}
+
+int64_t LlamaModel::attention_head_dim() const {
+  return device().is_cuda() ? (config_.head_dim + 7) / 8 * 8 : config_.head_dim;
 }
 
 at::Tensor LlamaModel::lm_head(const at::Tensor& hidden) const {

@@ -77,10 +77,14 @@ class LlamaModel {
     at::Tensor down;     // [hidden, intermediate]
     at::Tensor input_norm, post_norm;
   };
-  // Keys/values of every layer [B, KV, capacity, head_dim]; `length` slots are filled.
+  // Keys/values of every layer [B, KV, capacity, attention_head_dim()]. A prefill writes at
+  // `length` and attends to the filled slots; with `slot` (int64 [1] on the device) a decode
+  // step writes its token there and attends to every slot, the mask hiding unfilled ones, so
+  // its shapes never change (one CUDA graph serves every step).
   struct KvCache {
     std::vector<at::Tensor> keys, values;
     int64_t length = 0;
+    at::Tensor slot;
   };
 
   struct LossGraphs;  // loss_graph.cpp
@@ -94,6 +98,8 @@ class LlamaModel {
   at::Tensor attention(const Layer& layer, size_t index, const at::Tensor& x, const at::Tensor& cos,
                        const at::Tensor& sin, const at::Tensor& mask, KvCache* cache) const;
   at::Tensor lm_head(const at::Tensor& hidden) const;
+  // head_dim, padded to a multiple of 8 on CUDA, where flash kernels need that.
+  int64_t attention_head_dim() const;
   // Mean cross entropy of lm_head(hidden.narrow(1, 0, T − 1) rows `rows`) against `targets`.
   at::Tensor rows_loss(const at::Tensor& hidden, const at::Tensor& rows, const at::Tensor& targets) const;
   // Bool [B, 1, queries, keys]: query i (at position query_offset + i) sees key j when
