@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -137,6 +138,25 @@ TEST_F(FederationE2E, StopAndResumeEqualsAnUninterruptedRun) {
   EXPECT_EQ(a.at("data_positions"), b.at("data_positions"));
   EXPECT_EQ(read_text(whole + "/final_eval.json"), read_text(stopped + "/final_eval.json"));
   EXPECT_EQ(metrics(stopped).size(), 3u);
+}
+
+// --save keeps one "final" and one "best" state (and with --save_weights model folder),
+// replacing the previous round's, as the reference does.
+TEST_F(FederationE2E, SaveKeepsOnlyTheLatestFinalAndBestRound) {
+  const std::string run = train("saved", "--save --save_weights --local_step 3");
+  std::vector<std::string> saved;
+  for (const auto& entry : fs::directory_iterator(run)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("model_", 0) == 0 || name.rfind("state_", 0) == 0) saved.push_back(name);
+  }
+  std::sort(saved.begin(), saved.end());
+  ASSERT_EQ(saved.size(), 4u) << ::testing::PrintToString(saved);
+  const std::string best_round = saved[0].substr(std::string("model_best_round").size());
+  EXPECT_EQ(saved, (std::vector<std::string>{"model_best_round" + best_round, "model_final_round3",
+                                             "state_best_round" + best_round + ".json", "state_final_round3.json"}));
+  const auto trained = LlamaModel::load(run + "/model_final_round3", at::kFloat, at::kCPU);
+  const auto initial = LlamaModel::load(model_dir(), at::kFloat, at::kCPU);
+  EXPECT_FALSE(trained.flat_parameters().equal(initial.flat_parameters())) << "the saved weights are not trained";
 }
 
 TEST_F(FederationE2E, KillNineMidRoundThenResumeEqualsAnUninterruptedRun) {
