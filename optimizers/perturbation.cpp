@@ -62,22 +62,37 @@ void parallel_chunks(int64_t n, int64_t grain, const std::function<void(int64_t,
   state->finished.wait(lock, [&] { return state->done == chunks; });
 }
 
-// z for groups [g0, g0 + count) into z[4·count]: philox::normals4 split into loops that GCC
-// vectorises (the sqrt gets its own loop: its errno branch would block the others).
-void normals_block(uint64_t seed, uint64_t name_hash, int64_t g0, int64_t count, float* z) {
+// z for groups [g0, g0 + count) into z[4·count]: philox::normals4 split into loops over
+// arrays (Philox round by round across the groups) that GCC vectorises; the clones add AVX2
+// and AVX-512 versions. This file is built with -ffp-contract=off and -fno-math-errno, so
+// every version rounds each operation alone and gives the same bits.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void normals_block(
+    uint64_t seed, uint64_t name_hash, int64_t g0, int64_t count, float* z) {
+  uint32_t x[kBlockGroups], y[kBlockGroups], zc[kBlockGroups], w[kBlockGroups];
+  for (int64_t k = 0; k < count; ++k) {
+    const auto group = static_cast<uint64_t>(g0 + k);
+    x[k] = static_cast<uint32_t>(group);
+    y[k] = static_cast<uint32_t>(group >> 32);
+    zc[k] = static_cast<uint32_t>(name_hash);
+    w[k] = static_cast<uint32_t>(name_hash >> 32);
+  }
+  auto key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+    for (int64_t k = 0; k < count; ++k) philox::philox_round(x[k], y[k], zc[k], w[k], key0, key1);
+    key0 += philox::kWeyl0;
+    key1 += philox::kWeyl1;
+  }
   uint32_t radius[2 * kBlockGroups], angle[2 * kBlockGroups];
   float r[2 * kBlockGroups];
   for (int64_t k = 0; k < count; ++k) {
-    const philox::Uint4 bits = philox::philox_words(seed, name_hash, static_cast<uint64_t>(g0 + k));
-    radius[2 * k] = bits.x;
-    angle[2 * k] = bits.y;
-    radius[2 * k + 1] = bits.z;
-    angle[2 * k + 1] = bits.w;
+    radius[2 * k] = x[k];
+    angle[2 * k] = y[k];
+    radius[2 * k + 1] = zc[k];
+    angle[2 * k + 1] = w[k];
   }
   for (int64_t p = 0; p < 2 * count; ++p) {
-    r[p] = philox::mul(-2.0f, philox::log_of_odd24(philox::odd24(radius[p])));
+    r[p] = philox::sqrt_rn(philox::mul(-2.0f, philox::log_of_odd24(philox::odd24(radius[p]))));
   }
-  for (int64_t p = 0; p < 2 * count; ++p) r[p] = philox::sqrt_rn(r[p]);
   for (int64_t p = 0; p < 2 * count; ++p) {
     float c, s;
     philox::cos_sin_of_odd24(philox::odd24(angle[p]), c, s);

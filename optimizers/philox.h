@@ -71,16 +71,24 @@ FEDKSEED_HD float bits_float(uint32_t bits) {
 #endif
 }
 
+// One Philox4x32 round on the counter (x, y, z, w) with key (key0, key1).
+FEDKSEED_HD void philox_round(uint32_t& x, uint32_t& y, uint32_t& z, uint32_t& w, uint32_t key0,
+                              uint32_t key1) {
+  const uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * x;
+  const uint64_t p1 = static_cast<uint64_t>(0xCD9E8D57u) * z;
+  x = static_cast<uint32_t>(p1 >> 32) ^ y ^ key0;
+  y = static_cast<uint32_t>(p1);
+  z = static_cast<uint32_t>(p0 >> 32) ^ w ^ key1;
+  w = static_cast<uint32_t>(p0);
+}
+// The key schedule: the Weyl increments added to the key after each round.
+constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
+
 // Philox4x32 with 10 rounds (Salmon et al., SC'11; Random123's constants and key schedule).
 // Same layout as ATen's philox_engine: key = seed, counter = (offset, subsequence).
 FEDKSEED_HD Uint4 philox4x32_10(Uint4 counter, uint32_t key0, uint32_t key1) {
-  constexpr uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
-  constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
   for (int round = 0; round < 10; ++round) {
-    const uint64_t p0 = static_cast<uint64_t>(kMul0) * counter.x;
-    const uint64_t p1 = static_cast<uint64_t>(kMul1) * counter.z;
-    counter = Uint4{static_cast<uint32_t>(p1 >> 32) ^ counter.y ^ key0, static_cast<uint32_t>(p1),
-                    static_cast<uint32_t>(p0 >> 32) ^ counter.w ^ key1, static_cast<uint32_t>(p0)};
+    philox_round(counter.x, counter.y, counter.z, counter.w, key0, key1);
     key0 += kWeyl0;
     key1 += kWeyl1;
   }
