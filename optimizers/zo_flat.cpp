@@ -161,19 +161,14 @@ ZoDeviceLoop::ZoDeviceLoop(const ZoFlatParams& params, const ZoStepOptions& opti
   results_ = at::zeros({max_steps, 2}, f32);
 }
 
-void ZoDeviceLoop::step(const SeedPick& pick, const DeviceLossFn& loss) {
-  const auto t = static_cast<int64_t>(picks_.size());
-  if (t >= max_steps_) {
-    throw Error("zo device loop: step " + std::to_string(t) + " is past max_steps " + std::to_string(max_steps_));
-  }
+// The step options and, after a first step, the last step's restore+update from its losses.
+detail::ZoStepTerms ZoDeviceLoop::step_terms() const {
   detail::ZoStepTerms terms;
   terms.eps = options_.eps;
   terms.lr = options_.lr;
   terms.weight_decay = options_.weight_decay;
   terms.grad_clip = options_.grad_clip;
-  terms.has_next = true;
-  terms.next_seed = pick.seed;
-  terms.next_coeff = static_cast<float>(options_.eps);
+  const auto t = static_cast<int64_t>(picks_.size());
   if (t > 0) {
     terms.previous_seed = picks_.back().seed;
     terms.loss_plus = losses_[t - 1][0].const_data_ptr<float>();
@@ -181,6 +176,18 @@ void ZoDeviceLoop::step(const SeedPick& pick, const DeviceLossFn& loss) {
     terms.g_out = results_[t - 1][0].data_ptr<float>();
     terms.applied_out = results_[t - 1][1].data_ptr<float>();
   }
+  return terms;
+}
+
+void ZoDeviceLoop::step(const SeedPick& pick, const DeviceLossFn& loss) {
+  const auto t = static_cast<int64_t>(picks_.size());
+  if (t >= max_steps_) {
+    throw Error("zo device loop: step " + std::to_string(t) + " is past max_steps " + std::to_string(max_steps_));
+  }
+  detail::ZoStepTerms terms = step_terms();
+  terms.has_next = true;
+  terms.next_seed = pick.seed;
+  terms.next_coeff = static_cast<float>(options_.eps);
   picks_.push_back(pick);
   params_.run_step(terms);
   losses_[t][0].copy_(loss().reshape({}));
@@ -192,17 +199,7 @@ std::vector<ZoStepResult> ZoDeviceLoop::finish() {
   const auto count = static_cast<int64_t>(picks_.size());
   std::vector<ZoStepResult> results;
   if (count == 0) return results;
-  detail::ZoStepTerms terms;
-  terms.eps = options_.eps;
-  terms.lr = options_.lr;
-  terms.weight_decay = options_.weight_decay;
-  terms.grad_clip = options_.grad_clip;
-  terms.previous_seed = picks_.back().seed;
-  terms.loss_plus = losses_[count - 1][0].const_data_ptr<float>();
-  terms.loss_minus = losses_[count - 1][1].const_data_ptr<float>();
-  terms.g_out = results_[count - 1][0].data_ptr<float>();
-  terms.applied_out = results_[count - 1][1].data_ptr<float>();
-  params_.run_step(terms);
+  params_.run_step(step_terms());
   const at::Tensor losses = losses_.narrow(0, 0, count).cpu();
   const at::Tensor scalars = results_.narrow(0, 0, count).cpu();
   for (int64_t t = 0; t < count; ++t) {

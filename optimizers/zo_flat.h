@@ -72,6 +72,8 @@ class ZoDeviceLoop {
   std::vector<ZoStepResult> finish();
 
  private:
+  detail::ZoStepTerms step_terms() const;
+
   const ZoFlatParams& params_;
   ZoStepOptions options_;
   int64_t max_steps_;
