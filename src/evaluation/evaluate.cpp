@@ -13,25 +13,13 @@
 namespace fedkseed {
 namespace {
 
-// Padded tokens per evaluation batch: bounds the fp32 logits (and their log-softmax) to
-// about 1 GB each for a 32k vocabulary.
+// Padded tokens per evaluation batch: bounds the activations; lm_head runs on labelled
+// positions only.
 constexpr int64_t kEvalTokenBudget = 8192;
 
 int64_t capped(std::size_t size, int64_t max_samples) {
   const auto count = static_cast<int64_t>(size);
   return max_samples > 0 ? std::min(count, max_samples) : count;
-}
-
-// Each sample's token-mean next-token CE (NaN without labels), as a bs-1 HF loss would be.
-at::Tensor per_sample_losses(const LlamaModel& model, const Batch& batch) {
-  const auto device = model.device();
-  const auto logits = model.logits(batch.input_ids.to(device), batch.attention_mask.to(device));
-  const int64_t rows = logits.size(0), length = logits.size(1), vocab = logits.size(2);
-  const auto targets = batch.labels.to(device).narrow(1, 1, length - 1);
-  const auto token_losses = at::cross_entropy_loss(logits.narrow(1, 0, length - 1).reshape({-1, vocab}),
-                                                   targets.reshape(-1), {}, at::Reduction::None, kIgnoreIndex);
-  const auto counts = targets.ne(kIgnoreIndex).sum(1).to(at::kDouble);
-  return token_losses.view({rows, length - 1}).to(at::kDouble).sum(1) / counts;
 }
 
 }  // namespace
@@ -50,7 +38,8 @@ double evaluate_loss(const LlamaModel& model, const std::vector<Example>& exampl
       longest = length;
       group.push_back(&examples[start++]);
     }
-    const auto losses = per_sample_losses(model, collate(group, pad_id)).cpu();
+    const Batch batch = collate(group, pad_id);
+    const auto losses = model.sample_losses(batch.input_ids, batch.labels, batch.attention_mask);
     const auto finite = losses.isfinite();
     total += losses.masked_select(finite).sum().item<double>();
     scored += finite.sum().item<int64_t>();

@@ -287,6 +287,24 @@ at::Tensor LlamaModel::logits(const at::Tensor& input_ids, const at::Tensor& att
 
 at::Tensor LlamaModel::loss(const at::Tensor& input_ids, const at::Tensor& labels,
                             const at::Tensor& attention_mask) const {
+  return labelled_losses(input_ids, labels, attention_mask, at::Reduction::Mean);
+}
+
+at::Tensor LlamaModel::sample_losses(const at::Tensor& input_ids, const at::Tensor& labels,
+                                     const at::Tensor& attention_mask) const {
+  const at::Tensor host_labels = labels.to(at::kCPU, at::kLong);
+  const at::Tensor token_losses =
+      labelled_losses(input_ids, host_labels, attention_mask, at::Reduction::None).to(at::kCPU, at::kDouble);
+  const int64_t shifted = std::max<int64_t>(labels.size(1) - 1, 0);
+  const at::Tensor labelled = host_labels.narrow(1, 1, shifted) != -100;
+  // nonzero() lists the labelled positions in the order of the rows lm_head ran on.
+  const at::Tensor sample = labelled.nonzero().select(1, 0);
+  const at::Tensor sums = at::zeros({labels.size(0)}, at::kDouble).index_add_(0, sample, token_losses);
+  return sums / labelled.sum(1).to(at::kDouble);
+}
+
+at::Tensor LlamaModel::labelled_losses(const at::Tensor& input_ids, const at::Tensor& labels,
+                                       const at::Tensor& attention_mask, int64_t reduction) const {
   c10::InferenceMode guard;
   TORCH_CHECK(labels.sizes() == input_ids.sizes(), "LlamaModel::loss: labels ", labels.sizes(),
               " do not match input_ids ", input_ids.sizes());
@@ -309,15 +327,15 @@ at::Tensor LlamaModel::loss(const at::Tensor& input_ids, const at::Tensor& label
   }
   targets = targets.to(device());
   check_ids(at::where(targets == -100, 0, targets), config_.vocab_size, "labels");
-  return rows_loss(hidden, rows, targets);
+  return rows_loss(hidden, rows, targets, reduction);
 }
 
-at::Tensor LlamaModel::rows_loss(const at::Tensor& hidden, const at::Tensor& rows,
-                                 const at::Tensor& targets) const {
+at::Tensor LlamaModel::rows_loss(const at::Tensor& hidden, const at::Tensor& rows, const at::Tensor& targets,
+                                 int64_t reduction) const {
   const int64_t shifted = std::max<int64_t>(hidden.size(1) - 1, 0);
   at::Tensor flat = hidden.narrow(1, 0, shifted).reshape({-1, config_.hidden_size});
   if (rows.defined()) flat = flat.index_select(0, rows);
-  return at::cross_entropy_loss(lm_head(flat), targets, {}, at::Reduction::Mean, -100);
+  return at::cross_entropy_loss(lm_head(flat), targets, {}, reduction, -100);
 }
 
 void LlamaModel::save(const std::string& dir) const {

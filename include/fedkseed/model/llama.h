@@ -3,6 +3,7 @@
 // Weights live in one flat buffer; q/k/v and gate/up are adjacent so each runs as one GEMM.
 #pragma once
 
+#include <ATen/core/Reduction.h>
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
@@ -50,6 +51,10 @@ class LlamaModel {
   // labels on the CPU, lm_head runs only on the labelled positions.
   at::Tensor loss(const at::Tensor& input_ids, const at::Tensor& labels,
                   const at::Tensor& attention_mask = {}) const;
+  // Each example's mean next-token cross entropy over its labels (NaN without any), as a
+  // batch-1 loss() would give it: fp64 [B] on the CPU, lm_head only on labelled positions.
+  at::Tensor sample_losses(const at::Tensor& input_ids, const at::Tensor& labels,
+                           const at::Tensor& attention_mask = {}) const;
   // The same loss for unpadded [B, T] int64 ids and labels on the CPU, as one CUDA graph per
   // bucketed shape: T is padded to a multiple of `bucket` (id 0, label -100; causal attention
   // keeps the real positions exact) and lm_head runs only on labelled rows, padded to a multiple
@@ -100,8 +105,14 @@ class LlamaModel {
   at::Tensor lm_head(const at::Tensor& hidden) const;
   // head_dim, padded to a multiple of 8 on CUDA, where flash kernels need that.
   int64_t attention_head_dim() const;
-  // Mean cross entropy of lm_head(hidden.narrow(1, 0, T − 1) rows `rows`) against `targets`.
-  at::Tensor rows_loss(const at::Tensor& hidden, const at::Tensor& rows, const at::Tensor& targets) const;
+  // loss() with an at::Reduction: Mean (loss) or None (one value per labelled position, in
+  // row-major order when the labels are on the CPU).
+  at::Tensor labelled_losses(const at::Tensor& input_ids, const at::Tensor& labels,
+                             const at::Tensor& attention_mask, int64_t reduction) const;
+  // Cross entropy of lm_head(hidden.narrow(1, 0, T − 1) rows `rows`) against `targets`
+  // (label -100 ignored) with an at::Reduction.
+  at::Tensor rows_loss(const at::Tensor& hidden, const at::Tensor& rows, const at::Tensor& targets,
+                       int64_t reduction = at::Reduction::Mean) const;
   // Bool [B, 1, queries, keys]: query i (at position query_offset + i) sees key j when
   // j <= its position and key_mask[b, j], and always itself (so padded rows stay finite).
   static at::Tensor causal_padding_mask(const at::Tensor& key_mask, int64_t query_offset, int64_t queries);
