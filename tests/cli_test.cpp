@@ -64,6 +64,22 @@ TEST(Cli, CudaOnMachineWithoutCudaIsRefused) {
   EXPECT_NE(result.err.find("CUDA"), std::string::npos) << result.err;
 }
 
+TEST(Cli, GenerateRefusesImpossibleMaxNewTokens) {
+  const std::string model = make_temp_dir("generate") + "/model";
+  ASSERT_EQ(run_fedkseed("init-model --preset tiny --seed 0 --out " + model).exit_code, 0);
+  for (const char* count : {"-1", "1000000000"}) {
+    const auto result = run_fedkseed("generate --model " + model + " --prompt hi --max_new_tokens " + std::string(count));
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_EQ(result.err.rfind("fedkseed: error: --max_new_tokens", 0), 0u) << result.err;
+  }
+  EXPECT_NE(run_fedkseed("generate --model " + model + " --prompt hi --max_new_tokens 1000000000").err.find(
+                "max_position_embeddings 2048"),
+            std::string::npos);
+  const auto ok = run_fedkseed("generate --model " + model + " --prompt hi --max_new_tokens 3");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("\"ids\""), std::string::npos) << ok.out;
+}
+
 TEST(Cli, UnknownFlagIsAnError) {
   const auto result = run_fedkseed("train --device cpu --round 3");
   EXPECT_EQ(result.exit_code, 2);

@@ -186,12 +186,18 @@ void run_score(const ScoreArgs& args) {
 }
 
 void run_generate(const GenerateArgs& args) {
+  if (args.max_new_tokens < 0) throw Error("--max_new_tokens: must be >= 0");
   const LlamaModel model = load_model(args);
   const Tokenizer tokenizer = Tokenizer::load(args.model);
-  const auto ids = model
-                       .generate({tokenizer.encode(args.prompt)}, args.max_new_tokens, tokenizer.eos_id(),
-                                 tokenizer.pad_id())
-                       .front();
+  const auto prompt = tokenizer.encode(args.prompt);
+  const int64_t context = model.config().max_position_embeddings;
+  if (static_cast<int64_t>(prompt.size()) + args.max_new_tokens > context) {
+    throw Error("--max_new_tokens " + std::to_string(args.max_new_tokens) + ": with the prompt's " +
+                std::to_string(prompt.size()) + " tokens it exceeds the model's max_position_embeddings " +
+                std::to_string(context));
+  }
+  const auto ids =
+      model.generate({prompt}, args.max_new_tokens, tokenizer.eos_id(), tokenizer.pad_id()).front();
   const nlohmann::json result = {{"ids", ids}, {"text", tokenizer.decode(ids)}};
   std::cout << result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
 }
