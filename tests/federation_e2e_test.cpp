@@ -109,6 +109,19 @@ TEST_F(FederationE2E, BytesOnTheWireMatchTheMessageEncoding) {
   EXPECT_FALSE(read_json(pro + "/state.json").at("pro_history").empty());
 }
 
+// --local_step 0: clients send no pairs and the global model stays theta0 (same eval loss).
+TEST_F(FederationE2E, RoundsWithoutLocalStepsChangeNothing) {
+  const std::string run = train("no_steps", "--local_step 0 --rounds 2");
+  for (const auto& line : metrics(run)) {
+    EXPECT_EQ(line.at("steps_applied").get<int64_t>(), 0);
+    EXPECT_EQ(line.at("bytes_up").get<int64_t>(), kClientsPerRound * 5);
+  }
+  const auto losses = read_json(run + "/results.json").at("eval_avg_acc").get<std::vector<double>>();
+  ASSERT_EQ(losses.size(), 3u);
+  EXPECT_EQ(losses[1], losses[0]);
+  EXPECT_EQ(losses[2], losses[0]);
+}
+
 TEST_F(FederationE2E, UnboundedSeedsMakeCommunicationGrow) {
   const std::string run = train("unbounded", "-K 0");
   const auto lines = metrics(run);

@@ -291,9 +291,6 @@ int64_t Federation::client_steps(int64_t client) const {
   return options_.batch_or_epoch == "batch" ? options_.local_step : options_.local_step * clients_[client].num_batches();
 }
 
-// The Pro history is not recorded here but from the replies after the round (run_round):
-// the probabilities only change at round start, so that is the same record in the same
-// order, and every rank can make it.
 // The loss at the current parameters on one batch, enqueued without waiting on the host: one
 // CUDA graph per bucketed length for unpadded batches on a GPU, the eager forward otherwise.
 at::Tensor Federation::batch_loss(const Batch& batch) const {
@@ -305,14 +302,17 @@ at::Tensor Federation::batch_loss(const Batch& batch) const {
 
 // One client's local steps. philox keeps every step's scalars on the device (g and the skip
 // rule there, the restore+update fused with the next +eps) and waits on the host once per
-// client; torch takes the reference's host steps, as its generator lives on the host.
+// client; torch takes the reference's host steps, as its generator lives on the host. The Pro
+// history is not recorded here but from the replies after the round (run_round): the
+// probabilities only change at round start, so that is the same record in the same order, and
+// every rank can make it.
 ClientRecord Federation::train_client(int64_t client, int64_t round) {
   ClientData& data = clients_[client];
   const int64_t steps = client_steps(client);
   Rng rng(options_.seed, c10::str("steps/", round, "/", client));
   log::Progress progress(c10::str("round ", round, " client ", client), steps);
   std::vector<ZoStepResult> outcomes;
-  if (step_options_.rng == RngKind::philox) {
+  if (step_options_.rng == RngKind::philox && steps > 0) {
     ZoDeviceLoop loop(*working_flat_, step_options_, steps);
     for (int64_t step = 0; step < steps; ++step) {
       const Batch batch = collate(data.next_batch(), pad_id_);
@@ -327,7 +327,10 @@ ClientRecord Federation::train_client(int64_t client, int64_t round) {
       const Batch batch = collate(data.next_batch(), pad_id_);
       const LossFn loss = [&] { return batch_loss(batch).item<double>(); };
       outcomes.push_back(zo_train_step(working_, sampler_, rng, loss, step_options_));
-      if (outcomes.back().applied) loss_sum += outcomes.back().loss_plus, ++applied;
+      if (outcomes.back().applied) {
+        loss_sum += outcomes.back().loss_plus;
+        ++applied;
+      }
       progress.update(step + 1, c10::str("L+ ", applied ? loss_sum / applied : NAN));
     }
   }

@@ -64,7 +64,6 @@ class DecodeStep {
 
 }  // namespace
 
-
 std::vector<std::vector<int64_t>> LlamaModel::generate(const std::vector<std::vector<int64_t>>& prompts,
                                                        int64_t max_new_tokens, int64_t eos_id,
                                                        int64_t pad_id) const {
