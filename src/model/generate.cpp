@@ -6,11 +6,13 @@
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <utility>
 
 #include "fedkseed/common/error.h"
+#include "fedkseed/common/logging.h"
 #include "fedkseed/model/llama.h"
 
 #if FEDKSEED_WITH_CUDA
@@ -24,17 +26,20 @@ namespace fedkseed {
 namespace {
 
 // A decode step with fixed shapes: run eagerly the first time (which also warms up the
-// libraries), then captured once and replayed as a CUDA graph on a GPU.
+// libraries), then captured once and replayed as a CUDA graph on a GPU. Should the capture
+// fail, the steps stay eager (the failed capture ran nothing, so no state moved).
 class DecodeStep {
  public:
   DecodeStep(c10::Device device, std::function<void()> body) : device_(device), body_(std::move(body)) {}
 
   void operator()() {
 #if FEDKSEED_WITH_CUDA
-    if (device_.is_cuda() && calls_++ > 0) {
+    if (device_.is_cuda() && !eager_ && calls_++ > 0) {
       if (!graph_) capture();
-      graph_->replay();
-      return;
+      if (graph_) {
+        graph_->replay();
+        return;
+      }
     }
 #endif
     body_();
@@ -45,18 +50,33 @@ class DecodeStep {
   void capture() {
     const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(false, device_.index());
     c10::cuda::device_synchronize();
-    graph_ = std::make_unique<at::cuda::CUDAGraph>();
-    {
+    auto graph = std::make_unique<at::cuda::CUDAGraph>();
+    try {
       const c10::cuda::CUDAStreamGuard guard(side);
-      graph_->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
-      body_();
-      graph_->capture_end();
+      graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+      try {
+        body_();
+      } catch (...) {
+        try {
+          graph->capture_end();  // ends the invalidated capture; reports it as an error
+        } catch (...) {
+        }
+        throw;
+      }
+      graph->capture_end();
+      graph_ = std::move(graph);
+    } catch (const std::exception& error) {
+      (void)cudaGetLastError();
+      eager_ = true;
+      const std::string what = error.what();
+      log::warn("greedy decoding: the CUDA graph capture failed, decoding eagerly: " + what.substr(0, what.find('\n')));
     }
     c10::cuda::device_synchronize();
   }
 
   std::unique_ptr<at::cuda::CUDAGraph> graph_;  // made on first capture: it needs a CUDA device
   int64_t calls_ = 0;
+  bool eager_ = false;
 #endif
   c10::Device device_;
   std::function<void()> body_;
