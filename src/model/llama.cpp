@@ -209,9 +209,10 @@ at::Tensor LlamaModel::attention(const Layer& layer, size_t index, const at::Ten
   auto split = [&](int64_t begin, int64_t count) {
     return qkv.narrow(-1, begin * hd, count * hd).view({batch, tokens, count, hd}).transpose(1, 2);
   };
-  at::Tensor q = split(0, heads), k = split(heads, kv), v = split(heads + kv, kv);
-  q = q * cos + rotate_half(q) * sin;
-  k = k * cos + rotate_half(k) * sin;
+  // RoPE on the query and key heads together: the same elementwise ops, half the kernels.
+  const at::Tensor query_key = split(0, heads + kv);
+  const at::Tensor rotated = query_key * cos + rotate_half(query_key) * sin;
+  at::Tensor q = rotated.narrow(1, 0, heads), k = rotated.narrow(1, heads, kv), v = split(heads + kv, kv);
   // Zero columns change no dot product and give zero outputs; the scale stays that of the
   // true head dim.
   const int64_t pad = attention_head_dim() - hd;
