@@ -1,11 +1,15 @@
-// Batched test-set loss equals the mean of one-sample HF losses (the reference's metric).
+// Batched test-set loss equals the mean of one-sample HF losses (the reference's metric), and
+// batched Rouge-L evaluation equals decoding every prompt alone.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "fedkseed/data/batch.h"
 #include "fedkseed/evaluation/evaluate.h"
+#include "fedkseed/evaluation/rouge.h"
 #include "fedkseed/model/llama.h"
+#include "fedkseed/model/tokenizer.h"
+#include "tests/test_util.h"
 
 namespace fedkseed {
 namespace {
@@ -60,6 +64,29 @@ TEST(EvaluateLoss, BatchedEqualsTheMeanOfPerSampleLosses) {
   EXPECT_NEAR(evaluate_loss(model, examples, 0, 0), total / 7, 1e-5);
   const Batch first = collate({&examples[0]}, 0);
   EXPECT_NEAR(evaluate_loss(model, examples, 0, 1), model.loss(first.input_ids, first.labels).item<double>(), 1e-5);
+}
+
+// Prompts of mixed lengths, batched by length: each hypothesis is still that prompt's own greedy
+// continuation, in the examples' order, and the mean is that of the per-example scores.
+TEST(EvaluateRouge, LengthSortedBatchesEqualDecodingEachPromptAlone) {
+  const std::string dir = test::make_temp_dir("rouge_eval") + "/model";
+  ASSERT_EQ(test::run_fedkseed("init-model --preset tiny --seed 1 --out " + dir).exit_code, 0);
+  const auto model = LlamaModel::load(dir, at::kFloat, at::kCPU);
+  const Tokenizer tokenizer = Tokenizer::load(dir);
+  std::vector<GenerationExample> examples;
+  for (const char* text : {"a long prompt about the river and the duck that likes it", "hi", "the cat",
+                           "what does the owl like most of all in the forest at night", "blue"}) {
+    examples.push_back({tokenizer.encode(text), "the duck likes the river"});
+  }
+  const auto evaluation = evaluate_rouge(model, tokenizer, examples, 2, 0, 6, 0);
+  ASSERT_EQ(evaluation.hypotheses.size(), examples.size());
+  double total = 0.0;
+  for (std::size_t i = 0; i < examples.size(); ++i) {
+    const auto alone = model.generate({examples[i].prompt_ids}, 6, tokenizer.eos_id(), 0).front();
+    EXPECT_EQ(evaluation.hypotheses[i], tokenizer.decode(alone)) << i;
+    total += rouge_l_f(evaluation.hypotheses[i], examples[i].reference).value_or(0.0);
+  }
+  EXPECT_EQ(evaluation.mean_rouge_l_f, total / examples.size());
 }
 
 }  // namespace

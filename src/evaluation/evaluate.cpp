@@ -3,7 +3,9 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "fedkseed/data/batch.h"
 #include "fedkseed/evaluation/rouge.h"
@@ -51,19 +53,28 @@ RougeEvaluation evaluate_rouge(const LlamaModel& model, const Tokenizer& tokeniz
                                const std::vector<GenerationExample>& examples, int64_t batch_size,
                                int64_t pad_id, int64_t max_new_tokens, int64_t max_samples) {
   const int64_t count = capped(examples.size(), max_samples);
+  // Batches of similar prompt lengths waste little on padding; a prompt's greedy tokens do not
+  // depend on its batch, and scores are summed in the examples' order.
+  std::vector<int64_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return examples[a].prompt_ids.size() < examples[b].prompt_ids.size();
+  });
   RougeEvaluation result;
-  double total = 0.0;
+  result.hypotheses.resize(count);
+  std::vector<double> scores(count);
   for (int64_t start = 0; start < count; start += batch_size) {
+    const int64_t end = std::min(count, start + batch_size);
     std::vector<std::vector<int64_t>> prompts;
-    for (int64_t i = start; i < std::min(count, start + batch_size); ++i) prompts.push_back(examples[i].prompt_ids);
+    for (int64_t i = start; i < end; ++i) prompts.push_back(examples[order[i]].prompt_ids);
     const auto generated = model.generate(prompts, max_new_tokens, tokenizer.eos_id(), pad_id);
-    for (std::size_t k = 0; k < generated.size(); ++k) {
-      std::string hypothesis = tokenizer.decode(generated[k]);
-      total += rouge_l_f(hypothesis, examples[start + k].reference).value_or(0.0);
-      result.hypotheses.push_back(std::move(hypothesis));
+    for (int64_t i = start; i < end; ++i) {
+      const int64_t index = order[i];
+      result.hypotheses[index] = tokenizer.decode(generated[i - start]);
+      scores[index] = rouge_l_f(result.hypotheses[index], examples[index].reference).value_or(0.0);
     }
   }
-  result.mean_rouge_l_f = count > 0 ? total / count : 0.0;
+  result.mean_rouge_l_f = count > 0 ? std::accumulate(scores.begin(), scores.end(), 0.0) / count : 0.0;
   return result;
 }
 
