@@ -1,18 +1,9 @@
 #!/usr/bin/env bash
 # Paper setting: FedKSeed on Dolly-15K, 200 clients, Dirichlet alpha = 0.5, 60 rounds (reference-spec §7.1).
-# lr 3e-7, eps 5e-4, tau = 200 local steps of batch 1, 5% of clients per round, fp16, Rouge-L.
-# K = 4096: the FedKSeed setting of the paper as re-reported by Ferret (§5, App. C.1.2) and the
-# reference's default -K; the README's K = 1024 examples match FedKSeed-Pro (reference-spec §7.1).
+# The paper's flags are in common.sh (paper_train); DRY_RUN=1 prints the full command.
 # Usage: dolly_alpha0.5_fedkseed.sh MODEL_DIR DATA_DIR [LOG_ROOT] [extra train flags...]   (see common.sh)
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 parse_experiment_args dolly_alpha0.5_fedkseed "$@"
 
-train \
-  --model "$model_dir" --data_dir "$data_dir" --dtype fp16 --device 0 --init_on gpu \
-  --dataset dolly --num_clients 200 --iid dir0.5 --zerotask 7 --dataset_subsample 1 \
-  --batch_size 1 --max_length 1024 \
-  --rounds 60 -m 0.05 --local_step 200 --batch_or_epoch batch \
-  --lr 3e-7 --weight_decay 0 --grad_clip -100 --zo_eps 5e-4 -K 4096 --rng philox --sync from_init \
-  --seed 42 --eval_every 1 --eval_max_samples 0 --eval_metric rouge \
-  --log --log_root "$log_root"
+dolly_paper_train

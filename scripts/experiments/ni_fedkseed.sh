@@ -1,19 +1,10 @@
 #!/usr/bin/env bash
 # Paper setting: FedKSeed on Natural Instructions, 40 rounds (reference-spec §7.1); one client
 # per training task (the reference ignores --num_clients for NI).
-# lr 3e-7, eps 5e-4, tau = 200 local steps of batch 1, 5% of clients per round, fp16, Rouge-L.
-# K = 4096: the FedKSeed setting of the paper as re-reported by Ferret (§5, App. C.1.2) and the
-# reference's default -K; the README's K = 1024 examples match FedKSeed-Pro (reference-spec §7.1).
+# The paper's flags are in common.sh (paper_train); DRY_RUN=1 prints the full command.
 # Usage: ni_fedkseed.sh MODEL_DIR DATA_DIR [LOG_ROOT] [extra train flags...]   (see common.sh)
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 parse_experiment_args ni_fedkseed "$@"
 
-train \
-  --model "$model_dir" --data_dir "$data_dir" --dtype fp16 --device 0 --init_on gpu \
-  --dataset instruct --use_prompts true \
-  --batch_size 1 --max_length 1024 \
-  --rounds 40 -m 0.05 --local_step 200 --batch_or_epoch batch \
-  --lr 3e-7 --weight_decay 0 --grad_clip -100 --zo_eps 5e-4 -K 4096 --rng philox --sync from_init \
-  --seed 42 --eval_every 1 --eval_max_samples 0 --eval_metric rouge \
-  --log --log_root "$log_root"
+ni_paper_train

@@ -9,14 +9,6 @@ parse_experiment_args sweep_pro_vs_uniform "$@"
 
 for alpha in 0.5 5.0; do
   for pro in false true; do
-    train \
-      --model "$model_dir" --data_dir "$data_dir" --dtype fp16 --device 0 --init_on gpu \
-      --dataset dolly --num_clients 200 --iid "dir$alpha" --zerotask 7 --dataset_subsample 1 \
-      --batch_size 1 --max_length 1024 \
-      --rounds 60 -m 0.05 --local_step 200 --batch_or_epoch batch \
-      --lr 3e-7 --weight_decay 0 --grad_clip -100 --zo_eps 5e-4 -K "${K:-1024}" --rng philox --sync from_init \
-      --bias_sampling="$pro" --bias_loss_clip 1000 --grad_initial 0 \
-      --seed 42 --eval_every 1 --eval_max_samples 0 --eval_metric rouge \
-      --log --log_root "$log_root"
+    dolly_paper_train --iid "dir$alpha" -K "${K:-1024}" --bias_sampling="$pro" --bias_loss_clip 1000 --grad_initial 0
   done
 done

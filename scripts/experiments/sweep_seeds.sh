@@ -8,17 +8,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 parse_experiment_args sweep_seeds "$@"
 
 for seed in ${SEEDS:-42 43 44 45}; do
-  for pro in false true; do
-    k=4096
-    [ "$pro" = false ] || k=1024
-    train \
-      --model "$model_dir" --data_dir "$data_dir" --dtype fp16 --device 0 --init_on gpu \
-      --dataset dolly --num_clients 200 --iid dir0.5 --zerotask 7 --dataset_subsample 1 \
-      --batch_size 1 --max_length 1024 \
-      --rounds 60 -m 0.05 --local_step 200 --batch_or_epoch batch \
-      --lr 3e-7 --weight_decay 0 --grad_clip -100 --zo_eps 5e-4 -K "$k" --rng philox --sync from_init \
-      --bias_sampling="$pro" --bias_loss_clip 1000 --grad_initial 0 \
-      --seed "$seed" --eval_every 1 --eval_max_samples 0 --eval_metric rouge \
-      --log --log_root "$log_root"
-  done
+  dolly_paper_train --seed "$seed"
+  dolly_paper_train --seed "$seed" "${pro_flags[@]}"
 done
