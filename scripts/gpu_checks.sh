@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # The checks that need a GPU host, in stages (each writes its log under OUT_DIR):
 #   build      offline build against the host's torch (scripts/setup.sh --offline DEB_DIR)
-#   tests      the whole ctest suite, CUDA tests included
+#   prebuilt   instead of build: binaries built on another machine against the same torch 2.11
+#              (PREBUILT=DIR holding fedkseed and fedkseed_tests), libraries from DEB_DIR
+#   tests      the whole ctest suite, CUDA tests included (needs the build stage)
+#   cuda-tests the CUDA and parity tests straight from fedkseed_tests (works after prebuilt too)
+#   distributed  a tiny CUDA run alone, through torchrun with nccl (1 rank) and gloo (2 ranks
+#              sharing the GPU); scripts/compare_run_dirs.py checks the state files are identical
 #   reference  the reference README's Dolly (alpha 0.5) and NI commands, shortened with
 #              --rounds 2 --local_step 20 --eval_max_samples 20, on a random dj-1.3b
 #   compare    FedKSeed vs FedKSeed-Pro on Dolly-format data (paper flags, ROUNDS rounds),
@@ -32,14 +37,52 @@ prepare_data() {
   mkdir -p "$data"
   tar xzf "$tarball" -C "$work"
   mv "$work/natural-instructions" "$data/"
-  [ -f "$work/dolly/databricks-dolly-15k.jsonl" ] && mv "$work/dolly/databricks-dolly-15k.jsonl" "$data/" ||
+  if [ -f "$work/dolly/databricks-dolly-15k.jsonl" ]; then
+    mv "$work/dolly/databricks-dolly-15k.jsonl" "$data/"
+  else
     "$fedkseed" make-tiny-data --out "$data" --records 15011 --seed 0
+  fi
 }
 
 prepare_model() {
   [ -f "$model/config.json" ] && return
   "$fedkseed" init-model --preset dj-1.3b --dtype fp16 --seed 0 --out "$model" \
     --tokenizer "$work/tokenizers/llama/tokenizer.model"
+}
+
+# Prebuilt binaries carry the venv python path of the machine that built them
+# (/work/main/.venv/bin/python): point it at this host's python3.
+use_prebuilt() {
+  local python_dir=$root/.venv/bin
+  mkdir -p "$build/tests" "$python_dir" /work /tmp/fedkseed-prefix
+  cp "${PREBUILT:?prebuilt needs PREBUILT=DIR}/fedkseed" "$build/"
+  cp "$PREBUILT/fedkseed_tests" "$build/tests/"
+  [ -e /work/main ] || ln -s "$root" /work/main
+  printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v "${PYTHON:-python3}")" >"$python_dir/python"
+  chmod +x "$python_dir/python"
+  for deb in "$debs"/*.deb; do dpkg -x "$deb" /tmp/fedkseed-prefix; done
+  torch_lib=$("${PYTHON:-python3}" -c 'import os, torch; print(os.path.dirname(torch.__file__) + "/lib")')
+  export LD_LIBRARY_PATH="$torch_lib:/tmp/fedkseed-prefix/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+
+distributed() {
+  local tiny=$work/tiny
+  mkdir -p "$tiny"
+  "$fedkseed" init-model --preset tiny --seed 0 --out "$tiny/model" >/dev/null
+  "$fedkseed" make-tiny-data --records 600 --seed 0 --out "$tiny/data" >/dev/null
+  local args=(train --model "$tiny/model" --data_dir "$tiny/data" --dataset dolly --num_clients 20 --iid dir0.5
+              -m 0.2 --rounds 3 --local_step 15 -K 64 --lr 2e-4 --zo_eps 1e-3 --dtype fp32 --device "${DEVICE:-0}"
+              --max_length 96 --eval_metric loss --eval_max_samples 30 --log --quiet)
+  local torchrun=("${PYTHON:-python3}" -m torch.distributed.run --no-python)
+  "$fedkseed" "${args[@]}" --log_root "$tiny/single" >/dev/null 2>"$out/dist_single.err"
+  [ "${DEVICE:-0}" = cpu ] || "${torchrun[@]}" --nproc-per-node=1 --master-port=29511 -- "$fedkseed" "${args[@]}" \
+    --backend nccl --log_root "$tiny/nccl1" >/dev/null 2>"$out/dist_nccl1.err"
+  "${torchrun[@]}" --nproc-per-node=2 --master-port=29512 -- "$fedkseed" "${args[@]}" --backend gloo \
+    --log_root "$tiny/gloo2" >/dev/null 2>"$out/dist_gloo2.err"
+  local runs=("$tiny"/single/* "$tiny"/gloo2/*)
+  [ ! -d "$tiny/nccl1" ] || runs+=("$tiny"/nccl1/*)
+  "${PYTHON:-python3}" scripts/compare_run_dirs.py "${runs[@]}" |
+    tee "$out/dist_compare.txt"
 }
 
 for stage in "$@"; do
@@ -49,6 +92,12 @@ for stage in "$@"; do
       BUILD_DIR=$build PYTHON=${PYTHON:-python3} JOBS=${JOBS:-$(nproc)} scripts/setup.sh --offline "$debs" \
         >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
       tail -2 "$out/build.log" ;;
+    prebuilt) use_prebuilt ;;
+    cuda-tests)
+      "$build/tests/fedkseed_tests" --gtest_filter='*Cuda*:ZoTorch*:ModelGraph*:ZoFlat*:ZoDeviceLoop*:ModelParity*' \
+        >"$out/cuda_tests.log" 2>&1 || true
+      grep -E "^\[  (PASSED|FAILED) |^\[  FAILED|SKIPPED \]|tests ran" "$out/cuda_tests.log" | head -20 ;;
+    distributed) distributed ;;
     tests)
       export LD_LIBRARY_PATH="$root/$debs/prefix/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
       ctest --test-dir "$build" -j 8 --output-on-failure >"$out/ctest.log" 2>&1 || true
