@@ -53,7 +53,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"--iid 1", "--iid", "dir<alpha>"},
                       BadInput{"--dataset alpaca", "--dataset", "instruct|dolly"},
                       BadInput{"--dtype fp8", "--dtype", "fp16|bf16|fp32"},
-                      BadInput{"--config /nonexistent/fedkseed.toml", "--config", "fedkseed.toml"}),
+                      BadInput{"--config /nonexistent/fedkseed.toml", "--config", "fedkseed.toml"},
+                      BadInput{"--config /", "--config /", "not a readable file"}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return "case" + std::to_string(info.index); });
 
 TEST(Cli, CudaOnMachineWithoutCudaIsRefused) {
@@ -62,6 +63,9 @@ TEST(Cli, CudaOnMachineWithoutCudaIsRefused) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("--device"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("CUDA"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.rfind("fedkseed: error: --device cuda:7: ", 0), 0u) << result.err;
+  EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << "one line: " << result.err;
+  EXPECT_NE(result.err.find("use --device cpu"), std::string::npos) << result.err;
 }
 
 TEST(Cli, GenerateRefusesImpossibleMaxNewTokens) {
@@ -122,6 +126,29 @@ TEST(Cli, ConfigFileSetsFlagsAndCommandLineWins) {
   const auto typo = run_fedkseed("train --device cpu --config " + dir + "/typo.toml");
   EXPECT_EQ(typo.exit_code, 2);
   EXPECT_NE(typo.err.find("unknown key 'rouns'"), std::string::npos) << typo.err;
+
+  write_text(dir + "/bad_value.toml", "K = \"many\"\n");
+  const auto bad_value = run_fedkseed("train --device cpu --config " + dir + "/bad_value.toml");
+  EXPECT_EQ(bad_value.exit_code, 2);
+  EXPECT_EQ(bad_value.err.rfind("fedkseed: error: --config " + dir + "/bad_value.toml: key 'K': ", 0), 0u)
+      << bad_value.err;
+}
+
+// The global --quiet and --log_level can live in a config file too.
+TEST(Cli, ConfigFileMaySetTheLogLevel) {
+  const std::string dir = make_temp_dir("config-log");
+  const std::string model = dir + "/model", data = dir + "/data";
+  ASSERT_EQ(run_fedkseed("init-model --preset tiny --seed 0 --out " + model).exit_code, 0);
+  ASSERT_EQ(run_fedkseed("make-tiny-data --records 200 --seed 0 --out " + data).exit_code, 0);
+  const std::string run = "train --device cpu --dtype fp32 --model " + model + " --data_dir " + data +
+                          " --dataset dolly --num_clients 4 -m 0.5 --rounds 0 --eval_metric loss --eval_max_samples 4";
+  const auto chatty = run_fedkseed(run);
+  ASSERT_EQ(chatty.exit_code, 0) << chatty.err;
+  EXPECT_NE(chatty.err.find(" info "), std::string::npos) << chatty.err;
+  write_text(dir + "/quiet.toml", "quiet = true\n");
+  const auto quiet = run_fedkseed(run + " --config " + dir + "/quiet.toml");
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err.find(" info "), std::string::npos) << quiet.err;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -43,17 +44,27 @@ std::string synthetic_dolly_dir(int64_t records) {
   return made[records];
 }
 
+// The real Dolly-15K from ../shared/data when it is there, otherwise a synthetic file of its size.
+std::string dolly_15k_dir() {
+  const std::string shared = test::shared_data_dir().empty() ? "" : test::shared_data_dir() + "/dolly";
+  if (!shared.empty() && std::filesystem::exists(shared + "/databricks-dolly-15k.jsonl")) return shared;
+  std::cout << "[ note     ] ../shared/data/dolly/databricks-dolly-15k.jsonl is absent: a synthetic "
+               "15,011-record file stands in\n";
+  return synthetic_dolly_dir(15011);
+}
+
 TEST(DataDollyIntegration, SplitsFifteenThousandRecordsLikeTheReference) {
   TrainOptions options;
   options.dataset = "dolly";
-  options.data_dir = synthetic_dolly_dir(15011);
+  options.data_dir = dolly_15k_dir();
   const auto records = read_dolly(dolly_file(options.data_dir));
   int64_t summarization = 0;
   for (const auto& record : records) summarization += record.category == "summarization";
   const Tokenizer tokenizer = Tokenizer::load(tokenizer_dir());
   const auto start = std::chrono::steady_clock::now();
   const FederatedData data = load_federated_data(options, tokenizer);
-  std::cout << "[ timing   ] dolly 15011 records load+tokenise+partition: " << seconds_since(start) << " s\n";
+  std::cout << "[ timing   ] dolly " << records.size() << " records load+tokenise+partition: " << seconds_since(start)
+            << " s\n";
 
   EXPECT_EQ(static_cast<int64_t>(data.test.size()), summarization);
   EXPECT_EQ(data.test_generation.size(), data.test.size());
@@ -187,6 +198,15 @@ TEST(DataStatsCli, BadInputExitsTwoNamingFileAndLine) {
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find(dir + "/databricks-dolly-15k.jsonl:3: not valid JSON"), std::string::npos) << bad.err;
 
+  const std::string dolly_args = "data-stats --dataset dolly --data_dir " + cli.data_dir + " --model " + cli.model_dir;
+  const auto emptied = test::run_fedkseed(dolly_args + " --num_clients 2 --dataset_subsample 0.001");
+  EXPECT_EQ(emptied.exit_code, 2);
+  EXPECT_EQ(emptied.err.rfind("fedkseed: error: dolly file " + cli.data_dir + "/databricks-dolly-15k.jsonl: ", 0),
+            0u) << emptied.err;
+  const auto too_many = test::run_fedkseed(dolly_args + " --num_clients 100000");
+  EXPECT_EQ(too_many.exit_code, 2);
+  EXPECT_NE(too_many.err.find("databricks-dolly-15k.jsonl: Dirichlet partition"), std::string::npos) << too_many.err;
+
   const std::string ni = dir + "/ni/natural-instructions-2.8";
   test::write_text(ni + "/splits/default/train_tasks.txt", "task1_ok\ntask2_broken\ntask3_missing\n");
   test::write_text(ni + "/splits/default/test_tasks.txt", "task1_ok\n");
@@ -198,6 +218,11 @@ TEST(DataStatsCli, BadInputExitsTwoNamingFileAndLine) {
   EXPECT_EQ(broken.exit_code, 2);
   EXPECT_NE(broken.err.find("task task2_broken"), std::string::npos) << broken.err;
   EXPECT_NE(broken.err.find("not valid JSON"), std::string::npos) << broken.err;
+
+  std::filesystem::remove(ni + "/tasks/task2_broken.json");
+  const auto filtered = test::run_fedkseed(ni_args);  // task1_ok has 1 instance, fewer than a client needs
+  EXPECT_EQ(filtered.exit_code, 2);
+  EXPECT_NE(filtered.err.find("no train task survives the filters"), std::string::npos) << filtered.err;
 
   test::write_text(ni + "/splits/default/test_tasks.txt", "task8_gone\ntask9_gone\n");
   const auto nothing = test::run_fedkseed(ni_args);

@@ -26,6 +26,7 @@ TEST(Rouge, MatchesThePythonPackageLineByLine) {
   const auto expected = nlohmann::json::parse(read_text(dir + "/scores.json"));
   const auto result = run_fedkseed("rouge --hyp " + dir + "/hyp.txt --ref " + dir + "/ref.txt");
   ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out.rfind("{\"rouge_l_f\":", 0), 0u) << result.out;
   const auto summary = nlohmann::json::parse(result.out);
   ASSERT_EQ(summary["n"].get<std::size_t>(), expected.size());
   double mean = 0;

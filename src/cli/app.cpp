@@ -4,18 +4,19 @@
 
 namespace fedkseed::cli {
 
+void apply_log_options(const CLI::App& app) {
+  const bool quiet = app.count("--quiet") > 0 && app.get_option("--quiet")->as<bool>();
+  log::set_level(quiet ? log::Level::warn : log::parse_level(app.get_option("--log_level")->as<std::string>()));
+}
+
 void build_app(CLI::App& app) {
   app.require_subcommand(1);
   app.fallthrough();
   app.set_version_flag("--version", std::string("fedkseed ") + FEDKSEED_VERSION);
 
-  auto level = std::make_shared<std::string>("info");
-  app.add_option("--log_level", *level, "Console verbosity: debug|info|warn|error|off")
-      ->capture_default_str();
+  app.add_option("--log_level", "Console verbosity: debug|info|warn|error|off")->default_str("info");
   app.add_flag("--quiet", "Only warnings and errors (same as --log_level warn)");
-  app.parse_complete_callback([&app, level] {
-    log::set_level(app.count("--quiet") > 0 ? log::Level::warn : log::parse_level(*level));
-  });
+  app.parse_complete_callback([&app] { apply_log_options(app); });
 
   add_train_command(app);
   add_model_commands(app);

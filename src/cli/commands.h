@@ -8,6 +8,9 @@ namespace fedkseed::cli {
 // Adds every subcommand and the global options (--log_level, --quiet) to `app`.
 void build_app(CLI::App& app);
 
+// Sets the console level from the top-level --quiet / --log_level (also after a config file set them).
+void apply_log_options(const CLI::App& app);
+
 void add_train_command(CLI::App& app);    // train_command.cpp: train, export
 void add_model_commands(CLI::App& app);   // model_commands.cpp: init-model, score, generate
 void add_data_commands(CLI::App& app);    // data_commands.cpp: data-stats

@@ -1,4 +1,5 @@
 // `fedkseed train`: the reference main.py's flags bound to TrainOptions, then the run.
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <type_traits>
@@ -36,24 +37,36 @@ void bind_options(CLI::App& command, TrainOptions& options) {
 
 // CLI11 2.1 reads config files only for the top-level app, so the train command
 // applies its own: each key fills the flag of that name unless given on the command line.
+// The global --quiet / --log_level may live there too.
 void apply_config_file(CLI::App& command, const std::string& path) {
+  std::error_code error_code;
+  if (!std::filesystem::is_regular_file(path, error_code)) {
+    throw Error("--config " + path + ": not a readable file");
+  }
   std::vector<CLI::ConfigItem> items;
   try {
     items = CLI::ConfigTOML().from_file(path);
   } catch (const CLI::Error& error) {
     throw Error("--config " + path + ": " + error.what());
   }
+  CLI::App& app = *command.get_parent();
   for (const auto& item : items) {
     if (item.name == "++" || item.name == "--") continue;  // section markers
-    const std::string prefix = item.name.size() == 1 ? "-" : "--";
-    CLI::Option* option = command.get_option_no_throw(prefix + item.name);
+    const std::string flag = (item.name.size() == 1 ? "-" : "--") + item.name;
+    const bool global = item.name == "quiet" || item.name == "log_level";
+    CLI::Option* option = (global ? app : command).get_option_no_throw(flag);
     if (option == nullptr || item.name == "config") {
       throw Error("--config " + path + ": unknown key '" + item.fullname() + "'");
     }
     if (option->count() > 0) continue;
-    option->add_result(item.inputs);
-    option->run_callback();
+    try {
+      option->add_result(item.inputs);
+      option->run_callback();
+    } catch (const CLI::Error& error) {
+      throw Error("--config " + path + ": key '" + item.fullname() + "': " + error.what());
+    }
   }
+  apply_log_options(app);
 }
 
 void run_train(const TrainOptions& options) {
@@ -76,6 +89,7 @@ void add_train_command(CLI::App& app) {
   command->add_option("--config", *config_path,
                       "Read flags from a TOML/INI file (key = value, names without dashes)");
   bind_options(*command, *options);
+  command->footer("Also accepted here and in --config files: the global --quiet and --log_level LEVEL.\n");
   command->callback([command, options, config_path] {
     if (!config_path->empty()) apply_config_file(*command, *config_path);
     run_train(*options);

@@ -25,6 +25,7 @@ c10::Device parse_device(const std::string& text) {
     throw Error("--device " + text + ": CUDA was asked for, but this is a CPU-only build; use --device cpu");
   }
   const int count = static_cast<int>(torch::cuda::device_count());
+  if (count == 0) throw Error("--device " + text + ": no CUDA device is visible; use --device cpu");
   if (index >= count) {
     throw Error("--device " + text + ": CUDA device " + std::to_string(index) + " does not exist (" +
                 std::to_string(count) + " visible); use --device cpu or an index below " +

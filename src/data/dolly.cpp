@@ -64,7 +64,7 @@ namespace {
 
 // The reference's split: records of category `zerotask` form the test set, the rest are
 // partitioned over clients. Returns the record indices of each client and of the test set.
-PartitionFile split_dolly(const TrainOptions& options, const std::vector<int64_t>& codes) {
+PartitionFile split_dolly(const TrainOptions& options, const std::vector<int64_t>& codes, const std::string& path) {
   const auto n = static_cast<int64_t>(codes.size());
   std::vector<int64_t> kept(n);
   for (int64_t i = 0; i < n; ++i) kept[i] = i;
@@ -83,10 +83,19 @@ PartitionFile split_dolly(const TrainOptions& options, const std::vector<int64_t
       labels.push_back(codes[index]);
     }
   }
+  if (train.empty()) {
+    throw Error("dolly file " + path + ": no training record is left (" + std::to_string(kept.size()) + " of " +
+                std::to_string(n) + " records kept by --dataset_subsample, all outside the test category)");
+  }
   Rng rng(options.seed, "dolly/partition");
   const double alpha = iid_alpha(options.iid);
-  const Partition parts = alpha > 0 ? partition_dirichlet(labels, options.num_clients, alpha, rng)
-                                    : partition_equal(static_cast<int64_t>(train.size()), options.num_clients, rng);
+  Partition parts;
+  try {
+    parts = alpha > 0 ? partition_dirichlet(labels, options.num_clients, alpha, rng)
+                      : partition_equal(static_cast<int64_t>(train.size()), options.num_clients, rng);
+  } catch (const Error& error) {
+    throw Error("dolly file " + path + ": " + error.what());
+  }
   for (const auto& part : parts) {
     RecordGroup client;
     for (const int64_t local : part) client.records.push_back(train[local]);
@@ -133,7 +142,7 @@ FederatedData load_dolly_data(const TrainOptions& options, const Tokenizer& toke
                     data.categories.begin());
   }
   if (given == nullptr) {
-    data.partition = split_dolly(options, codes);
+    data.partition = split_dolly(options, codes, path);
   } else {
     data.partition = *given;
     if (!given->has_test) data.partition.test = {zerotask_records(codes, options.zerotask)};

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -59,6 +60,9 @@ SafetensorsEntry parse_entry(const std::string& name, const json& value, uint64_
   for (const auto& dim : value["shape"]) {
     if (!dim.is_number_unsigned()) throw Error(where + ": shape " + value["shape"].dump() + " is invalid");
     const uint64_t size = dim.get<uint64_t>();
+    if (size > static_cast<uint64_t>(INT64_MAX)) {
+      throw Error(where + ": shape " + value["shape"].dump() + " has a dimension beyond int64");
+    }
     // Bounded by the data size, so the product cannot overflow.
     if (size != 0 && bytes > data_bytes / size + 1) {
       throw Error(where + ": shape " + value["shape"].dump() + " is larger than the file");
