@@ -1,5 +1,5 @@
-"""Compare fedkseed run directories with the first one: state.json (without the options and the
-timings), the final evaluation, and the bytes sent between ranks per round.
+"""Compare fedkseed run directories with the first one: state.json (without the options, the
+timings and the memory peaks), the final evaluation, and the bytes sent between ranks per round.
 
     python3 scripts/compare_run_dirs.py SINGLE_RUN_DIR OTHER_RUN_DIR...
 Exit status 1 when any run's state differs from the first."""
@@ -10,8 +10,9 @@ import sys
 def load(run_dir):
     with open(f'{run_dir}/state.json') as f:
         state = json.load(f)
-    for volatile in ('options', 'seconds'):
-        state.pop(volatile, None)
+    for key in list(state):
+        if key in ('options', 'seconds') or key.startswith('peak_memory'):
+            state.pop(key)
     with open(f'{run_dir}/metrics.jsonl') as f:
         metrics = [json.loads(line) for line in f if line.strip()]
     with open(f'{run_dir}/final_eval.json') as f:

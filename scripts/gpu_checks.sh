@@ -7,6 +7,8 @@
 #   cuda-tests the CUDA and parity tests straight from fedkseed_tests (works after prebuilt too)
 #   distributed  a tiny CUDA run alone, through torchrun with nccl (1 rank) and gloo (2 ranks
 #              sharing the GPU); scripts/compare_run_dirs.py checks the state files are identical
+#   resume     a tiny CUDA run stopped after round 2 and resumed equals the uninterrupted one
+#              (--sync from_init and incremental)
 #   reference  the reference README's Dolly (alpha 0.5) and NI commands, shortened with
 #              --rounds 2 --local_step 20 --eval_max_samples 20, on a random dj-1.3b
 #   compare    FedKSeed vs FedKSeed-Pro on Dolly-format data (paper flags, ROUNDS rounds),
@@ -65,24 +67,44 @@ use_prebuilt() {
   export LD_LIBRARY_PATH="$torch_lib:/tmp/fedkseed-prefix/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 }
 
-distributed() {
-  local tiny=$work/tiny
+# A tiny CUDA run's model, data and flags (DEVICE=cpu to try the stages without a GPU).
+tiny=$work/tiny
+tiny_args=(train --model "$tiny/model" --data_dir "$tiny/data" --dataset dolly --num_clients 20 --iid dir0.5
+           -m 0.2 --rounds 3 --local_step 15 -K 64 --lr 2e-4 --zo_eps 1e-3 --dtype fp32 --device "${DEVICE:-0}"
+           --max_length 96 --eval_metric loss --eval_max_samples 30 --log --quiet)
+prepare_tiny() {
+  [ -f "$tiny/model/config.json" ] && return
   mkdir -p "$tiny"
   "$fedkseed" init-model --preset tiny --seed 0 --out "$tiny/model" >/dev/null
   "$fedkseed" make-tiny-data --records 600 --seed 0 --out "$tiny/data" >/dev/null
-  local args=(train --model "$tiny/model" --data_dir "$tiny/data" --dataset dolly --num_clients 20 --iid dir0.5
-              -m 0.2 --rounds 3 --local_step 15 -K 64 --lr 2e-4 --zo_eps 1e-3 --dtype fp32 --device "${DEVICE:-0}"
-              --max_length 96 --eval_metric loss --eval_max_samples 30 --log --quiet)
+}
+
+distributed() {
+  prepare_tiny
   local torchrun=("${PYTHON:-python3}" -m torch.distributed.run --no-python)
-  "$fedkseed" "${args[@]}" --log_root "$tiny/single" >/dev/null 2>"$out/dist_single.err"
-  [ "${DEVICE:-0}" = cpu ] || "${torchrun[@]}" --nproc-per-node=1 --master-port=29511 -- "$fedkseed" "${args[@]}" \
+  "$fedkseed" "${tiny_args[@]}" --log_root "$tiny/single" >/dev/null 2>"$out/dist_single.err"
+  [ "${DEVICE:-0}" = cpu ] || "${torchrun[@]}" --nproc-per-node=1 --master-port=29511 -- "$fedkseed" "${tiny_args[@]}" \
     --backend nccl --log_root "$tiny/nccl1" >/dev/null 2>"$out/dist_nccl1.err"
-  "${torchrun[@]}" --nproc-per-node=2 --master-port=29512 -- "$fedkseed" "${args[@]}" --backend gloo \
+  "${torchrun[@]}" --nproc-per-node=2 --master-port=29512 -- "$fedkseed" "${tiny_args[@]}" --backend gloo \
     --log_root "$tiny/gloo2" >/dev/null 2>"$out/dist_gloo2.err"
   local runs=("$tiny"/single/* "$tiny"/gloo2/*)
   [ ! -d "$tiny/nccl1" ] || runs+=("$tiny"/nccl1/*)
-  "${PYTHON:-python3}" scripts/compare_run_dirs.py "${runs[@]}" |
-    tee "$out/dist_compare.txt"
+  "${PYTHON:-python3}" scripts/compare_run_dirs.py "${runs[@]}" | tee "$out/dist_compare.txt"
+}
+
+# Stop after round 2 and resume, against the uninterrupted run, for both --sync modes.
+resume() {
+  prepare_tiny
+  for sync in from_init incremental; do
+    local flags=("${tiny_args[@]}" --rounds 4 --sync "$sync")
+    "$fedkseed" "${flags[@]}" --log_root "$tiny/resume_$sync/whole" >/dev/null 2>"$out/resume_$sync.err"
+    "$fedkseed" "${flags[@]}" --log_root "$tiny/resume_$sync/stopped" --stop_after 2 >/dev/null 2>>"$out/resume_$sync.err"
+    local stopped=("$tiny/resume_$sync/stopped"/*)
+    "$fedkseed" train --resume "${stopped[0]}" --quiet >/dev/null 2>>"$out/resume_$sync.err"
+    echo "--sync $sync:"
+    "${PYTHON:-python3}" scripts/compare_run_dirs.py "$tiny/resume_$sync/whole"/* "${stopped[0]}" |
+      tee -a "$out/resume_compare.txt"
+  done
 }
 
 for stage in "$@"; do
@@ -98,6 +120,7 @@ for stage in "$@"; do
         >"$out/cuda_tests.log" 2>&1 || true
       grep -E "^\[  (PASSED|FAILED) |^\[  FAILED|SKIPPED \]|tests ran" "$out/cuda_tests.log" | head -20 ;;
     distributed) distributed ;;
+    resume) resume ;;
     tests)
       export LD_LIBRARY_PATH="$root/$debs/prefix/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
       ctest --test-dir "$build" -j 8 --output-on-failure >"$out/ctest.log" 2>&1 || true

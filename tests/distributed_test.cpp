@@ -1,11 +1,12 @@
 // `fedkseed train` over several processes (Gloo on 127.0.0.1, the tiny model, CPU): 2 and 3
-// ranks and a torchrun launch give the single-process run exactly; a killed, hung or failing
-// rank stops the others with an error naming it; --resume on another process count finishes
+// ranks and a torchrun launch give the single-process run exactly; a killed, hung (the whole
+// process, or only its main thread) or failing rank stops the others with an error naming it; --resume on another process count finishes
 // the interrupted run with the uninterrupted results. Plus the launch and record helpers.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -161,7 +162,7 @@ class DistributedE2E : public ::testing::Test {
     ASSERT_FALSE(actual.empty());
     auto a = read_json(expected + "/state.json"), b = read_json(actual + "/state.json");
     for (auto* state : {&a, &b}) {
-      for (const char* key : {"options", "seconds"}) state->erase(key);
+      for (const char* key : {"options", "seconds", "peak_memory_allocated", "peak_memory_reserved"}) state->erase(key);
     }
     EXPECT_EQ(a, b) << actual << " differs from " << expected;
     EXPECT_EQ(read_text(expected + "/results.json"), read_text(actual + "/results.json"));
@@ -190,7 +191,9 @@ std::string* DistributedE2E::workspace_ = nullptr;
 TEST_F(DistributedE2E, TwoAndThreeRanksGiveTheSingleProcessRun) {
   const std::string single = single_run();
   for (int world : {2, 3}) {
-    const std::string run = train("ranks" + std::to_string(world), world);
+    // A short --dist_timeout: loading, rank 0's evaluations (the others wait) and training
+    // must not look hung.
+    const std::string run = train("ranks" + std::to_string(world), world, "--dist_timeout 3");
     expect_same_run(single, run);
     // Each rank's (padded) share of the records, sizes and a replica checksum reach the
     // world - 1 others: more than an even share of the replies, less than all of them.
@@ -288,6 +291,33 @@ TEST_F(DistributedE2E, HungStoreHostStopsTheOthersWithinTheTimeout) {
   wait_for(ranks.pids[0], std::chrono::seconds(10));
   const std::string err = read_text(ranks.errors[1]);
   EXPECT_NE(err.find("(hosted by rank 0) has not answered for 10 s"), std::string::npos) << err;
+}
+
+TEST_F(DistributedE2E, RankWithAHungMainThreadStopsItselfAndTheOthersNamingIt) {
+  // Rank 1's config.json is a FIFO that nobody writes: its main thread blocks in open() while
+  // its heartbeat thread beats on, so only the main thread's progress can tell.
+  const std::string model = *workspace_ + "/fifo_model";
+  fs::create_directories(model);
+  for (const auto& entry : fs::directory_iterator(*workspace_ + "/model")) {
+    if (entry.path().filename() == "config.json") continue;
+    fs::copy_file(entry.path(), model / entry.path().filename(), fs::copy_options::overwrite_existing);
+  }
+  fs::remove(model + "/config.json");
+  ASSERT_EQ(mkfifo((model + "/config.json").c_str(), 0600), 0);
+  const auto started = Clock::now();
+  Ranks ranks = start("hung_main", 2, "--dist_timeout " + std::to_string(kTimeout), {"", "--model " + model});
+  const std::string hung = "rank 1 hangs: its main thread has made no progress for 10 s outside a collective";
+  EXPECT_EQ(wait_for(ranks.pids[1], std::chrono::seconds(kTimeout + 30)), 2);
+  EXPECT_NE(read_text(ranks.errors[1]).find("fedkseed: error: " + hung), std::string::npos) << read_text(ranks.errors[1]);
+  EXPECT_EQ(wait_for(ranks.pids[0], std::chrono::seconds(30)), 2);
+  const double stopped_after = std::chrono::duration<double>(Clock::now() - started).count();
+  const std::string err = read_text(ranks.errors[0]);
+  EXPECT_NE(err.find("fedkseed: error: rank 1 stopped with an error, so rank 0 stops too: " + hung), std::string::npos)
+      << err;
+  EXPECT_GE(stopped_after, kTimeout);  // not before the timeout: a slow rank is waited for
+  EXPECT_LT(stopped_after, kTimeout * 1.4 + 8.0);
+  std::cerr << "hung main thread: both ranks stopped " << stopped_after << " s after the launch\n";
+  fs::remove(model + "/config.json");
 }
 
 TEST_F(DistributedE2E, FailingRankStopsTheOthersWithItsError) {

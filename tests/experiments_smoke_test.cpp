@@ -61,7 +61,20 @@ TEST(ExperimentScripts, ExtraFlagsReplaceTheScriptsValues) {
 TEST(ExperimentScripts, TorchrunWhenSeveralGpusAreVisible) {
   const auto two = dry_run("dolly_alpha0.5_fedkseed.sh", "", 2);
   ASSERT_EQ(two.exit_code, 0) << two.err;
-  EXPECT_EQ(two.err.rfind("+ torchrun --nproc-per-node=2 --no-python ", 0), 0u) << two.err;
+  const std::string launcher = "+ torchrun --nproc-per-node=2 --no-python -- ";
+  ASSERT_EQ(two.err.rfind(launcher + std::string(FEDKSEED_SOURCE_DIR) + "/build/fedkseed train ", 0), 0u) << two.err;
+  // torchrun's own parser must take the line as printed (the shell undoes its quoting): the
+  // program is fedkseed and every train flag (--log included) reaches it.
+  if (python_has("torch.distributed.run")) {
+    const auto parsed = run_command(
+        python() + " -c 'import sys; from torch.distributed.run import get_args_parser as p; a = p().parse_args("
+        "sys.argv[1:]); print(a.nproc_per_node, a.training_script, \" \".join(a.training_script_args))' " +
+        lines_of(two.err)[0].substr(std::string("+ torchrun ").size()));
+    ASSERT_EQ(parsed.exit_code, 0) << parsed.err;
+    EXPECT_EQ(parsed.out.rfind("2 " + std::string(FEDKSEED_SOURCE_DIR) + "/build/fedkseed train --model ", 0), 0u)
+        << parsed.out;
+    EXPECT_NE(parsed.out.find(" --log --log_root runs/dolly_alpha0.5_fedkseed"), std::string::npos) << parsed.out;
+  }
   const auto one = dry_run("dolly_alpha0.5_fedkseed.sh", "", 1);
   ASSERT_EQ(one.exit_code, 0) << one.err;
   EXPECT_EQ(one.err.rfind("+ " + std::string(FEDKSEED_SOURCE_DIR) + "/build/fedkseed train ", 0), 0u) << one.err;

@@ -134,23 +134,128 @@ TEST_F(FederationE2E, UnboundedSeedsMakeCommunicationGrow) {
   EXPECT_EQ(lines[0].at("bytes_up").get<int64_t>(), kClientsPerRound * 5 + 12 * lines[0].at("steps_applied").get<int64_t>());
 }
 
+// --stop_after 2 then --resume equals the uninterrupted run, for both replays of the global
+// model (incremental runs are rebuilt round by round from their saved increments).
 TEST_F(FederationE2E, StopAndResumeEqualsAnUninterruptedRun) {
-  const std::string whole = train("whole");
-  const std::string root = *workspace_ + "/runs/stopped";
-  const auto first = run_fedkseed(train_args(root, "--stop_after 2"));
-  ASSERT_EQ(first.exit_code, 0) << first.err;
-  const std::string stopped = run_dir_in(root);
-  EXPECT_EQ(read_json(stopped + "/state.json").at("last_round").get<int64_t>(), 2);
-  EXPECT_FALSE(fs::exists(stopped + "/final_eval.json"));
-  const auto resumed = run_fedkseed("train --quiet --resume " + stopped);
-  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  for (const std::string sync : {"from_init", "incremental"}) {
+    SCOPED_TRACE(sync);
+    const std::string whole = train("whole_" + sync, "--sync " + sync);
+    const std::string root = *workspace_ + "/runs/stopped_" + sync;
+    const auto first = run_fedkseed(train_args(root, "--sync " + sync + " --stop_after 2"));
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    const std::string stopped = run_dir_in(root);
+    EXPECT_EQ(read_json(stopped + "/state.json").at("last_round").get<int64_t>(), 2);
+    EXPECT_FALSE(fs::exists(stopped + "/final_eval.json"));
+    const auto resumed = run_fedkseed("train --quiet --resume " + stopped);
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
 
-  const auto a = read_json(whole + "/state.json"), b = read_json(stopped + "/state.json");
-  EXPECT_EQ(a.at("pool_cumulative"), b.at("pool_cumulative"));
-  EXPECT_EQ(a.at("eval_losses"), b.at("eval_losses"));
-  EXPECT_EQ(a.at("data_positions"), b.at("data_positions"));
-  EXPECT_EQ(read_text(whole + "/final_eval.json"), read_text(stopped + "/final_eval.json"));
-  EXPECT_EQ(metrics(stopped).size(), 3u);
+    const auto a = read_json(whole + "/state.json"), b = read_json(stopped + "/state.json");
+    EXPECT_EQ(a.at("pool_cumulative"), b.at("pool_cumulative"));
+    EXPECT_EQ(a.at("round_increments"), b.at("round_increments"));
+    EXPECT_EQ(a.at("data_positions"), b.at("data_positions"));
+    EXPECT_EQ(read_text(whole + "/results.json"), read_text(stopped + "/results.json"));
+    EXPECT_EQ(read_text(whole + "/final_eval.json"), read_text(stopped + "/final_eval.json"));
+    EXPECT_EQ(metrics(stopped).size(), 3u);
+  }
+  EXPECT_EQ(read_json(run_dir_in(*workspace_ + "/runs/whole_incremental") + "/state.json").at("round_increments").size(), 3u);
+}
+
+// state.json is written last: a run killed after writing a round's other files (here a torn
+// metrics line, as an in-place append leaves it, and results.json a round ahead or behind)
+// is rebuilt from the state on resume.
+TEST_F(FederationE2E, ResumeRebuildsTornOrStaleRunFilesFromTheState) {
+  const std::string whole = train("torn_whole");
+  const std::string root = *workspace_ + "/runs/torn";
+  ASSERT_EQ(run_fedkseed(train_args(root, "--stop_after 2")).exit_code, 0);
+  const std::string torn = run_dir_in(root);
+  write_text(torn + "/metrics.jsonl", read_text(torn + "/metrics.jsonl") + "{\"round\": 3, \"train_lo");
+  write_text(torn + "/results.json", "{\"eval_avg_acc\": [1.0, 2.0, 3.0, 4.0]}\n");
+  const auto resumed = run_fedkseed("train --quiet --resume " + torn);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(read_text(whole + "/results.json"), read_text(torn + "/results.json"));
+  EXPECT_EQ(read_text(whole + "/final_eval.json"), read_text(torn + "/final_eval.json"));
+  ASSERT_EQ(metrics(torn).size(), 3u);
+  EXPECT_EQ(metrics(torn)[2].at("train_loss"), metrics(whole)[2].at("train_loss"));
+
+  // Killed after the last round's state but before its results and final evaluation.
+  const std::string finished = *workspace_ + "/runs/finished_copy";
+  fs::copy(whole, finished, fs::copy_options::recursive);
+  write_text(finished + "/results.json", "{\"eval_avg_acc\": [1.0]}\n");
+  fs::remove(finished + "/final_eval.json");
+  const auto completed = run_fedkseed("train --quiet --resume " + finished);
+  ASSERT_EQ(completed.exit_code, 0) << completed.err;
+  EXPECT_EQ(read_text(whole + "/results.json"), read_text(finished + "/results.json"));
+  EXPECT_EQ(read_text(whole + "/final_eval.json"), read_text(finished + "/final_eval.json"));
+}
+
+// A NaN eval loss (here: the first 4 test examples have no answer token within 64 tokens, so
+// the mean is over no labels, as in the reference) keeps its round in results.json, as null
+// (JSON has no NaN), so entries still line up with rounds 0, 1, 2; it is never the best round.
+TEST_F(FederationE2E, NanEvalLossKeepsItsRoundInResults) {
+  const std::string run = train("nan", "--rounds 2 --local_step 2 --max_length 64 --eval_max_samples 4");
+  const auto losses = read_json(run + "/results.json").at("eval_avg_acc");
+  EXPECT_EQ(losses, json::parse("[null, null, null]"));
+  const auto lines = metrics(run);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_TRUE(lines[1].at("evaluated").get<bool>());
+  EXPECT_TRUE(lines[1].at("eval_loss").is_null());
+  EXPECT_EQ(read_json(run + "/state.json").at("best_round").get<int64_t>(), -1);
+}
+
+// The reference weighs a client by len(train_loader), its number of batches: with batches
+// larger than every client's data each client has one, so the weights are equal.
+TEST_F(FederationE2E, AggregationWeighsClientsByBatchesAsTheReference) {
+  const std::string extra = "--rounds 1 --local_step 2 --batch_size 1000 --eval_max_samples 2";
+  const std::string by_size = train("weights_size", extra);
+  const std::string equal = train("weights_equal", extra + " --equal_weight");
+  const auto pool = read_json(by_size + "/state.json").at("pool_cumulative");
+  EXPECT_EQ(pool, read_json(equal + "/state.json").at("pool_cumulative"));
+  EXPECT_GT(std::count_if(pool.begin(), pool.end(), [](const json& g) { return g.get<double>() != 0.0; }), 0);
+}
+
+// A run started with relative paths resumes from another directory; flags the resume would
+// ignore are named in a warning (the printed YAML shows the saved values), --rounds is refused.
+TEST_F(FederationE2E, ResumeUsesTheSavedFlagsFromAnyDirectory) {
+  const std::string root = *workspace_ + "/runs/relative";
+  const std::string relative_args = "train --model model --data_dir data --dataset dolly --num_clients 20 -m 0.2 "
+                                    "--rounds 2 --stop_after 1 --local_step 2 -K 8 --lr 2e-4 --dtype fp32 --device cpu "
+                                    "--max_length 64 --eval_metric loss --eval_max_samples 4 --log --quiet --log_root runs/relative";
+  const auto first = run_command("cd " + *workspace_ + " && " + FEDKSEED_BINARY + " " + relative_args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string run = run_dir_in(root);
+  EXPECT_EQ(read_json(run + "/state.json").at("options").at("model").get<std::string>(), model_dir());
+
+  const auto longer = run_command("cd / && " + std::string(FEDKSEED_BINARY) + " train --resume " + run + " --rounds 5");
+  EXPECT_EQ(longer.exit_code, 2);
+  EXPECT_NE(longer.err.find("--rounds 5: the run in " + run + " has --rounds 2"), std::string::npos) << longer.err;
+
+  const auto resumed = run_command("cd / && " + std::string(FEDKSEED_BINARY) + " train --resume " + run + " --lr 0.1 -K 8 --quiet");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("ignoring --lr: a resumed run keeps its saved flags"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.out.find("lr: 0.0002\n"), std::string::npos) << resumed.out;
+  EXPECT_EQ(read_json(run + "/state.json").at("last_round").get<int64_t>(), 2);
+}
+
+// --seeds_file: its seed count is the K used (config.yaml shows it); seeds outside the
+// reference's [1, 1e11) and an empty list with FedKSeed-Pro are refused, naming the file.
+TEST_F(FederationE2E, SeedsFileSetsKAndIsChecked) {
+  const std::string file = *workspace_ + "/seeds.json";
+  const std::string schedule = "\"schedule\": [[0, 1, 2, 3]]}";
+  write_text(file, "{\"seeds\": [5, 99999999999, 7], " + schedule);
+  const std::string run = train("seeds_file", "--rounds 1 --local_step 2 --eval_max_samples 2 --seeds_file " + file);
+  EXPECT_NE(read_text(run + "/config.yaml").find("K: 3\n"), std::string::npos) << read_text(run + "/config.yaml");
+
+  for (const char* bad : {"0", "100000000000"}) {
+    write_text(file, std::string("{\"seeds\": [5, 6, ") + bad + "], " + schedule);
+    const auto result = run_fedkseed(train_args(*workspace_ + "/runs/bad_seeds", "--seeds_file " + file));
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(result.err.find("--seeds_file " + file + ": seeds[2] = " + bad + " is outside [1, 1e11)"),
+              std::string::npos) << result.err;
+  }
+  write_text(file, "{\"seeds\": [], " + schedule);
+  const auto pro = run_fedkseed(train_args(*workspace_ + "/runs/bad_seeds", "--bias_sampling --seeds_file " + file));
+  EXPECT_EQ(pro.exit_code, 2);
+  EXPECT_NE(pro.err.find("--seeds_file " + file + ": the seed list is empty"), std::string::npos) << pro.err;
 }
 
 // --save keeps one "final" and one "best" state (and with --save_weights model folder),
@@ -251,6 +356,22 @@ TEST_F(FederationE2E, ExportLoadsInTransformersWithTheSameLogits) {
   expect_close(ours, to_tensor(expected.at("tuned")), 1e-4, 0, "exported model logits vs transformers");
   EXPECT_GT((to_tensor(expected.at("tuned")) - to_tensor(expected.at("base"))).abs().max().item<double>(), 1e-6)
       << "the export equals the base model: the tuning was lost";
+}
+
+// Export replays what the run applied: bit for bit the run's own --save_weights model, for
+// both --sync modes (one pass over an incremental run's cumulative pool rounds differently).
+TEST_F(FederationE2E, ExportEqualsTheRunsSavedWeights) {
+  for (const std::string sync : {"from_init", "incremental"}) {
+    SCOPED_TRACE(sync);
+    const std::string run = train("export_" + sync, "--sync " + sync + " --save --save_weights --local_step 8");
+    const std::string out = *workspace_ + "/exported_" + sync;
+    const auto exported = run_fedkseed("export --run " + run + " --out " + out);
+    ASSERT_EQ(exported.exit_code, 0) << exported.err;
+    const auto saved = LlamaModel::load(run + "/model_final_round3", at::kFloat, at::kCPU);
+    const auto replayed = LlamaModel::load(out, at::kFloat, at::kCPU);
+    EXPECT_TRUE(replayed.flat_parameters().equal(saved.flat_parameters()))
+        << "max difference " << (replayed.flat_parameters() - saved.flat_parameters()).abs().max().item<double>();
+  }
 }
 
 }  // namespace

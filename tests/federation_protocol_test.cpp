@@ -70,7 +70,7 @@ TEST(Messages, RoundTripAndSizesMatchTheEncoding) {
   EXPECT_EQ(decode_downlink(encode(down)).probabilities, down.probabilities);
 
   Uplink up;
-  up.num_samples = 55;
+  up.data_size = 55;
   for (int step = 0; step < 200; ++step) {
     up.seeds.push_back(step * 13 % 4096);
     up.values.push_back(step * 0.25f);
@@ -80,7 +80,7 @@ TEST(Messages, RoundTripAndSizesMatchTheEncoding) {
   const auto decoded = decode_uplink(up_bytes);
   EXPECT_EQ(decoded.seeds, up.seeds);
   EXPECT_EQ(decoded.values, up.values);
-  EXPECT_EQ(decoded.num_samples, 55u);
+  EXPECT_EQ(decoded.data_size, 55u);
 
   up.unbounded_seeds = true;
   up.seeds[0] = 99999999999ULL;

@@ -1,16 +1,20 @@
 // config.json parsing, safetensors reading/writing and every kind of bad checkpoint: each
 // must be one fedkseed::Error naming the file and tensor (exit code 2 through the CLI).
-// Also the LlamaModel storage contract (views, ties) that the ZO optimizer relies on.
+// Also the LlamaModel storage contract (views, ties) that the ZO optimizer relies on,
+// init-model's outputs and failures, and --model ids found in the Hugging Face cache.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/model/llama.h"
+#include "fedkseed/model/model_dir.h"
 #include "fedkseed/model/safetensors.h"
+#include "fedkseed/model/tokenizer.h"
 #include "tests/test_util.h"
 
 namespace fedkseed::test {
@@ -94,6 +98,27 @@ TEST(ModelConfig, UnsupportedOptionsAreRefusedByKey) {
     expect_error([&] { llama_config_from_json(config.dump(), "x/config.json"); }, {"x/config.json", key});
   }
   expect_error([] { llama_config_from_json("{not json", "x/config.json"); }, {"x/config.json", "JSON"});
+}
+
+// reference-spec §8.2: DataJuicer's pad <PAD> = 32004 needs vocab >= 32005, or transformers'
+// nn.Embedding(vocab, hidden, padding_idx=pad) refuses the config. Built on the meta device.
+TEST(ModelConfig, DjPresetKeepsItsPadInsideTheEmbedding) {
+  const LlamaConfig config = llama_preset("dj-1.3b");
+  EXPECT_EQ(config.vocab_size, 32005);
+  EXPECT_EQ(config.pad_token_id, 32004);
+  EXPECT_EQ(config.parameter_count(), 1345443840);
+  if (!python_has("transformers")) GTEST_SKIP() << "the test Python lacks transformers";
+  const std::string dir = make_temp_dir("dj_preset");
+  write_text(dir + "/config.json", llama_config_to_json(config));
+  write_text(dir + "/check.py",
+             "import json, sys, torch, transformers\n"
+             "config = transformers.LlamaConfig.from_pretrained(sys.argv[1])\n"
+             "with torch.device('meta'):\n"
+             "    model = transformers.LlamaForCausalLM(config)\n"
+             "print(json.dumps([sum(p.numel() for p in model.parameters()), model.model.embed_tokens.padding_idx]))\n");
+  const auto result = run_command(python() + " " + dir + "/check.py " + dir);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(json::parse(result.out), (json{1345443840, 32004}));
 }
 
 TEST(Safetensors, RoundTripKeepsDtypesShapesAndValues) {
@@ -206,6 +231,23 @@ TEST_F(BadCheckpoint, OversizedHeaderLengthAllocatesNothing) {
   expect_load_error({weights_, "header length 4611686018427387903 exceeds"});
 }
 
+// A 1-byte dtype passes the size bound (1 * 2^64-1 "fits" when a later dimension is 0), so
+// only the int64 check stops the dimension from becoming -1 in an at::Tensor shape.
+TEST_F(BadCheckpoint, DimensionBeyondInt64ExitsWith2NamingFileAndTensor) {
+  const std::string header =
+      R"({"model.norm.weight":{"dtype":"U8","shape":[18446744073709551615,0],"data_offsets":[0,0]}})";
+  std::string bytes(8, '\0');
+  bytes[0] = static_cast<char>(header.size());
+  write_raw(bytes + header + std::string(16, '\0'));
+  const auto result = run_fedkseed("generate --model " + dir_ + " --prompt hi");
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_EQ(result.err.rfind("fedkseed: error: safetensors " + weights_ + ": tensor model.norm.weight: shape "
+                             "[18446744073709551615,0] has a dimension beyond int64\n", 0),
+            0u)
+      << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+}
+
 TEST_F(BadCheckpoint, TruncatedData) {
   const auto size = fs::file_size(weights_);
   fs::resize_file(weights_, size - 100);
@@ -276,6 +318,94 @@ TEST(LlamaModelStorage, LossIsNanWithoutLabelsAndChecksIds) {
   EXPECT_TRUE(std::isnan(model.loss(ids, torch::full({1, 4}, -100)).item<float>()));
   expect_error([&] { model.logits(torch::tensor({{1, 50}})); }, {"input_ids", "50", "[0, 50)"});
   expect_error([&] { model.generate({{}}, 3, 2, 0); }, {"prompt 0 is empty"});
+}
+
+// A --config file like tiny_json() with `vocab` rows.
+std::string small_config(const std::string& dir, int64_t vocab) {
+  json config = tiny_json();
+  config["vocab_size"] = vocab;
+  write_text(dir + "/config_" + std::to_string(vocab) + ".json", config.dump());
+  return dir + "/config_" + std::to_string(vocab) + ".json";
+}
+
+std::vector<std::string> folder_entries(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(InitModel, ConfigVocabBelow1000TrainsThatManyPiecesOrSaysWhy) {
+  const std::string root = make_temp_dir("init_small_vocab");
+  const auto made = run_fedkseed("--quiet init-model --config " + small_config(root, 400) + " --out " + root + "/m400");
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_LE(Tokenizer::load(root + "/m400").vocab_size(), 400);
+  EXPECT_EQ(LlamaModel::load(root + "/m400", at::kFloat, at::kCPU).config().vocab_size, 400);
+
+  const auto refused = run_fedkseed("--quiet init-model --config " + small_config(root, 50) + " --out " + root + "/m50");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_EQ(refused.err.rfind("fedkseed: error: init-model: vocab_size 50 is too small", 0), 0u) << refused.err;
+  EXPECT_NE(refused.err.find("pass --tokenizer"), std::string::npos) << refused.err;
+  EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  EXPECT_FALSE(fs::exists(root + "/m50")) << "a failed init-model leaves no --out folder it made";
+}
+
+TEST(InitModel, FailureLeavesOutAsItWasAndCopiesAreWritable) {
+  const std::string root = make_temp_dir("init_partial");
+  const auto source = run_fedkseed("--quiet init-model --config " + small_config(root, 400) + " --out " + root + "/src");
+  ASSERT_EQ(source.exit_code, 0) << source.err;
+  const std::string tokenizer = root + "/src/tokenizer.model";
+  fs::permissions(tokenizer, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+
+  write_text(root + "/kept/notes.txt", "mine");
+  const auto refused = run_fedkseed("--quiet init-model --config " + small_config(root, 100) + " --tokenizer " +
+                                    tokenizer + " --out " + root + "/kept");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("raise vocab_size"), std::string::npos) << refused.err;
+  EXPECT_EQ(folder_entries(root + "/kept"), std::vector<std::string>{"notes.txt"});
+
+  const auto copied = run_fedkseed("--quiet init-model --config " + small_config(root, 400) + " --tokenizer " +
+                                   tokenizer + " --out " + root + "/kept");
+  ASSERT_EQ(copied.exit_code, 0) << copied.err;
+  EXPECT_EQ(folder_entries(root + "/kept"),
+            (std::vector<std::string>{"config.json", "model.safetensors", "notes.txt", "tokenizer.model",
+                                      "tokenizer_config.json"}));
+  EXPECT_NE(fs::status(root + "/kept/tokenizer.model").permissions() & fs::perms::owner_write, fs::perms::none)
+      << "the copy of a read-only tokenizer.model is owner-writable";
+  EXPECT_EQ(read_text(root + "/kept/tokenizer.model"), read_text(tokenizer));
+}
+
+// A fake Hugging Face cache: HF_HOME/hub/models--acme--tiny-llama/{refs/main, snapshots/REV}.
+TEST(ModelDir, HuggingFaceIdResolvesThroughTheLocalCache) {
+  const std::string root = make_temp_dir("hf_cache");
+  const std::string repo = root + "/hf/hub/models--acme--tiny-llama";
+  const std::string snapshot = repo + "/snapshots/0123abcd";
+  ASSERT_EQ(run_fedkseed("--quiet init-model --config " + small_config(root, 400) + " --out " + snapshot).exit_code, 0);
+  write_text(repo + "/refs/main", "0123abcd");
+  write_text(root + "/data.jsonl", R"({"prompt": "a b", "response": " c"})" "\n");
+  const std::string generate = " --quiet generate --prompt hi --max_new_tokens 3 --model ";
+  const auto by_folder = run_fedkseed(generate + snapshot);
+  ASSERT_EQ(by_folder.exit_code, 0) << by_folder.err;
+  for (const std::string env :
+       {"HF_HUB_CACHE= HF_HOME=" + root + "/hf", "HF_HUB_CACHE=" + root + "/hf/hub HF_HOME=/nowhere"}) {
+    const auto by_id = run_command(env + " " + FEDKSEED_BINARY + generate + "acme/tiny-llama");
+    EXPECT_EQ(by_id.exit_code, 0) << env << ": " << by_id.err;
+    EXPECT_EQ(by_id.out, by_folder.out) << env;
+    const auto scored = run_command(env + " " + FEDKSEED_BINARY + " --quiet score --data " + root +
+                                    "/data.jsonl --model acme/tiny-llama");
+    EXPECT_EQ(scored.exit_code, 0) << env << ": " << scored.err;
+  }
+  const auto absent = run_command("HF_HUB_CACHE= HF_HOME=" + root + "/hf " + FEDKSEED_BINARY +
+                                  " score --data " + root + "/data.jsonl --model acme/absent");
+  EXPECT_EQ(absent.exit_code, 2);
+  EXPECT_EQ(absent.err.rfind("fedkseed: error: --model acme/absent: not a local folder, and the Hugging Face cache " +
+                             root + "/hf/hub has no snapshot of it", 0),
+            0u)
+      << absent.err;
+  EXPECT_NE(absent.err.find("huggingface-cli download acme/absent"), std::string::npos) << absent.err;
+  EXPECT_EQ(std::count(absent.err.begin(), absent.err.end(), '\n'), 1) << absent.err;
+  EXPECT_EQ(resolve_model_dir(root), root) << "an existing folder is taken as given";
+  EXPECT_EQ(resolve_model_dir("./no/such"), "./no/such") << "a path that is no id is left to the loaders";
 }
 
 }  // namespace

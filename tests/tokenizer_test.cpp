@@ -1,10 +1,12 @@
-// Tokenizer: parity with transformers on the real LLaMA tokenizer.model (read in place
-// from ../shared/data), added tokens from tokenizer_config.json, decode, training.
+// Tokenizer: parity with the reference's transformers 4.35 fast tokenizer (a committed
+// fixture) and with transformers 5 on the real LLaMA tokenizer.model (read in place from
+// ../shared/data), added tokens (tokenizer_config.json, added_tokens.json), decode, training.
 #include "fedkseed/model/tokenizer.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "fedkseed/common/error.h"
@@ -68,15 +70,55 @@ void expect_parity(const std::string& dir) {
   EXPECT_EQ(tokenizer.pad_id(), reference["pad_id"].is_null() ? -1 : reference["pad_id"].get<int64_t>());
 }
 
+// tests/data/llama_tokenizer_hf435.json, written by scripts/parity/tokenizer_hf435.py with
+// transformers 4.35.0 / tokenizers 0.14.1 (the reference's versions).
+nlohmann::json hf435_fixture() {
+  std::ifstream in(FEDKSEED_SOURCE_DIR "/tests/data/llama_tokenizer_hf435.json");
+  return nlohmann::json::parse(in);
+}
+
 class TokenizerLlama : public ::testing::Test {
  protected:
   void SetUp() override {
     if (llama_model().empty()) GTEST_SKIP() << "../shared/data is absent: no LLaMA tokenizer.model to test against";
-    if (!test::python_has("transformers")) GTEST_SKIP() << "the test Python lacks transformers";
   }
 };
 
+TEST_F(TokenizerLlama, MatchesTheReferencesFastTokenizer) {
+  const auto fixture = hf435_fixture();
+  ASSERT_EQ(fixture["transformers"], "4.35.0");
+  ASSERT_EQ(fixture["tokenizer_class"], "LlamaTokenizerFast");
+  const Tokenizer tokenizer = Tokenizer::load(linked_tokenizer_dir(""));
+  const auto& texts = fixture["texts"];
+  ASSERT_GE(texts.size(), 40u);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const auto text = texts[i].get<std::string>();
+    EXPECT_EQ(tokenizer.encode(text), fixture["ids"][i].get<std::vector<int64_t>>()) << "text: '" << text << "'";
+  }
+}
+
+// DataJuicer's layout: added_tokens.json (non-special <CLS>..<MASK>, matched only after a
+// space in 4.35's fast tokenizer) and special_tokens_map.json making <PAD> the pad token.
+TEST_F(TokenizerLlama, DataJuicerAddedTokensJsonMatchesTheReference) {
+  const auto fixture = hf435_fixture()["datajuicer"];
+  const std::string dir = linked_tokenizer_dir("");
+  test::write_text(dir + "/added_tokens.json", fixture["added_tokens"].dump());
+  test::write_text(dir + "/special_tokens_map.json", fixture["special_tokens_map"].dump());
+  const Tokenizer tokenizer = Tokenizer::load(dir);
+  EXPECT_EQ(tokenizer.pad_id(), 32004);
+  EXPECT_EQ(tokenizer.pad_id(), fixture["pad_id"].get<int64_t>());
+  EXPECT_EQ(tokenizer.vocab_size(), fixture["vocab_size"].get<int64_t>());
+  EXPECT_EQ(tokenizer.encode("x<PAD>y"), (std::vector<int64_t>{1, 921, 32004, 343}));
+  EXPECT_EQ(tokenizer.encode("a <SEP> b"), (std::vector<int64_t>{1, 263, 32001, 289}));
+  for (size_t i = 0; i < fixture["texts"].size(); ++i) {
+    const auto text = fixture["texts"][i].get<std::string>();
+    EXPECT_EQ(tokenizer.encode(text), fixture["ids"][i].get<std::vector<int64_t>>()) << "text: '" << text << "'";
+  }
+  EXPECT_EQ(tokenizer.decode({1, 263, 32001, 289, 32004}), "a b") << "added tokens are skipped on decode";
+}
+
 TEST_F(TokenizerLlama, MatchesTransformersSlowTokenizer) {
+  if (!test::python_has("transformers")) GTEST_SKIP() << "the test Python lacks transformers";
   expect_parity(linked_tokenizer_dir(R"({"tokenizer_class": "LlamaTokenizer", "legacy": true,
       "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"})"));
   const Tokenizer tokenizer = Tokenizer::load(linked_tokenizer_dir(""));
@@ -89,6 +131,7 @@ TEST_F(TokenizerLlama, MatchesTransformersSlowTokenizer) {
 }
 
 TEST_F(TokenizerLlama, AddedTokensFromTokenizerConfig) {
+  if (!test::python_has("transformers")) GTEST_SKIP() << "the test Python lacks transformers";
   const std::string dir = linked_tokenizer_dir(kDataJuicerConfig);
   expect_parity(dir);
   const Tokenizer tokenizer = Tokenizer::load(dir);

@@ -105,7 +105,9 @@ train() {
   local nproc=${NPROC:-$(visible_gpus)}
   local command=("$FEDKSEED" train "${args[@]}")
   if [ "${nproc:-0}" -gt 1 ]; then
-    command=(torchrun --nproc-per-node="$nproc" --no-python "${command[@]}")
+    # "--" ends torchrun's own flags: without it Python's argparse reads train's --log as an
+    # abbreviation of torchrun's --log-dir/--log_dir/--logs-specs and stops ("ambiguous option").
+    command=(torchrun --nproc-per-node="$nproc" --no-python -- "${command[@]}")
   fi
   { printf '+'; printf ' %q' "${command[@]}"; printf '\n'; } >&2
   [ "${DRY_RUN:-0}" = 1 ] || "${command[@]}"

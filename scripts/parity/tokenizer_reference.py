@@ -2,11 +2,12 @@
 
 transformers 5 has two LLaMA tokenizers: `LlamaTokenizer` is now the Rust `tokenizers`
 backend converted from tokenizer.model (it differs from sentencepiece on runs of spaces,
-e.g. "  two" -> 259 10184 instead of 259 1023), and `SentencePieceBackend` is the slow
-sentencepiece path with legacy=True, i.e. transformers 4.35's slow LlamaTokenizer that the
-reference's tokenizer reproduces. The C++ encoder is checked against the latter (with BOS
-prepended, as LlamaTokenizer's add_bos_token does) and its decoder against LlamaTokenizer's
-decode(skip_special_tokens=True).
+e.g. "  two" -> 259 10184 instead of 259 1023, so it is not the reference's behaviour), and
+`SentencePieceBackend` is the slow sentencepiece path with legacy=True. On text without added
+tokens the latter gives the ids of the reference's tokenizer (transformers 4.35's
+LlamaTokenizerFast; tokenizer_hf435.py pins that one exactly). The C++ encoder is checked
+against SentencePieceBackend (with BOS prepended, as LlamaTokenizer's add_bos_token does) and
+its decoder against LlamaTokenizer's decode(skip_special_tokens=True).
 
 usage: tokenizer_reference.py IN.json OUT.json
 IN: {"model_dir": str, "texts": [str], "decode_ids": [[int]], "simple_texts": [str]}

@@ -180,7 +180,6 @@ BenchFigure rate_figure(const std::string& name, const std::string& unit, double
 LlamaConfig bench_config(const std::string& preset) {
   LlamaConfig config = llama_preset(preset);
   if (preset == "tiny") config.vocab_size = 1000;
-  if (preset == "dj-1.3b") config.vocab_size = 32005;  // reference-spec §8.2: added tokens 32000–32004
   return config;
 }
 

@@ -14,6 +14,7 @@
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
 #include "fedkseed/common/random.h"
+#include "fedkseed/data/example.h"
 #include "fedkseed/model/llama.h"
 #include "fedkseed/model/tokenizer.h"
 #include "src/cli/commands.h"
@@ -96,28 +97,79 @@ std::vector<std::string> synthetic_corpus(int64_t lines, uint64_t seed) {
   return corpus;
 }
 
+// Copies `from` as a new file, so it gets the usual permissions rather than the source's
+// (a read-only tokenizer.model would otherwise stay read-only in the checkpoint).
+void copy_contents(const fs::path& from, const fs::path& to) {
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  out << in.rdbuf();
+  if (!in || !out) throw Error("--tokenizer: cannot copy " + from.string() + " to " + to.string());
+}
+
 // Copies tokenizer.model and, when they sit beside it, the HF files that add tokens.
 void copy_tokenizer(const std::string& file, const std::string& out) {
   if (!fs::is_regular_file(file)) throw Error("--tokenizer " + file + ": no such file");
-  fs::copy_file(file, fs::path(out) / "tokenizer.model", fs::copy_options::overwrite_existing);
+  copy_contents(file, fs::path(out) / "tokenizer.model");
   for (const char* extra : {"tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"}) {
     const fs::path sibling = fs::path(file).parent_path() / extra;
-    if (fs::is_regular_file(sibling))
-      fs::copy_file(sibling, fs::path(out) / extra, fs::copy_options::overwrite_existing);
+    if (fs::is_regular_file(sibling)) copy_contents(sibling, fs::path(out) / extra);
   }
 }
 
+// The trained tokenizer's size: kTrainedVocab, or fewer for a --config with a smaller vocab.
+void train_init_tokenizer(const InitModelArgs& args, int64_t config_vocab, const std::string& dir) {
+  const int pieces = static_cast<int>(std::min<int64_t>(kTrainedVocab, config_vocab));
+  try {
+    train_tokenizer(synthetic_corpus(kCorpusLines, args.seed), dir, pieces);
+  } catch (const Error& error) {
+    throw Error("init-model: vocab_size " + std::to_string(config_vocab) + " is too small for a trained " +
+                std::to_string(pieces) + "-piece tokenizer (" + error.what() +
+                "); raise vocab_size or pass --tokenizer");
+  }
+}
+
+// init-model writes into a staging folder inside --out and moves the files out only when all
+// of them were written, so a failure leaves --out as it was (removed if init-model made it).
+class StagedOutput {
+ public:
+  explicit StagedOutput(const std::string& out) : out_(out), made_out_(!fs::exists(out)) {
+    std::error_code error;
+    fs::create_directories(out_, error);
+    if (!error) fs::remove_all(staging(), error);  // left by a killed run
+    if (!error) fs::create_directories(staging(), error);
+    if (error) throw Error("--out " + out + ": cannot create (" + error.message() + ")");
+  }
+  StagedOutput(const StagedOutput&) = delete;
+  StagedOutput& operator=(const StagedOutput&) = delete;
+  ~StagedOutput() {
+    std::error_code ignored;
+    fs::remove_all(staging(), ignored);
+    if (!committed_ && made_out_) fs::remove(out_, ignored);  // only when empty
+  }
+  std::string staging() const { return (out_ / ".init-model.partial").string(); }
+  void commit() {
+    for (const auto& entry : fs::directory_iterator(staging())) {
+      fs::rename(entry.path(), out_ / entry.path().filename());
+    }
+    committed_ = true;
+  }
+
+ private:
+  fs::path out_;
+  bool made_out_;
+  bool committed_ = false;
+};
+
 void run_init_model(const InitModelArgs& args) {
   LlamaConfig config = args.preset.empty() ? llama_config_load(args.config) : llama_preset(args.preset);
-  std::error_code error;
-  fs::create_directories(args.out, error);
-  if (error) throw Error("--out " + args.out + ": cannot create (" + error.message() + ")");
+  StagedOutput output(args.out);
+  const std::string dir = output.staging();
   if (args.tokenizer.empty()) {
-    train_tokenizer(synthetic_corpus(kCorpusLines, args.seed), args.out, kTrainedVocab);
+    train_init_tokenizer(args, args.preset == "tiny" ? kTrainedVocab : config.vocab_size, dir);
   } else {
-    copy_tokenizer(args.tokenizer, args.out);
+    copy_tokenizer(args.tokenizer, dir);
   }
-  const Tokenizer tokenizer = Tokenizer::load(args.out);
+  const Tokenizer tokenizer = Tokenizer::load(dir);
   if (args.preset == "tiny") {  // tiny's vocabulary is its tokenizer's
     config.vocab_size = tokenizer.vocab_size();
     config.bos_token_id = tokenizer.bos_id();
@@ -134,7 +186,8 @@ void run_init_model(const InitModelArgs& args) {
   }
   const auto model =
       LlamaModel::random_init(config, args.seed, parse_dtype(args.dtype), c10::Device(c10::kCPU));
-  model.save(args.out);
+  model.save(dir);
+  output.commit();
   log::info("init-model: wrote " + args.out + " (" + std::to_string(config.parameter_count()) +
             " parameters, " + args.dtype + ", vocab " + std::to_string(config.vocab_size) + ")");
 }
@@ -146,8 +199,8 @@ LlamaModel load_model(const ModelArgs& args) {
   return LlamaModel::load(args.model, dtype, device);
 }
 
-at::Tensor as_row(std::vector<int64_t>& ids) {
-  return at::from_blob(ids.data(), {1, static_cast<int64_t>(ids.size())}, at::kLong).clone();
+at::Tensor as_row(const std::vector<int64_t>& ids) {
+  return at::from_blob(const_cast<int64_t*>(ids.data()), {1, static_cast<int64_t>(ids.size())}, at::kLong).clone();
 }
 
 // One JSON line per example: {"loss": mean CE over response tokens (null if none), "tokens": count}.
@@ -165,22 +218,18 @@ void run_score(const ScoreArgs& args) {
         !record.contains("response") || !record["response"].is_string()) {
       throw Error(where + ": expected a JSON object with string fields \"prompt\" and \"response\"");
     }
-    const auto prompt = record["prompt"].get<std::string>();
-    std::vector<int64_t> ids = tokenizer.encode(prompt + record["response"].get<std::string>());
-    ids.push_back(tokenizer.eos_id());
-    if (static_cast<int64_t>(ids.size()) > args.max_length) ids.resize(args.max_length);
-    for (const int64_t id : ids) {
+    const Example example = make_example(
+        tokenizer, {record["prompt"].get<std::string>(), record["response"].get<std::string>()}, args.max_length);
+    for (const int64_t id : example.input_ids) {
       if (id < 0 || id >= model.config().vocab_size) {
         throw Error(where + ": token id " + std::to_string(id) + " lies outside the model's vocabulary of " +
                     std::to_string(model.config().vocab_size) + " (tokenizer and model do not match)");
       }
     }
-    std::vector<int64_t> labels = ids;
-    const size_t masked = std::min(tokenizer.encode(prompt).size(), labels.size());
-    std::fill(labels.begin(), labels.begin() + static_cast<std::ptrdiff_t>(masked), -100);
-    const int64_t tokens =
-        std::count_if(labels.begin() + 1, labels.end(), [](int64_t id) { return id != -100; });
-    const double loss = model.loss(as_row(ids), as_row(labels)).item<double>();
+    const auto& labels = example.labels;
+    const int64_t tokens = labels.empty() ? 0 : std::count_if(labels.begin() + 1, labels.end(),
+                                                              [](int64_t id) { return id != kIgnoreIndex; });
+    const double loss = model.loss(as_row(example.input_ids), as_row(example.labels)).item<double>();
     std::cout << nlohmann::json{{"loss", loss}, {"tokens", tokens}}.dump() << std::endl;
   }
 }
@@ -203,7 +252,10 @@ void run_generate(const GenerateArgs& args) {
 }
 
 void add_model_options(CLI::App& command, ModelArgs& args) {
-  command.add_option("--model", args.model, "Checkpoint folder (config.json, weights, tokenizer.model)")
+  command
+      .add_option("--model", args.model,
+                  "Checkpoint folder (config.json, weights, tokenizer.model), or a Hugging Face id (org/name) "
+                  "already in the local Hugging Face cache")
       ->required();
   command
       .add_option("--dtype", args.dtype,
@@ -234,8 +286,8 @@ void add_model_commands(CLI::App& app) {
       "Copy this tokenizer.model (and tokenizer_config.json, special_tokens_map.json, "
       "added_tokens.json beside it). Without it a " +
           std::to_string(kTrainedVocab) +
-          "-piece sentencepiece model is trained on built-in synthetic English; tiny takes its "
-          "vocab_size, larger presets keep 32000 and leave the other rows unused");
+          "-piece sentencepiece model (at most vocab_size pieces) is trained on built-in synthetic "
+          "English; tiny takes its vocab_size, other presets keep theirs and leave the other rows unused");
   init_command->callback([init, config_option, preset_option] {
     if (config_option->count() + preset_option->count() != 1)
       throw Error("init-model: give --config FILE or --preset NAME");

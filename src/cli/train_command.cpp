@@ -69,8 +69,13 @@ void apply_config_file(CLI::App& command, const std::string& path) {
   apply_log_options(app);
 }
 
-void run_train(const TrainOptions& options) {
-  if (options.resume.empty()) options.validate();  // a resumed run validates its saved flags
+// Prints the options the run actually uses (a resumed run's saved ones) as YAML, then runs.
+void run_train(const CLI::App& command, const TrainOptions& given) {
+  std::vector<std::string> given_flags;
+  for (const CLI::Option* option : command.get_options()) {
+    if (option->count() > 0) given_flags.push_back(option->get_name());
+  }
+  const TrainOptions options = resolve_train_options(given, given_flags);
   const auto launch = launch_from_environment();
   if (!launch || launch->rank == 0) std::cout << options_to_yaml(options) << std::flush;
   run_training(options);
@@ -92,7 +97,7 @@ void add_train_command(CLI::App& app) {
   command->footer("Also accepted here and in --config files: the global --quiet and --log_level LEVEL.\n");
   command->callback([command, options, config_path] {
     if (!config_path->empty()) apply_config_file(*command, *config_path);
-    run_train(*options);
+    run_train(*command, *options);
   });
 
   auto args = std::make_shared<ExportArgs>();

@@ -1,7 +1,8 @@
 // Ranks of one run through c10d (see distributed.h). The store carries the rendezvous, the
-// per-round arrival counters, heartbeats and failure notes; the process group (Gloo or NCCL)
-// carries the payload. Gloo needs gloo's headers (Debian libgloo-dev; the symbols are in
-// libtorch_cpu), NCCL needs nccl.h: a build without them lacks that backend, nothing more.
+// per-round arrival counters, heartbeats (with each main thread's progress) and failure notes;
+// the process group (Gloo or NCCL) carries the payload. Gloo needs gloo's headers (Debian
+// libgloo-dev; the symbols are in libtorch_cpu), NCCL needs nccl.h: a build without them lacks
+// that backend, nothing more.
 #if __has_include(<gloo/rendezvous/store.h>)
 #define USE_C10D_GLOO 1
 #define FEDKSEED_WITH_GLOO 1
@@ -32,6 +33,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -50,6 +53,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kPoll = std::chrono::milliseconds(20);
+
+std::atomic<int64_t> progress_notes{0};
 
 std::optional<std::string> environment(const char* name) {
   const char* value = std::getenv(name);
@@ -135,7 +140,18 @@ c10::intrusive_ptr<c10d::Backend> make_backend(const std::string& backend, const
   throw Error("--backend " + backend + ": not available in this build");
 }
 
+// A published heartbeat "<beat> <notes> <cpu ms>[ w]": the main thread's progress ("<notes>
+// <cpu ms>"), or "" while it waits in a collective (" w") or has not published yet.
+std::string progress_of(const std::vector<uint8_t>& beat) {
+  const std::string text = to_text(beat);
+  const auto space = text.find(' ');
+  if (space == std::string::npos || text.back() == 'w') return "";
+  return text.substr(space + 1);
+}
+
 }  // namespace
+
+void note_progress() noexcept { progress_notes.fetch_add(1, std::memory_order_relaxed); }
 
 std::optional<Launch> launch_from_environment() {
   const auto rank = environment("RANK"), world = environment("WORLD_SIZE");
@@ -236,19 +252,40 @@ struct RankGroup::Impl {
   int64_t sequence = 0, bytes_sent = 0;
   bool peer_failed = false;  // this rank's error is another rank's failure
 
-  // Liveness. The beat thread, with its own store connection, bumps this rank's counter and
-  // reads everyone's. The watchdog does no I/O, so it cannot block: it ends the process when
-  // a rank's counter has not moved for `timeout`, or when the store has not answered for that
+  // Liveness. The beat thread, with its own store connection, bumps this rank's counter,
+  // publishes its main thread's progress (note_progress() calls and CPU time, or "waiting in
+  // a collective") and reads everyone's. The watchdog does no I/O, so it cannot block: it ends
+  // the process when a rank's counter has not moved for `timeout` (crashed or killed), when a
+  // rank's main thread has made no progress outside a collective for that long (hung: this
+  // rank posts that as its failure note first), or when the store has not answered for that
   // long (its host hangs; a store call blocked on it cannot be interrupted).
   std::thread beats, watchdog;
   std::mutex mutex;
   std::condition_variable wake;
   bool stop_beating = false, stop_watching = false, watch_peers = true;
   std::vector<std::vector<uint8_t>> last_beat;
-  std::vector<Clock::time_point> last_change;
+  std::vector<std::string> last_progress;
+  std::vector<Clock::time_point> last_change, last_advance;
   Clock::time_point last_sample;
   std::string beat_error;
+  std::string own_hang;                        // set by the watchdog: the note the beat thread posts
+  bool hang_posted = false, notes_read = false;  // ... and whether every rank has read or posted one
   std::atomic<int64_t> store_call_since{0};  // the main thread's store call in flight (Clock ticks), or 0
+  std::atomic<int> waiting{0};               // > 0 while the main thread waits for the other ranks
+  clockid_t main_clock{};                    // the main thread's CPU-time clock
+
+  // Marks the main thread as waiting for the others for its lifetime.
+  struct Waiting {
+    explicit Waiting(std::atomic<int>& depth) : depth(depth) {
+      ++depth;
+      note_progress();
+    }
+    ~Waiting() {
+      note_progress();
+      --depth;
+    }
+    std::atomic<int>& depth;
+  };
 
   bool hosts_store() const { return !launch.agent_store && launch.rank == 0; }
 
@@ -272,8 +309,12 @@ struct RankGroup::Impl {
     }
   }
 
+  std::string own_beat(int64_t beat) const;
   void beat_loop(const c10::intrusive_ptr<c10d::Store>& connection);
+  void post_own_hang(const c10::intrusive_ptr<c10d::Store>& connection, const std::string& hang);
+  std::string hang_message(int64_t r) const;
   void watch();
+  [[noreturn]] void stop_hung(std::unique_lock<std::mutex>& lock);
   std::string fatal_problem(Clock::time_point now);
   void join();
   void await_all(const std::string& what);
@@ -283,21 +324,33 @@ struct RankGroup::Impl {
   void stop(bool& flag, std::thread& thread);
 };
 
+// "<beat> <notes> <cpu ms>", with " w" while the main thread waits in a collective. CPU time
+// covers long phases without notes (loading a checkpoint, tokenising, a replay): a thread
+// blocked in a read, on a lock or on a device that waits without spinning uses none.
+std::string RankGroup::Impl::own_beat(int64_t beat) const {
+  timespec cpu{};
+  clock_gettime(main_clock, &cpu);
+  return c10::str(beat, " ", progress_notes.load(std::memory_order_relaxed), " ",
+                  static_cast<int64_t>(cpu.tv_sec) * 1000 + cpu.tv_nsec / 1000000, waiting > 0 ? " w" : "");
+}
+
 void RankGroup::Impl::beat_loop(const c10::intrusive_ptr<c10d::Store>& connection) {
   std::vector<std::string> keys;
   for (int64_t r = 0; r < launch.world_size; ++r) keys.push_back(key("beat/", r));
   int64_t beat = 0;
   std::unique_lock<std::mutex> lock(mutex);
   while (!stop_beating) {
+    const std::string hang = own_hang;
     lock.unlock();
     std::vector<std::vector<uint8_t>> values;
     std::string error;
     try {
-      connection->set(keys[launch.rank], to_bytes(std::to_string(++beat)));
+      connection->set(keys[launch.rank], to_bytes(own_beat(++beat)));
       values = connection->multiGet(keys);
     } catch (const std::exception& failure) {
       error = failure.what();
     }
+    if (!hang.empty()) post_own_hang(connection, hang);
     lock.lock();
     const auto now = Clock::now();
     beat_error = error;
@@ -308,10 +361,39 @@ void RankGroup::Impl::beat_loop(const c10::intrusive_ptr<c10d::Store>& connectio
           last_beat[r] = values[r];
           last_change[r] = now;
         }
+        const std::string progress = progress_of(values[r]);
+        if (progress.empty() || progress != last_progress[r]) last_advance[r] = now;
+        last_progress[r] = progress;
       }
     }
-    wake.wait_for(lock, beat_interval, [&] { return stop_beating; });
+    const auto pause = own_hang.empty() ? beat_interval : std::chrono::milliseconds(kPoll);
+    wake.wait_for(lock, pause, [&] { return stop_beating || (!own_hang.empty() && !hang_posted); });
   }
+}
+
+// After the watchdog found this rank's main thread hung: the note `hang` reaches the others at
+// once (they name this rank), then the store's host stays up until every rank has read or
+// posted a note. Called without `mutex` (store calls may block).
+void RankGroup::Impl::post_own_hang(const c10::intrusive_ptr<c10d::Store>& connection, const std::string& hang) {
+  bool read = true;  // if the store is gone, nobody is left to tell
+  try {
+    if (!hang_posted) {
+      connection->set(key("failed/", launch.rank), to_bytes(hang));
+      connection->add("failures", 1);
+    }
+    read = connection->add("failures", 0) + connection->add("failures_seen", 0) >= launch.world_size;
+  } catch (const std::exception&) {
+    // Posted or not, this rank stops; the others then see its heartbeat stop.
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  hang_posted = true;
+  notes_read = read;
+  wake.notify_all();
+}
+
+std::string RankGroup::Impl::hang_message(int64_t r) const {
+  return c10::str("rank ", r, " hangs: its main thread has made no progress for ", timeout.count() / 1000,
+                  " s outside a collective (--dist_timeout; blocked in a read, on a lock or on a stuck GPU)");
 }
 
 // Called with `mutex` held; "" when all is well.
@@ -331,7 +413,24 @@ std::string RankGroup::Impl::fatal_problem(Clock::time_point now) {
                       " s (--dist_timeout; it crashed, was killed or hangs), so rank ", launch.rank, " stops too");
     }
   }
+  // A hung rank normally posts its own note first: the others give it a few heartbeats more.
+  for (int64_t r = 0; r < launch.world_size; ++r) {
+    if (r != launch.rank && last_sample - last_advance[r] > timeout + 3 * beat_interval) {
+      return c10::str(hang_message(r), ", so rank ", launch.rank, " stops too");
+    }
+  }
   return "";
+}
+
+// Called with `mutex` held when this rank's own main thread is hung: no exception can reach it.
+void RankGroup::Impl::stop_hung(std::unique_lock<std::mutex>& lock) {
+  own_hang = hang_message(launch.rank);
+  wake.notify_all();
+  const auto deadline = Clock::now() + std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(5));
+  wake.wait_until(lock, deadline, [&] { return hang_posted && (notes_read || !hosts_store()); });
+  std::fprintf(stderr, "fedkseed: error: %s\n", own_hang.c_str());
+  std::fflush(stderr);
+  std::_Exit(2);
 }
 
 void RankGroup::Impl::watch() {
@@ -343,6 +442,8 @@ void RankGroup::Impl::watch() {
     if (now - previous > 3 * beat_interval) grace_until = now + 2 * beat_interval;
     previous = now;
     if (now < grace_until) continue;
+    const bool fresh = watch_peers && now - last_sample <= 3 * beat_interval;
+    if (fresh && last_sample - last_advance[launch.rank] > timeout) stop_hung(lock);
     const std::string problem = fatal_problem(now);
     if (problem.empty()) continue;
     // The main thread may be blocked in a store call: no exception can reach it.
@@ -390,6 +491,7 @@ void RankGroup::Impl::check_failures() {
 }
 
 void RankGroup::Impl::await_all(const std::string& what) {
+  const Waiting waiting_here(waiting);
   const std::string counter = c10::str("arrived/", sequence++, "/", what);
   on_store([&] { return store->add(counter, 1); });
   while (on_store([&] { return store->add(counter, 0); }) < launch.world_size) {
@@ -401,6 +503,7 @@ void RankGroup::Impl::await_all(const std::string& what) {
 // A rank that dies inside a collective shows first as a broken connection or a timeout:
 // wait for its error note, or for the watchdog to name it once its heartbeat has stopped.
 void RankGroup::Impl::collective_failed(const std::string& what) {
+  const Waiting waiting_here(waiting);
   const auto deadline = Clock::now() + timeout + 3 * beat_interval;
   while (Clock::now() < deadline) {
     check_failures();
@@ -413,17 +516,17 @@ std::vector<at::Tensor> RankGroup::Impl::gather(const at::Tensor& input) {
   const at::Tensor sent = backend == "nccl" ? input.to(device) : input;
   std::vector<std::vector<at::Tensor>> outputs(1);
   for (int64_t r = 0; r < launch.world_size; ++r) outputs[0].push_back(at::empty_like(sent));
-  std::vector<at::Tensor> inputs{sent};
+  std::vector<at::Tensor> inputs{sent}, gathered;
   try {
+    const Waiting waiting_here(waiting);
     group->allgather(outputs, inputs)->wait(timeout);
+    for (const auto& output : outputs[0]) gathered.push_back(output.to(at::kCPU));  // NCCL: waits for it
   } catch (const c10::Error& error) {
     collective_failed(error.what_without_backtrace());
   } catch (const std::exception& error) {
     collective_failed(error.what());
   }
   bytes_sent += static_cast<int64_t>(sent.nbytes()) * (launch.world_size - 1);
-  std::vector<at::Tensor> gathered;
-  for (const auto& output : outputs[0]) gathered.push_back(output.to(at::kCPU));
   return gathered;
 }
 
@@ -464,11 +567,15 @@ RankGroup::RankGroup(const Launch& launch, const std::string& backend, c10::Devi
   g.join();
   const auto now = Clock::now();
   g.last_beat.assign(launch.world_size, {});
+  g.last_progress.assign(launch.world_size, "");
   g.last_change.assign(launch.world_size, now);
+  g.last_advance.assign(launch.world_size, now);
   g.last_sample = now;
+  pthread_getcpuclockid(pthread_self(), &g.main_clock);
   g.beats = std::thread([&g, connection = g.store->clone()] { g.beat_loop(connection); });
   g.watchdog = std::thread([&g] { g.watch(); });
   try {
+    const Impl::Waiting waiting_here(g.waiting);  // the backend's own rendezvous
     g.group = make_backend(backend, g.store, launch, device, g.timeout);
   } catch (const std::exception& error) {
     g.stop(g.stop_beating, g.beats);
@@ -527,6 +634,7 @@ void RankGroup::expect_same(const std::string& what, const std::string& value) {
 
 void RankGroup::report_failure(const std::string& message) noexcept {
   Impl& g = *impl_;
+  const Impl::Waiting waiting_here(g.waiting);
   try {
     if (!g.peer_failed) {
       g.store->set(key("failed/", g.launch.rank), to_bytes(message));
@@ -547,6 +655,7 @@ void RankGroup::report_failure(const std::string& message) noexcept {
 
 void RankGroup::leave() {
   Impl& g = *impl_;
+  const Impl::Waiting waiting_here(g.waiting);
   g.await_all("leave");
   {
     std::lock_guard<std::mutex> lock(g.mutex);

@@ -104,7 +104,7 @@ Downlink decode_downlink(const std::string& bytes) {
 std::string encode(const Uplink& message) {
   Writer out;
   out.put<uint8_t>(message.unbounded_seeds ? kSeedValues : kSeedIndices);
-  out.put<uint32_t>(message.num_samples);
+  out.put<uint32_t>(message.data_size);
   for (std::size_t i = 0; i < message.seeds.size(); ++i) {
     if (message.unbounded_seeds) {
       out.put<uint64_t>(message.seeds[i]);
@@ -120,7 +120,7 @@ Uplink decode_uplink(const std::string& bytes) {
   Reader in(bytes, "uplink message");
   Uplink message;
   message.unbounded_seeds = in.get<uint8_t>() == kSeedValues;
-  message.num_samples = in.get<uint32_t>();
+  message.data_size = in.get<uint32_t>();
   const std::size_t pair_size = (message.unbounded_seeds ? 8 : 4) + sizeof(float);
   if (in.remaining() % pair_size != 0) throw Error("uplink message: truncated pair");
   while (in.remaining() > 0) {

@@ -13,7 +13,36 @@ namespace {
 
 using nlohmann::json;
 
+constexpr uint64_t kSeedLimit = 100000000000ULL;  // the reference draws seeds in [1, 1e11)
+
 json number_or_null(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+
+double number_or_nan(const json& value) { return value.is_null() ? std::nan("") : value.get<double>(); }
+
+std::vector<double> numbers_or_nan(const json& values) {
+  std::vector<double> numbers;
+  for (const auto& value : values) numbers.push_back(number_or_nan(value));
+  return numbers;
+}
+
+json increments_to_json(const std::vector<SparseIncrement>& rounds) {
+  json object = json::array();
+  for (const auto& round : rounds) {
+    json pairs = json::array();
+    for (const auto& [index, value] : round) pairs.push_back({index, number_or_null(value)});
+    object.push_back(std::move(pairs));
+  }
+  return object;
+}
+
+std::vector<SparseIncrement> increments_from_json(const json& object) {
+  std::vector<SparseIncrement> rounds;
+  for (const auto& round : object) {
+    SparseIncrement& pairs = rounds.emplace_back();
+    for (const auto& pair : round) pairs.emplace_back(pair.at(0).get<int64_t>(), number_or_nan(pair.at(1)));
+  }
+  return rounds;
+}
 
 SeedsAndSchedule seeds_from_json(const json& object) {
   SeedsAndSchedule seeds;
@@ -31,12 +60,20 @@ json seeds_to_json(const SeedsAndSchedule& seeds) {
 SeedsAndSchedule read_seeds_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error("--seeds_file " + path + ": cannot open");
+  SeedsAndSchedule seeds;
   try {
-    return seeds_from_json(json::parse(in));
+    seeds = seeds_from_json(json::parse(in));
   } catch (const json::exception& error) {
     throw Error("--seeds_file " + path + ": " + error.what() +
                 " (expected {\"seeds\": [int, ...], \"schedule\": [[client, ...], ...]})");
   }
+  for (std::size_t j = 0; j < seeds.seeds.size(); ++j) {
+    if (seeds.seeds[j] < 1 || seeds.seeds[j] >= kSeedLimit) {
+      throw Error("--seeds_file " + path + ": seeds[" + std::to_string(j) + "] = " + std::to_string(seeds.seeds[j]) +
+                  " is outside [1, 1e11)");
+    }
+  }
+  return seeds;
 }
 
 std::string seeds_file_json(const SeedsAndSchedule& seeds) { return seeds_to_json(seeds).dump() + "\n"; }
@@ -52,12 +89,15 @@ std::string run_state_json(const RunState& state) {
                        {"pro_history", state.pro_history},
                        {"data_positions", positions},
                        {"synced_pool_size", state.synced_pool_size},
+                       {"round_increments", increments_to_json(state.round_increments)},
                        {"eval_losses", state.eval_losses},
                        {"best_eval_loss", number_or_null(state.best_eval_loss)},
                        {"best_round", state.best_round},
                        {"bytes_up", state.bytes_up},
                        {"bytes_down", state.bytes_down},
-                       {"seconds", state.seconds}};
+                       {"seconds", state.seconds},
+                       {"peak_memory_allocated", state.peak_memory_allocated},
+                       {"peak_memory_reserved", state.peak_memory_reserved}};
   return object.dump() + "\n";
 }
 
@@ -69,19 +109,22 @@ RunState run_state_from_json(const std::string& text, const std::string& source)
     state.last_round = object.at("last_round").get<int64_t>();
     state.seeds = seeds_from_json(object.at("seeds_and_schedule"));
     state.pool_seeds = object.at("pool_seeds").get<std::vector<uint64_t>>();
-    state.pool_cumulative = object.at("pool_cumulative").get<std::vector<double>>();
-    state.pro_history = object.at("pro_history").get<std::vector<std::vector<double>>>();
+    state.pool_cumulative = numbers_or_nan(object.at("pool_cumulative"));
+    for (const auto& values : object.at("pro_history")) state.pro_history.push_back(numbers_or_nan(values));
     for (const auto& position : object.at("data_positions")) {
       state.data_positions.emplace_back(position.at(0).get<int64_t>(), position.at(1).get<int64_t>());
     }
     state.synced_pool_size = object.at("synced_pool_size").get<std::vector<int64_t>>();
-    state.eval_losses = object.at("eval_losses").get<std::vector<double>>();
-    const auto& best = object.at("best_eval_loss");
-    state.best_eval_loss = best.is_null() ? std::nan("") : best.get<double>();
+    // Older states lack the per-round increments and peaks.
+    state.round_increments = increments_from_json(object.value("round_increments", json::array()));
+    state.eval_losses = numbers_or_nan(object.at("eval_losses"));
+    state.best_eval_loss = number_or_nan(object.at("best_eval_loss"));
     state.best_round = object.at("best_round").get<int64_t>();
     state.bytes_up = object.at("bytes_up").get<int64_t>();
     state.bytes_down = object.at("bytes_down").get<int64_t>();
     state.seconds = object.at("seconds").get<double>();
+    state.peak_memory_allocated = object.value("peak_memory_allocated", int64_t{0});
+    state.peak_memory_reserved = object.value("peak_memory_reserved", int64_t{0});
     return state;
   } catch (const json::exception& error) {
     throw Error(source + ": not a valid run state: " + error.what());
@@ -91,6 +134,7 @@ RunState run_state_from_json(const std::string& text, const std::string& source)
 std::string round_metrics_json(const RoundMetrics& m) {
   const json object = {{"round", m.round},
                        {"train_loss", number_or_null(m.train_loss)},
+                       {"evaluated", m.evaluated},
                        {"eval_loss", number_or_null(m.eval_loss)},
                        {"steps_applied", m.steps_applied},
                        {"steps_skipped", m.steps_skipped},

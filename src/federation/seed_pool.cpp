@@ -29,12 +29,11 @@ SeedPool SeedPool::from_candidates(std::vector<uint64_t> candidates) {
 }
 
 std::vector<double> SeedPool::aggregate(const std::vector<ClientUpdate>& cohort, bool equal_weight) {
-  const double total_samples = std::accumulate(
-      cohort.begin(), cohort.end(), 0.0, [](double sum, const ClientUpdate& c) { return sum + c.num_samples; });
+  const double total_size = std::accumulate(
+      cohort.begin(), cohort.end(), 0.0, [](double sum, const ClientUpdate& c) { return sum + c.data_size; });
   std::vector<double> increment(seeds_.size(), 0.0);
   for (const auto& client : cohort) {
-    const double weight = equal_weight || total_samples <= 0 ? 1.0 / cohort.size()
-                                                             : client.num_samples / total_samples;
+    const double weight = equal_weight || total_size <= 0 ? 1.0 / cohort.size() : client.data_size / total_size;
     for (std::size_t step = 0; step < client.seeds.size(); ++step) {
       if (unbounded_) {
         seeds_.push_back(client.seeds[step]);

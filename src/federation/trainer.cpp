@@ -36,7 +36,9 @@
 #include "fedkseed/federation/run_state.h"
 #include "fedkseed/federation/seed_pool.h"
 #include "fedkseed/model/llama.h"
+#include "fedkseed/model/model_dir.h"
 #include "fedkseed/model/tokenizer.h"
+#include "src/federation/run_replay.h"
 #include "optimizers/seed_sampler.h"
 #include "optimizers/zo_flat.h"
 #include "optimizers/zo_step.h"
@@ -71,25 +73,6 @@ std::pair<int64_t, int64_t> peak_memory(c10::Device device) {
   return {bytes, bytes};
 }
 
-// Views of `flat` laid out as the model's parameters are laid out in the model's buffer.
-NamedParams views_like(const LlamaModel& model, const at::Tensor& flat) {
-  const auto& model_flat = model.flat_parameters();
-  NamedParams views;
-  for (const auto& [name, param] : model.named_parameters()) {
-    const int64_t offset = param.storage_offset() - model_flat.storage_offset();
-    views.emplace_back(name, flat.narrow(0, offset, param.numel()).view(param.sizes()));
-  }
-  return views;
-}
-
-std::vector<SeedScalar> nonzero_pairs(const std::vector<uint64_t>& seeds, const std::vector<double>& values) {
-  std::vector<SeedScalar> pairs;
-  for (std::size_t j = 0; j < seeds.size(); ++j) {
-    if (values[j] != 0.0) pairs.push_back({seeds[j], values[j]});
-  }
-  return pairs;
-}
-
 uint64_t fnv1a(uint64_t hash, const void* data, std::size_t size) {
   const auto* bytes = static_cast<const unsigned char*>(data);
   for (std::size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
@@ -109,9 +92,9 @@ class Federation {
   void run();
 
  private:
-  void prepare_run_directory();
+  void prepare_run_directory(const RunState* resumed);
   void restore(const RunState& state);
-  void drop_metrics_after(int64_t round) const;
+  void rewrite_round_files();
   int64_t client_steps(int64_t client) const;
   at::Tensor batch_loss(const Batch& batch) const;
   ClientRecord train_client(int64_t client, int64_t round);
@@ -122,6 +105,7 @@ class Federation {
   double evaluate_round();
   std::string downlink_for(int64_t client, int64_t round);
   RunState snapshot(int64_t last_round) const;
+  void write_results() const;
   void save_state(int64_t round, bool best);
   void final_evaluation();
 
@@ -144,38 +128,10 @@ class Federation {
   std::optional<SeedHistory> history_;
   std::vector<ClientData> clients_;
   std::vector<int64_t> synced_pool_size_;
-  RunState progress_;  // eval history, totals, best round, last finished round
+  std::vector<SparseIncrement> round_increments_;  // --sync incremental only
+  std::string metrics_lines_;  // metrics.jsonl, rewritten whole (atomically) every round
+  RunState progress_;  // eval history, totals, peaks, best round, last finished round
 };
-
-RunState read_run_state(const RunDirectory& run) {
-  std::ifstream in(run.file("state.json"));
-  if (!in) throw Error("run directory " + run.path() + ": no state.json (was the run started with --log?)");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return run_state_from_json(text, run.file("state.json"));
-}
-
-// A flag missing from the saved options (a run of an older version) keeps its default.
-TrainOptions options_of(const RunState& state) { return options_from_json(state.options_json); }
-
-// The options of a new run, or those saved in the run directory being resumed (only
-// --stop_after and the launch's --backend and --dist_timeout may change on resume).
-TrainOptions options_for_run(const TrainOptions& given) {
-  if (given.resume.empty()) {
-    given.validate();
-    if (!fs::is_directory(given.model)) {
-      throw Error("--model " + given.model + ": no such folder (a local Hugging Face checkpoint folder is "
-                  "expected: config.json, weights, tokenizer.model; nothing is downloaded)");
-    }
-    return given;
-  }
-  TrainOptions options = options_of(read_run_state(RunDirectory::open(given.resume)));
-  options.resume = given.resume;
-  options.stop_after = given.stop_after;
-  options.backend = given.backend;
-  options.dist_timeout = given.dist_timeout;
-  options.validate();
-  return options;
-}
 
 Federation::Federation(const TrainOptions& options, c10::Device device, RankGroup* group)
     : options_(options),
@@ -188,9 +144,6 @@ Federation::Federation(const TrainOptions& options, c10::Device device, RankGrou
       pad_id_(batch_pad_id(tokenizer_, model_.config().vocab_size)),
       sampler_(std::vector<uint64_t>{}) {
   options_.num_clients = static_cast<int64_t>(data_.clients.size());
-  if (options_.bias_sampling && options_.K == 0 && options_.seeds_file.empty()) {
-    throw Error("--bias_sampling: FedKSeed-Pro needs a finite seed set; use -K > 0");
-  }
   if ((options_.stop_after > 0 || options_.save) && !options_.log && options_.resume.empty()) {
     throw Error(std::string(options_.save ? "--save" : "--stop_after") +
                 " needs --log: the run state is written to the run directory");
@@ -198,7 +151,11 @@ Federation::Federation(const TrainOptions& options, c10::Device device, RankGrou
   step_options_ = {options_.zo_eps, options_.lr, options_.weight_decay, options_.grad_clip,
                    parse_rng_kind(options_.rng)};
 
-  if (!options_.seeds_file.empty()) {
+  std::optional<RunState> resumed;
+  if (!options_.resume.empty()) {
+    resumed = read_run_state(RunDirectory::open(options_.resume));
+    seeds_ = resumed->seeds;
+  } else if (!options_.seeds_file.empty()) {
     seeds_ = read_seeds_file(options_.seeds_file);
   } else {
     seeds_.seeds = SeedPool::draw(options_.K, options_.seed).seeds();
@@ -236,16 +193,15 @@ Federation::Federation(const TrainOptions& options, c10::Device device, RankGrou
   }
   init_ = views_like(model_, init_flat_);
   progress_.best_eval_loss = std::nan("");
-  prepare_run_directory();
+  prepare_run_directory(resumed ? &*resumed : nullptr);
 }
 
-void Federation::prepare_run_directory() {
-  if (!options_.resume.empty()) {
-    const RunDirectory run = RunDirectory::open(options_.resume);
-    restore(read_run_state(run));
+void Federation::prepare_run_directory(const RunState* resumed) {
+  if (resumed) {
+    restore(*resumed);
     if (!writer_) return;
-    run_dir_ = run;
-    drop_metrics_after(progress_.last_round);
+    run_dir_ = RunDirectory::open(options_.resume);
+    rewrite_round_files();
   } else if (options_.log && writer_) {
     run_dir_ = RunDirectory::create(options_.log_root);
     run_dir_->write_file("config.yaml", options_to_yaml(options_));
@@ -268,23 +224,26 @@ void Federation::restore(const RunState& state) {
     clients_[c].set_position({state.data_positions[c].first, state.data_positions[c].second});
   }
   synced_pool_size_ = state.synced_pool_size;
+  round_increments_ = state.round_increments;
   progress_ = state;
-  // The global model of a finished round is theta0 replayed with the cumulative pool
-  // (exactly what --sync from_init computes after every round).
-  zo_replay(global_, init_, nonzero_pairs(pool_.seeds(), pool_.cumulative()), options_.lr,
-            options_.weight_decay, step_options_.rng);
+  replay_state(global_, init_, state, options_, options_.resume + "/state.json");
   log::info(c10::str("resuming after round ", state.last_round, " of ", options_.rounds));
 }
 
-// A run killed after writing a round's metrics line but before its state keeps that
-// line; the resumed run writes it again, so drop it first.
-void Federation::drop_metrics_after(int64_t round) const {
+// state.json is the commit point, written after every other file of a round: a run killed
+// before it may have left those files a round ahead (or, from an older fedkseed, a torn
+// metrics line), so rebuild them from the state.
+void Federation::rewrite_round_files() {
   std::ifstream in(run_dir_->file("metrics.jsonl"));
-  std::string kept, line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && nlohmann::json::parse(line).at("round").get<int64_t>() <= round) kept += line + "\n";
+  for (std::string line; std::getline(in, line);) {
+    const auto parsed = nlohmann::json::parse(line, nullptr, false);
+    if (parsed.is_object() && parsed.contains("round") && parsed.at("round").is_number_integer() &&
+        parsed.at("round").get<int64_t>() <= progress_.last_round) {
+      metrics_lines_ += line + "\n";
+    }
   }
-  run_dir_->write_file("metrics.jsonl", kept);
+  run_dir_->write_file("metrics.jsonl", metrics_lines_);
+  write_results();
 }
 
 int64_t Federation::client_steps(int64_t client) const {
@@ -318,6 +277,7 @@ ClientRecord Federation::train_client(int64_t client, int64_t round) {
       const Batch batch = collate(data.next_batch(), pad_id_);
       loop.step(sampler_.sample(rng), [&] { return batch_loss(batch); });
       progress.update(step + 1);
+      note_progress();
     }
     outcomes = loop.finish();
   } else {
@@ -332,10 +292,11 @@ ClientRecord Federation::train_client(int64_t client, int64_t round) {
         ++applied;
       }
       progress.update(step + 1, c10::str("L+ ", applied ? loss_sum / applied : NAN));
+      note_progress();
     }
   }
   Uplink reply;
-  reply.num_samples = static_cast<uint32_t>(data.num_samples());
+  reply.data_size = static_cast<uint32_t>(data.num_batches());  // len(train_loader), as the reference weighs
   reply.unbounded_seeds = pool_.unbounded();
   ClientRecord result;
   for (const auto& outcome : outcomes) {
@@ -408,6 +369,7 @@ std::string Federation::downlink_for(int64_t client, int64_t round) {
 }
 
 void Federation::rebuild_global(const std::vector<double>& increment) {
+  if (options_.sync == "incremental") round_increments_.push_back(sparse(increment));
   if (options_.sync == "incremental" && global_flat_params_) {
     global_flat_params_->replay_incremental(nonzero_pairs(pool_.seeds(), increment), options_.lr, options_.weight_decay);
   } else if (options_.sync == "incremental") {
@@ -451,7 +413,7 @@ RoundMetrics Federation::run_round(int64_t round) {
     for (int64_t j = 0; history_ && !received.unbounded_seeds && j < applied; ++j) {
       history_->record(static_cast<int64_t>(received.seeds[j]), received.values[j]);
     }
-    updates.push_back({received.num_samples, received.seeds,
+    updates.push_back({received.data_size, received.seeds,
                        std::vector<double>(received.values.begin(), received.values.end())});
   }
   metrics.train_loss = metrics.steps_applied ? loss_sum / metrics.steps_applied : std::nan("");
@@ -466,8 +428,8 @@ RoundMetrics Federation::run_round(int64_t round) {
   metrics.bytes_between_ranks = group_ ? (group_->bytes_sent() - sent_before) * group_->size() : 0;
 
   start = std::chrono::steady_clock::now();
-  metrics.eval_loss = std::nan("");
-  if (round % options_.eval_every == 0 || round == options_.rounds) metrics.eval_loss = evaluate_round();
+  metrics.evaluated = round % options_.eval_every == 0 || round == options_.rounds;
+  metrics.eval_loss = metrics.evaluated ? evaluate_round() : std::nan("");
   metrics.seconds_eval = seconds_since(start);
 
   const int64_t element_bytes = static_cast<int64_t>(model_.flat_parameters().element_size());
@@ -493,32 +455,41 @@ RunState Federation::snapshot(int64_t last_round) const {
   state.data_positions.clear();
   for (const auto& client : clients_) state.data_positions.emplace_back(client.position().pass, client.position().offset);
   state.synced_pool_size = synced_pool_size_;
+  state.round_increments = round_increments_;
   return state;
 }
 
 // Replaces the previous <prefix>_round<r>* (a state file, or with --save_weights a model
-// folder) by this round's: the reference keeps one "best" and one "final".
+// folder) by this round's, written first: the reference keeps one "best" and one "final".
 void replace_saved(const RunDirectory& run, const std::string& prefix, int64_t round,
                    const std::function<void(const std::string& name)>& write) {
+  const std::string name = prefix + "_round" + std::to_string(round);
+  write(name);
   for (const auto& entry : fs::directory_iterator(run.path())) {
-    if (entry.path().filename().string().rfind(prefix + "_round", 0) == 0) fs::remove_all(entry.path());
+    const std::string file = entry.path().filename().string();
+    if (file.rfind(prefix + "_round", 0) == 0 && file != name && file != name + ".json") fs::remove_all(entry.path());
   }
-  write(prefix + "_round" + std::to_string(round));
 }
 
+// results.json (NaN losses as null: JSON has no NaN) and memory.json from progress_.
+void Federation::write_results() const {
+  run_dir_->write_file("results.json", nlohmann::json({{"eval_avg_acc", progress_.eval_losses}}).dump() + "\n");
+  const nlohmann::json memory = {{"0", {{"max_memory_allocated", progress_.peak_memory_allocated},
+                                        {"max_memory_reserved", progress_.peak_memory_reserved}}}};
+  run_dir_->write_file("memory.json", memory.dump() + "\n");
+}
+
+// Every file of the round first, state.json (the commit point) last.
 void Federation::save_state(int64_t round, bool best) {
   if (!run_dir_) return;
-  const std::string state = run_state_json(snapshot(round));
-  run_dir_->write_file("state.json", state);
-  nlohmann::json results = {{"eval_avg_acc", progress_.eval_losses}};
-  run_dir_->write_file("results.json", results.dump() + "\n");
   const auto [allocated, reserved] = peak_memory(device_);
-  nlohmann::json memory = {{"0", {{"max_memory_allocated", allocated}, {"max_memory_reserved", reserved}}}};
-  run_dir_->write_file("memory.json", memory.dump() + "\n");
-  if (!options_.save) return;
+  progress_.peak_memory_allocated = std::max(progress_.peak_memory_allocated, allocated);
+  progress_.peak_memory_reserved = std::max(progress_.peak_memory_reserved, reserved);
+  const std::string state = run_state_json(snapshot(round));
+  write_results();
   std::vector<std::string> kinds = {"final"};
   if (best) kinds.push_back("best");
-  for (const auto& kind : kinds) {
+  for (const auto& kind : options_.save ? kinds : std::vector<std::string>{}) {
     replace_saved(*run_dir_, "state_" + kind, round,
                   [&](const std::string& name) { run_dir_->write_file(name + ".json", state); });
     if (options_.save_weights) {
@@ -527,6 +498,7 @@ void Federation::save_state(int64_t round, bool best) {
                     [&](const std::string& name) { model_.save(run_dir_->file(name)); });
     }
   }
+  run_dir_->write_file("state.json", state);
 }
 
 void Federation::final_evaluation() {
@@ -570,9 +542,10 @@ void Federation::run() {
     const auto start = std::chrono::steady_clock::now();
     RoundMetrics metrics = run_round(round);
     bool best = false;
-    if (!std::isnan(metrics.eval_loss)) {
+    if (metrics.evaluated) {
       progress_.eval_losses.push_back(metrics.eval_loss);
-      best = std::isnan(progress_.best_eval_loss) || metrics.eval_loss < progress_.best_eval_loss;
+      best = !std::isnan(metrics.eval_loss) &&
+             (std::isnan(progress_.best_eval_loss) || metrics.eval_loss < progress_.best_eval_loss);
       if (best) {
         progress_.best_eval_loss = metrics.eval_loss;
         progress_.best_round = round;
@@ -582,7 +555,8 @@ void Federation::run() {
     progress_.bytes_down += metrics.bytes_down;
     progress_.seconds += seconds_since(start);
     if (run_dir_) {
-      std::ofstream(run_dir_->file("metrics.jsonl"), std::ios::app) << round_metrics_json(metrics) << "\n";
+      metrics_lines_ += round_metrics_json(metrics) + "\n";
+      run_dir_->write_file("metrics.jsonl", metrics_lines_);
     }
     save_state(round, best);
     log::info(c10::str("round ", round, "/", options_.rounds, ": train L+ ", metrics.train_loss, ", eval loss ",
@@ -603,8 +577,11 @@ void Federation::run() {
 
 }  // namespace
 
-void run_training(const TrainOptions& given) {
-  const TrainOptions options = options_for_run(given);
+void run_training(const TrainOptions& options) {
+  if (!fs::is_directory(resolve_model_dir(options.model))) {
+    throw Error("--model " + options.model + ": no such folder (a local Hugging Face checkpoint folder is "
+                "expected: config.json, weights, tokenizer.model; nothing is downloaded)");
+  }
   const auto launch = launch_from_environment();
   if (!launch) {
     Federation(options, parse_device(options.device), nullptr).run();
@@ -623,22 +600,6 @@ void run_training(const TrainOptions& given) {
     group.report_failure(error.what());
     throw;
   }
-}
-
-void export_run(const std::string& run_dir, const std::string& out_dir, const std::string& device) {
-  const RunState state = read_run_state(RunDirectory::open(run_dir));
-  const TrainOptions options = options_of(state);
-  LlamaModel model = LlamaModel::load(options.model, parse_dtype(options.dtype), parse_device(device));
-  const at::Tensor base = model.flat_parameters().clone();
-  zo_replay(model.named_parameters(), views_like(model, base), nonzero_pairs(state.pool_seeds, state.pool_cumulative),
-            options.lr, options.weight_decay, parse_rng_kind(options.rng));
-  model.save(out_dir);
-  for (const char* name : {"tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
-                           "added_tokens.json", "generation_config.json"}) {
-    const fs::path source = fs::path(options.model) / name;
-    if (fs::exists(source)) fs::copy_file(source, fs::path(out_dir) / name, fs::copy_options::overwrite_existing);
-  }
-  log::info(c10::str("exported round ", state.last_round, " of ", run_dir, " to ", out_dir));
 }
 
 }  // namespace fedkseed

@@ -16,6 +16,7 @@
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
 #include "fedkseed/model/checkpoint.h"
+#include "fedkseed/model/model_dir.h"
 #include "fedkseed/model/safetensors.h"
 
 namespace fedkseed {
@@ -124,7 +125,8 @@ LlamaModel::LlamaModel(const LlamaConfig& config, c10::ScalarType dtype, c10::De
   inv_freq_ = rope_inverse_frequencies(config_).to(device);
 }
 
-LlamaModel LlamaModel::load(const std::string& dir, c10::ScalarType dtype, c10::Device device) {
+LlamaModel LlamaModel::load(const std::string& model_or_id, c10::ScalarType dtype, c10::Device device) {
+  const std::string dir = resolve_model_dir(model_or_id);
   LlamaModel model(llama_config_load(dir + "/config.json"), dtype, device);
   std::map<std::string, at::Tensor> wanted(model.parameters_.begin(), model.parameters_.end());
   std::set<std::string> loaded;

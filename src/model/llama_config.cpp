@@ -240,6 +240,10 @@ LlamaConfig llama_preset(const std::string& name) {
     c.vocab_size = 32000;
     c.max_position_embeddings = 2048;
     c.pad_token_id = name == "open-llama-3b" ? 0 : -1;
+    if (name == std::string("dj-1.3b")) {  // §8.2: pad <PAD> = 32004 must lie inside the embedding
+      c.vocab_size = 32005;
+      c.pad_token_id = 32004;
+    }
     return c;
   }
   std::string names;

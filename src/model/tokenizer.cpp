@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "fedkseed/common/error.h"
+#include "fedkseed/model/model_dir.h"
 
 namespace fedkseed {
 namespace {
@@ -25,6 +26,10 @@ struct SpecialToken {
   int64_t id = 0;
   bool lstrip = false;  // swallow whitespace before it (transformers AddedToken)
   bool rstrip = false;  // swallow whitespace after it
+  // Matched after the fast tokenizer's normalizer (prepend "▁", " " -> "▁"), so only where
+  // a space or the segment start precedes it, swallowing that space: what transformers 4.35
+  // does with a non-special token from added_tokens.json (e.g. DataJuicer's <SEP>).
+  bool normalized = false;
 };
 
 std::optional<json> read_json_if_present(const std::string& path) {
@@ -52,41 +57,48 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' |
 
 struct Tokenizer::Impl {
   sentencepiece::SentencePieceProcessor sp;
+  sentencepiece::SentencePieceProcessor sp_no_prefix;  // sp without the dummy "▁" prefix
   std::vector<SpecialToken> specials;  // matched longest-first at each position
   std::vector<bool> skip_on_decode;    // indexed by id
   std::array<bool, 256> first_bytes{};  // first bytes of specials: a cheap pre-check
   int64_t bos = 1, eos = 2, pad = -1, unk = 0, size = 0;
   bool newline_is_boundary = true;
+  bool any_normalized = false;
 
-  void add_special(const std::string& content, int64_t id, bool lstrip, bool rstrip) {
+  void add_special(const std::string& content, int64_t id, bool lstrip, bool rstrip, bool normalized) {
     if (content.empty()) return;
     for (auto& special : specials) {
       if (special.content == content) {
-        special = {content, id, lstrip, rstrip};
+        special = {content, id, lstrip, rstrip, normalized};
         return;
       }
     }
-    specials.push_back({content, id, lstrip, rstrip});
+    specials.push_back({content, id, lstrip, rstrip, normalized});
     first_bytes[static_cast<unsigned char>(content[0])] = true;
     size = std::max(size, id + 1);
   }
 
   // The id of a token string: an added token, else a sentencepiece piece, else a new id
   // after the vocabulary (what transformers' add_special_tokens does, e.g. OpenLLaMA's [PAD]).
+  // A special token is never normalized.
   int64_t resolve(const std::string& content) {
-    for (const auto& special : specials) {
-      if (special.content == content) return special.id;
+    for (auto& special : specials) {
+      if (special.content == content) {
+        special.normalized = false;
+        return special.id;
+      }
     }
     const int piece = sp.PieceToId(content);
     const int64_t id = sp.IdToPiece(piece) == content ? piece : size;
-    add_special(content, id, false, false);
+    add_special(content, id, false, false, false);
     return id;
   }
 
-  const SpecialToken* match_at(const std::string& text, size_t pos) const {
+  // The longest token of the `normalized` kind whose content starts at text[pos].
+  const SpecialToken* match_at(const std::string& text, size_t pos, bool normalized) const {
     const SpecialToken* best = nullptr;
     for (const auto& special : specials) {
-      if (text.compare(pos, special.content.size(), special.content) == 0 &&
+      if (special.normalized == normalized && text.compare(pos, special.content.size(), special.content) == 0 &&
           (best == nullptr || special.content.size() > best->content.size())) {
         best = &special;
       }
@@ -94,12 +106,30 @@ struct Tokenizer::Impl {
     return best;
   }
 
-  void encode_piece(const std::string& text, std::vector<int64_t>& out) const {
+  void encode_piece(const sentencepiece::SentencePieceProcessor& processor, const std::string& text,
+                    std::vector<int64_t>& out) const {
     if (text.empty()) return;
     std::vector<int> ids;
-    const auto status = sp.Encode(text, &ids);
+    const auto status = processor.Encode(text, &ids);
     if (!status.ok()) throw Error("tokenizer: sentencepiece failed to encode text: " + status.ToString());
     out.insert(out.end(), ids.begin(), ids.end());
+  }
+
+  // A text between non-normalized tokens, as the fast tokenizer sees it: normalized as a
+  // whole (" " + text, without a further dummy prefix) and split at " " + a normalized token.
+  void encode_segment(const std::string& text, std::vector<int64_t>& out) const {
+    if (!any_normalized || text.empty()) return encode_piece(sp, text, out);
+    const std::string spaced = " " + text;
+    size_t start = 0;
+    for (size_t pos = 0; pos < spaced.size(); ++pos) {
+      const SpecialToken* token = spaced[pos] == ' ' ? match_at(spaced, pos + 1, true) : nullptr;
+      if (token == nullptr) continue;
+      encode_piece(sp_no_prefix, spaced.substr(start, pos - start), out);
+      out.push_back(token->id);
+      start = pos + 1 + token->content.size();
+      pos = start - 1;
+    }
+    encode_piece(sp_no_prefix, spaced.substr(start), out);
   }
 };
 
@@ -108,7 +138,8 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
-Tokenizer Tokenizer::load(const std::string& model_dir) {
+Tokenizer Tokenizer::load(const std::string& model) {
+  const std::string model_dir = resolve_model_dir(model);
   auto impl = std::make_unique<Impl>();
   const std::string model_path = model_dir + "/tokenizer.model";
   if (!std::filesystem::is_regular_file(model_path)) {
@@ -116,6 +147,13 @@ Tokenizer Tokenizer::load(const std::string& model_dir) {
   }
   const auto status = impl->sp.Load(model_path);
   if (!status.ok()) throw Error("tokenizer " + model_path + ": not a sentencepiece model (" + status.ToString() + ")");
+  // Appending NormalizerSpec{add_dummy_prefix: false} (field 3 {field 3 = 0}) overrides that
+  // one field: protobuf merges a repeated message field and keeps the last scalar.
+  const auto raw_status = impl->sp_no_prefix.LoadFromSerializedProto(impl->sp.serialized_model_proto() +
+                                                                     std::string("\x1a\x02\x18\x00", 4));
+  if (!raw_status.ok()) {
+    throw Error("tokenizer " + model_path + ": cannot disable its dummy prefix (" + raw_status.ToString() + ")");
+  }
   impl->size = impl->sp.GetPieceSize();
   impl->unk = impl->sp.unk_id();
   impl->bos = impl->sp.bos_id();
@@ -127,12 +165,15 @@ Tokenizer Tokenizer::load(const std::string& model_dir) {
   const auto special_map = read_json_if_present(model_dir + "/special_tokens_map.json");
   try {
     if (added && added->is_object()) {
-      for (const auto& [content, id] : added->items()) impl->add_special(content, id.get<int64_t>(), false, false);
+      for (const auto& [content, id] : added->items()) {
+        impl->add_special(content, id.get<int64_t>(), false, false, /*normalized=*/true);
+      }
     }
     if (config && config->contains("added_tokens_decoder")) {
       for (const auto& [id, token] : (*config)["added_tokens_decoder"].items()) {
-        impl->add_special(token.at("content").get<std::string>(), std::stoll(id),
-                          token.value("lstrip", false), token.value("rstrip", false));
+        const bool special = token.value("special", false);
+        impl->add_special(token.at("content").get<std::string>(), std::stoll(id), token.value("lstrip", false),
+                          token.value("rstrip", false), token.value("normalized", !special));
       }
     }
   } catch (const std::exception& error) {
@@ -140,7 +181,9 @@ Tokenizer Tokenizer::load(const std::string& model_dir) {
   }
   // Control pieces (<s>, </s>) and <unk> are split out of text like added tokens.
   for (int id = 0; id < impl->sp.GetPieceSize(); ++id) {
-    if (impl->sp.IsControl(id) || impl->sp.IsUnknown(id)) impl->add_special(impl->sp.IdToPiece(id), id, false, false);
+    if (impl->sp.IsControl(id) || impl->sp.IsUnknown(id)) {
+      impl->add_special(impl->sp.IdToPiece(id), id, false, false, false);
+    }
   }
   const auto role = [&](const char* key) -> std::optional<std::string> {
     for (const auto* source : {&config, &special_map}) {
@@ -164,6 +207,7 @@ Tokenizer Tokenizer::load(const std::string& model_dir) {
   }
   for (const auto& special : impl->specials) {
     if (special.content.find('\n') != std::string::npos) impl->newline_is_boundary = false;
+    impl->any_normalized = impl->any_normalized || special.normalized;
   }
   impl->skip_on_decode.assign(impl->size, false);
   for (const auto& special : impl->specials) impl->skip_on_decode[special.id] = true;
@@ -177,7 +221,7 @@ std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_bos) co
   size_t pos = 0;
   while (pos < text.size()) {
     const SpecialToken* special =
-        impl_->first_bytes[static_cast<unsigned char>(text[pos])] ? impl_->match_at(text, pos) : nullptr;
+        impl_->first_bytes[static_cast<unsigned char>(text[pos])] ? impl_->match_at(text, pos, false) : nullptr;
     if (special == nullptr) {
       ++pos;
       continue;
@@ -186,7 +230,7 @@ std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_bos) co
     if (special->lstrip) {
       while (end > start && is_space(text[end - 1])) --end;
     }
-    impl_->encode_piece(text.substr(start, end - start), ids);
+    impl_->encode_segment(text.substr(start, end - start), ids);
     ids.push_back(special->id);
     pos += special->content.size();
     if (special->rstrip) {
@@ -194,7 +238,7 @@ std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_bos) co
     }
     start = pos;
   }
-  impl_->encode_piece(text.substr(start), ids);
+  impl_->encode_segment(text.substr(start), ids);
   return ids;
 }
 

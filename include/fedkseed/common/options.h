@@ -125,7 +125,8 @@ void TrainOptions::visit_fields(Visitor&& visit) {
   visit("--resume", resume, "Continue the run in this run directory from its last finished round");
   visit("--stop_after", stop_after, "End cleanly after this round (resumable with --resume); 0 = off");
   visit("--backend", backend, "Process group between ranks under torchrun: auto (nccl on CUDA, gloo on CPU) | nccl | gloo");
-  visit("--dist_timeout", dist_timeout, "Seconds a rank waits on a silent (crashed, killed or hung) rank before stopping");
+  visit("--dist_timeout", dist_timeout, "Seconds before a rank counts as failed: no heartbeat (crashed, killed), or outside a collective "
+        "its main thread neither noted progress nor used CPU time (hung)");
 }
 
 }  // namespace fedkseed

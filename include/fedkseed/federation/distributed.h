@@ -1,9 +1,9 @@
 // Several processes ("ranks") of one run through LibTorch's c10d: the launch environment
 // (torchrun, or RANK/WORLD_SIZE/... set by hand), a TCPStore rendezvous, a Gloo or NCCL
-// process group for the round's all-gather of a few kilobytes, and per-rank heartbeats so a
-// rank that crashes, is killed or hangs stops the others with an error naming it; and the
-// record of a client's round that travels between ranks. When the ranks exchange it is the
-// trainer's business. The c10d headers stay in the .cpp.
+// process group for the round's all-gather of a few kilobytes, and per-rank heartbeats and
+// main-thread progress so a rank that crashes, is killed or hangs stops the others with an
+// error naming it; and the record of a client's round that travels between ranks. When the
+// ranks exchange it is the trainer's business. The c10d headers stay in the .cpp.
 #pragma once
 
 #include <c10/core/Device.h>
@@ -16,6 +16,12 @@
 #include <vector>
 
 namespace fedkseed {
+
+// Marks progress of the process's main thread (the trainer calls it at each ZO step and
+// evaluation batch, RankGroup at each collective): a rank whose main thread neither notes
+// progress nor uses CPU time for --dist_timeout outside a collective counts as hung.
+// Lock-free; any thread, any time (also without a RankGroup, where nobody reads it).
+void note_progress() noexcept;
 
 // Where this process stands in a launch of several processes.
 struct Launch {
@@ -63,6 +69,7 @@ class RankGroup {
   // Rendezvous (TCPStore at MASTER_ADDR:MASTER_PORT, hosted by rank 0 unless torchrun's agent
   // hosts it) and the c10d process group of `backend` ("gloo" | "nccl") whose tensors live on
   // `device`. Throws fedkseed::Error naming the ranks that did not join within `timeout`.
+  // Must be made on the thread that then runs the training: that thread's progress is watched.
   RankGroup(const Launch& launch, const std::string& backend, c10::Device device, std::chrono::seconds timeout);
   ~RankGroup();
   RankGroup(const RankGroup&) = delete;
@@ -72,9 +79,9 @@ class RankGroup {
   int64_t size() const;
 
   // Every rank's `bytes`, in rank order, through the process group's all-gather (sizes first,
-  // then the payload padded to the longest). Waits as long as the other ranks' heartbeats go
-  // on; throws fedkseed::Error naming a rank that reported an error or went silent for the
-  // timeout (crashed, killed or hung).
+  // then the payload padded to the longest). Waits as long as the other ranks' heartbeats and
+  // progress go on; throws fedkseed::Error naming a rank that reported an error (a hung rank
+  // reports itself); a rank silent for the timeout ends this process (crashed, killed, hung).
   std::vector<std::string> all_gather(const std::string& bytes);
   // Throws fedkseed::Error "<what> differs between ranks: ..." unless every rank passes the
   // same `value` (all_gather underneath).

@@ -22,10 +22,10 @@ struct Downlink {
   std::vector<float> fresh_values;     // K = 0: their aggregated scalars
 };
 
-// Client -> server: the client's sample count and one (seed, g) pair per step that
+// Client -> server: the client's data size and one (seed, g) pair per step that
 // produced a gradient. The seed is a candidate index (K > 0) or the 64-bit seed (K = 0).
 struct Uplink {
-  uint32_t num_samples = 0;
+  uint32_t data_size = 0;              // the reference's len(train_loader): batches per pass
   bool unbounded_seeds = false;        // K = 0: seeds are 64-bit values, not indices
   std::vector<uint64_t> seeds;
   std::vector<float> values;

@@ -13,10 +13,15 @@ struct SeedsAndSchedule {
   std::vector<std::vector<int64_t>> schedule;   // round -> client ids
 };
 
-// Reads {"seeds": [...], "schedule": [[...], ...]}; throws fedkseed::Error naming the file.
+// Reads {"seeds": [...], "schedule": [[...], ...]}; throws fedkseed::Error naming the file
+// (and the index of a seed outside the reference's range [1, 1e11)).
 SeedsAndSchedule read_seeds_file(const std::string& path);
 std::string seeds_file_json(const SeedsAndSchedule& seeds);
 
+// One round's aggregated increment of the seeds it touched: (pool index, value).
+using SparseIncrement = std::vector<std::pair<int64_t, double>>;
+
+// Doubles are stored as JSON numbers, NaN and infinities as null (read back as NaN).
 struct RunState {
   std::string options_json;                    // the run's TrainOptions (options_to_json)
   int64_t last_round = 0;                      // the last finished round (0: none)
@@ -26,11 +31,15 @@ struct RunState {
   std::vector<std::vector<double>> pro_history;  // Pro: per candidate, recorded g after the initial value
   std::vector<std::pair<int64_t, int64_t>> data_positions;  // per client: (pass, offset)
   std::vector<int64_t> synced_pool_size;       // K = 0: pool size at each client's last synchronisation
-  std::vector<double> eval_losses;             // results.json's eval_avg_acc
+  // --sync incremental: rounds 1..last_round's increments, replayed in order to rebuild the model
+  // exactly (one pass over the cumulative pool rounds differently).
+  std::vector<SparseIncrement> round_increments;
+  std::vector<double> eval_losses;             // results.json's eval_avg_acc: one per evaluated round
   double best_eval_loss = 0.0;
   int64_t best_round = -1;
   int64_t bytes_up = 0, bytes_down = 0;        // totals so far
   double seconds = 0.0;                        // wall time of finished rounds
+  int64_t peak_memory_allocated = 0, peak_memory_reserved = 0;  // memory.json's
 };
 
 std::string run_state_json(const RunState& state);
@@ -40,6 +49,7 @@ RunState run_state_from_json(const std::string& text, const std::string& source)
 struct RoundMetrics {
   int64_t round = 0;
   double train_loss = 0.0;        // mean L+ over the round's applied steps
+  bool evaluated = false;         // the test loss was computed this round (it may be NaN)
   double eval_loss = 0.0;         // NaN when not evaluated this round
   int64_t steps_applied = 0, steps_skipped = 0;
   int64_t bytes_up = 0, bytes_down = 0, bytes_fedavg = 0;

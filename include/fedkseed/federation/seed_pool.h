@@ -10,10 +10,10 @@
 
 namespace fedkseed {
 
-// One client's round: its sample count and the (seed, g) pair of every applied step.
+// One client's round: its data size and the (seed, g) pair of every applied step.
 // `seeds` hold candidate indices when K > 0 and 64-bit seed values when K = 0.
 struct ClientUpdate {
-  int64_t num_samples = 0;
+  int64_t data_size = 0;  // the aggregation weight: len(train_loader), batches per pass
   std::vector<uint64_t> seeds;
   std::vector<double> values;
 };

@@ -1,7 +1,7 @@
 // The LLaMA tokenizer: a sentencepiece model plus the Hugging Face added/special tokens.
-// Encoding follows transformers' slow sentencepiece LlamaTokenizer with legacy=true (the
-// behaviour of the reference's transformers 4.35): text is split at special/added tokens,
-// each remaining piece goes through sentencepiece (dummy prefix included), BOS in front.
+// Encoding gives the ids of the reference's tokenizer, transformers 4.35's LlamaTokenizerFast
+// converted from tokenizer.model: text is split at special tokens, each remaining piece goes
+// through sentencepiece (dummy prefix included), BOS in front; tests/data holds the proof.
 #pragma once
 
 #include <cstdint>
@@ -15,16 +15,17 @@ class Tokenizer {
  public:
   // Reads DIR/tokenizer.model and, when present, DIR/added_tokens.json,
   // DIR/tokenizer_config.json (added_tokens_decoder, bos/eos/unk/pad_token) and
-  // DIR/special_tokens_map.json; throws fedkseed::Error naming the file that is missing
-  // or malformed.
-  static Tokenizer load(const std::string& model_dir);
+  // DIR/special_tokens_map.json, DIR = resolve_model_dir(model) (model_dir.h); throws
+  // fedkseed::Error naming the file that is missing or malformed.
+  static Tokenizer load(const std::string& model);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
 
   // Token ids of `text`, BOS first when `add_bos`; never appends EOS. Special and added
-  // token strings inside `text` (e.g. "</s>") become their ids, as in transformers.
+  // token strings inside `text` (e.g. "</s>") become their ids, as in transformers 4.35's
+  // fast tokenizer (a non-special token of added_tokens.json only after a space or at the start).
   std::vector<int64_t> encode(const std::string& text, bool add_bos = true) const;
   // Text of `ids` with every special/added token (bos, eos, pad, unk, added) skipped, like
   // transformers' decode(skip_special_tokens=True); ids outside the vocabulary are skipped.
