@@ -95,7 +95,7 @@ TEST_F(FederationE2E, BytesOnTheWireMatchTheMessageEncoding) {
   const std::string pro = train("bytes_pro", "--bias_sampling");
   for (const auto& [run, probability_bytes] : {std::pair<std::string, int64_t>{uniform, 0}, std::pair<std::string, int64_t>{pro, 4 * kK}}) {
     for (const auto& line : metrics(run)) {
-      // Up: per client a layout byte, a 4-byte sample count and 8 bytes per applied step.
+      // Up: per client a layout byte, a 4-byte data size (batches) and 8 bytes per applied step.
       EXPECT_EQ(line.at("bytes_up").get<int64_t>(),
                 kClientsPerRound * 5 + 8 * line.at("steps_applied").get<int64_t>());
       // Down: per client layout + round + count, K float32 scalars (+ K probabilities for Pro).
