@@ -229,6 +229,14 @@ TEST_F(FederationE2E, ResumeUsesTheSavedFlagsFromAnyDirectory) {
   EXPECT_EQ(longer.exit_code, 2);
   EXPECT_NE(longer.err.find("--rounds 5: the run in " + run + " has --rounds 2"), std::string::npos) << longer.err;
 
+  // The job's own command line plus --resume: its relative paths equal the saved absolute
+  // ones, so nothing is "ignored"; its --stop_after 1 is a round already finished.
+  const auto again = run_command("cd " + *workspace_ + " && " + FEDKSEED_BINARY + " " + relative_args + " --resume " + run);
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_EQ(again.err.find("ignoring"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("--stop_after 1: the run in " + run + " has already finished round 1"), std::string::npos)
+      << again.err;
+
   const auto resumed = run_command("cd / && " + std::string(FEDKSEED_BINARY) + " train --resume " + run + " --lr 0.1 -K 8 --quiet");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("ignoring --lr: a resumed run keeps its saved flags"), std::string::npos) << resumed.err;
@@ -245,13 +253,18 @@ TEST_F(FederationE2E, SeedsFileSetsKAndIsChecked) {
   const std::string run = train("seeds_file", "--rounds 1 --local_step 2 --eval_max_samples 2 --seeds_file " + file);
   EXPECT_NE(read_text(run + "/config.yaml").find("K: 3\n"), std::string::npos) << read_text(run + "/config.yaml");
 
-  for (const char* bad : {"0", "100000000000"}) {
+  for (const char* bad : {"0", "100000000000", "-5", "1.5", "18446744073709551617"}) {
     write_text(file, std::string("{\"seeds\": [5, 6, ") + bad + "], " + schedule);
     const auto result = run_fedkseed(train_args(*workspace_ + "/runs/bad_seeds", "--seeds_file " + file));
-    EXPECT_EQ(result.exit_code, 2);
-    EXPECT_NE(result.err.find("--seeds_file " + file + ": seeds[2] = " + bad + " is outside [1, 1e11)"),
-              std::string::npos) << result.err;
+    EXPECT_EQ(result.exit_code, 2) << bad;
+    EXPECT_EQ(result.err.rfind("fedkseed: error: --seeds_file " + file + ": seeds[2] = ", 0), 0u) << result.err;
+    EXPECT_NE(result.err.find(" is not an integer in [1, 1e11)"), std::string::npos) << result.err;
   }
+  write_text(file, "{\"seeds\": [5, 6], \"schedule\": [[0, 1, 2, 3], [4, 2, 5, 2]]}");
+  const auto twice = run_fedkseed(train_args(*workspace_ + "/runs/bad_seeds", "--rounds 2 --seeds_file " + file));
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.err.find("--seeds_file " + file + ": client 2 is listed twice in round 2 of the schedule"),
+            std::string::npos) << twice.err;
   write_text(file, "{\"seeds\": [], " + schedule);
   const auto pro = run_fedkseed(train_args(*workspace_ + "/runs/bad_seeds", "--bias_sampling --seeds_file " + file));
   EXPECT_EQ(pro.exit_code, 2);

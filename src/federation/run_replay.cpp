@@ -97,10 +97,19 @@ std::string absolute_path(const std::string& path) {
   return path.empty() ? path : fs::absolute(path).lexically_normal().string();
 }
 
+// Paths as a run saves them, so that the run works (and compares equal) from any directory.
+TrainOptions with_absolute_paths(TrainOptions options) {
+  for (std::string* path : {&options.data_dir, &options.partition_file, &options.seeds_file, &options.log_root}) {
+    *path = absolute_path(*path);
+  }
+  if (fs::exists(options.model)) options.model = absolute_path(options.model);  // else a Hugging Face id
+  return options;
+}
+
 // Warns about (or, for --rounds, refuses) flags given with a resume whose value differs from
 // the run's saved one.
 void check_resume_flags(const TrainOptions& given, const TrainOptions& saved, const std::vector<std::string>& flags) {
-  const auto asked = nlohmann::json::parse(options_to_json(given));
+  const auto asked = nlohmann::json::parse(options_to_json(with_absolute_paths(given)));
   const auto kept = nlohmann::json::parse(options_to_json(saved));
   std::string ignored;
   for (const auto& flag : flags) {
@@ -127,11 +136,7 @@ void check_resume_flags(const TrainOptions& given, const TrainOptions& saved, co
 TrainOptions resolve_train_options(const TrainOptions& given, const std::vector<std::string>& given_flags) {
   if (given.resume.empty()) {
     given.validate();
-    TrainOptions options = given;
-    for (std::string* path : {&options.data_dir, &options.partition_file, &options.seeds_file, &options.log_root}) {
-      *path = absolute_path(*path);
-    }
-    if (fs::exists(options.model)) options.model = absolute_path(options.model);  // else a Hugging Face id
+    TrainOptions options = with_absolute_paths(given);
     if (!given.seeds_file.empty()) options.K = static_cast<int64_t>(read_seeds_file(given.seeds_file).seeds.size());
     if (options.bias_sampling && options.K == 0) {
       throw Error(options.seeds_file.empty()
@@ -141,8 +146,14 @@ TrainOptions resolve_train_options(const TrainOptions& given, const std::vector<
     }
     return options;
   }
-  TrainOptions options = options_of(read_run_state(RunDirectory::open(given.resume)));
+  const RunState state = read_run_state(RunDirectory::open(given.resume));
+  TrainOptions options = options_of(state);
   check_resume_flags(given, options, given_flags);
+  if (given.stop_after > 0 && given.stop_after <= state.last_round) {
+    throw Error("--stop_after " + std::to_string(given.stop_after) + ": the run in " + given.resume +
+                " has already finished round " + std::to_string(state.last_round) +
+                "; give a later round, or leave --stop_after out to run to the end");
+  }
   options.resume = given.resume;
   options.stop_after = given.stop_after;
   options.backend = given.backend;

@@ -62,16 +62,20 @@ SeedsAndSchedule read_seeds_file(const std::string& path) {
   if (!in) throw Error("--seeds_file " + path + ": cannot open");
   SeedsAndSchedule seeds;
   try {
-    seeds = seeds_from_json(json::parse(in));
+    const json object = json::parse(in);
+    // Checked as JSON numbers: a conversion to uint64 would wrap -5 and truncate 1.5.
+    const json& listed = object.at("seeds");
+    for (std::size_t j = 0; listed.is_array() && j < listed.size(); ++j) {
+      const json& seed = listed[j];
+      if (!seed.is_number_unsigned() || seed.get<uint64_t>() < 1 || seed.get<uint64_t>() >= kSeedLimit) {
+        throw Error("--seeds_file " + path + ": seeds[" + std::to_string(j) + "] = " + seed.dump() +
+                    " is not an integer in [1, 1e11)");
+      }
+    }
+    seeds = seeds_from_json(object);
   } catch (const json::exception& error) {
     throw Error("--seeds_file " + path + ": " + error.what() +
                 " (expected {\"seeds\": [int, ...], \"schedule\": [[client, ...], ...]})");
-  }
-  for (std::size_t j = 0; j < seeds.seeds.size(); ++j) {
-    if (seeds.seeds[j] < 1 || seeds.seeds[j] >= kSeedLimit) {
-      throw Error("--seeds_file " + path + ": seeds[" + std::to_string(j) + "] = " + std::to_string(seeds.seeds[j]) +
-                  " is outside [1, 1e11)");
-    }
   }
   return seeds;
 }

@@ -165,12 +165,19 @@ Federation::Federation(const TrainOptions& options, c10::Device device, RankGrou
     throw Error("--seeds_file " + options_.seeds_file + ": schedule has " +
                 std::to_string(seeds_.schedule.size()) + " rounds, --rounds is " + std::to_string(options_.rounds));
   }
-  for (const auto& cohort : seeds_.schedule) {
-    for (int64_t client : cohort) {
+  for (std::size_t round = 0; round < seeds_.schedule.size(); ++round) {
+    std::vector<bool> listed(options_.num_clients, false);
+    for (int64_t client : seeds_.schedule[round]) {
       if (client < 0 || client >= options_.num_clients) {
         throw Error("--seeds_file " + options_.seeds_file + ": client " + std::to_string(client) +
                     " outside [0, " + std::to_string(options_.num_clients) + ")");
       }
+      // A client trains once per round: its data position and its uplink are per round.
+      if (listed[client]) {
+        throw Error("--seeds_file " + options_.seeds_file + ": client " + std::to_string(client) +
+                    " is listed twice in round " + std::to_string(round + 1) + " of the schedule");
+      }
+      listed[client] = true;
     }
   }
   pool_ = SeedPool::from_candidates(seeds_.seeds);
