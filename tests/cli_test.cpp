@@ -132,6 +132,13 @@ TEST(Cli, ConfigFileSetsFlagsAndCommandLineWins) {
   EXPECT_EQ(bad_value.exit_code, 2);
   EXPECT_EQ(bad_value.err.rfind("fedkseed: error: --config " + dir + "/bad_value.toml: key 'K': ", 0), 0u)
       << bad_value.err;
+
+  write_text(dir + "/out_of_range.toml", "rounds = -3\n");
+  const auto out_of_range = run_fedkseed("train --device cpu --config " + dir + "/out_of_range.toml");
+  EXPECT_EQ(out_of_range.exit_code, 2);
+  EXPECT_EQ(out_of_range.err.rfind("fedkseed: error: --rounds: ", 0), 0u) << out_of_range.err;
+  EXPECT_NE(out_of_range.err.find("(set by --config " + dir + "/out_of_range.toml)\n"), std::string::npos)
+      << out_of_range.err;
 }
 
 // The global --quiet and --log_level can live in a config file too.

@@ -203,6 +203,10 @@ TEST(DataStatsCli, BadInputExitsTwoNamingFileAndLine) {
   EXPECT_EQ(emptied.exit_code, 2);
   EXPECT_EQ(emptied.err.rfind("fedkseed: error: dolly file " + cli.data_dir + "/databricks-dolly-15k.jsonl: ", 0),
             0u) << emptied.err;
+  const auto zero = test::run_fedkseed(dolly_args + " --dataset_subsample 0");
+  EXPECT_EQ(zero.exit_code, 2);
+  EXPECT_EQ(zero.err.rfind("fedkseed: error: --dataset_subsample", 0), 0u) << zero.err;
+  EXPECT_NE(zero.err.find("accepted: (0, 1]"), std::string::npos) << zero.err;
   const auto too_many = test::run_fedkseed(dolly_args + " --num_clients 100000");
   EXPECT_EQ(too_many.exit_code, 2);
   EXPECT_NE(too_many.err.find("databricks-dolly-15k.jsonl: Dirichlet partition"), std::string::npos) << too_many.err;

@@ -231,21 +231,24 @@ TEST_F(BadCheckpoint, OversizedHeaderLengthAllocatesNothing) {
   expect_load_error({weights_, "header length 4611686018427387903 exceeds"});
 }
 
-// A 1-byte dtype passes the size bound (1 * 2^64-1 "fits" when a later dimension is 0), so
-// only the int64 check stops the dimension from becoming -1 in an at::Tensor shape.
-TEST_F(BadCheckpoint, DimensionBeyondInt64ExitsWith2NamingFileAndTensor) {
-  const std::string header =
-      R"({"model.norm.weight":{"dtype":"U8","shape":[18446744073709551615,0],"data_offsets":[0,0]}})";
-  std::string bytes(8, '\0');
-  bytes[0] = static_cast<char>(header.size());
-  write_raw(bytes + header + std::string(16, '\0'));
-  const auto result = run_fedkseed("generate --model " + dir_ + " --prompt hi");
-  EXPECT_EQ(result.exit_code, 2) << result.err;
-  EXPECT_EQ(result.err.rfind("fedkseed: error: safetensors " + weights_ + ": tensor model.norm.weight: shape "
-                             "[18446744073709551615,0] has a dimension beyond int64\n", 0),
-            0u)
-      << result.err;
-  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+// A 1-byte dtype passes the size bound (1 * 2^64-1 "fits" when a later dimension is 0), and so
+// does [0, 2^62, 4], whose strides overflow int64: both are refused before an at::Tensor exists.
+TEST_F(BadCheckpoint, ShapeBeyondInt64ExitsWith2NamingFileAndTensor) {
+  for (const char* shape : {"[18446744073709551615,0]", "[0,4611686018427387904,4]"}) {
+    const std::string header = std::string(R"({"model.norm.weight":{"dtype":"U8","shape":)") + shape +
+                               R"(,"data_offsets":[0,0]}})";
+    std::string bytes(8, '\0');
+    bytes[0] = static_cast<char>(header.size());
+    write_raw(bytes + header + std::string(16, '\0'));
+    const auto result = run_fedkseed("generate --model " + dir_ + " --prompt hi");
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_EQ(result.err.rfind("fedkseed: error: safetensors " + weights_ + ": tensor model.norm.weight: shape " +
+                                   shape + " has more elements than int64 can count\n",
+                               0),
+              0u)
+        << result.err;
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  }
 }
 
 TEST_F(BadCheckpoint, TruncatedData) {
@@ -363,6 +366,10 @@ TEST(InitModel, FailureLeavesOutAsItWasAndCopiesAreWritable) {
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_NE(refused.err.find("raise vocab_size"), std::string::npos) << refused.err;
   EXPECT_EQ(folder_entries(root + "/kept"), std::vector<std::string>{"notes.txt"});
+  const auto nested = run_fedkseed("--quiet init-model --config " + small_config(root, 100) + " --tokenizer " +
+                                   tokenizer + " --out " + root + "/made/a/b");
+  EXPECT_EQ(nested.exit_code, 2);
+  EXPECT_FALSE(fs::exists(root + "/made")) << "the folders a failed init-model created are gone";
 
   const auto copied = run_fedkseed("--quiet init-model --config " + small_config(root, 400) + " --tokenizer " +
                                    tokenizer + " --out " + root + "/kept");

@@ -129,10 +129,14 @@ void train_init_tokenizer(const InitModelArgs& args, int64_t config_vocab, const
 }
 
 // init-model writes into a staging folder inside --out and moves the files out only when all
-// of them were written, so a failure leaves --out as it was (removed if init-model made it).
+// of them were written, so a failure leaves --out as it was (removed, with the parents it
+// made, if init-model made it).
 class StagedOutput {
  public:
-  explicit StagedOutput(const std::string& out) : out_(out), made_out_(!fs::exists(out)) {
+  explicit StagedOutput(const std::string& out) : out_(fs::absolute(out).lexically_normal()) {
+    for (fs::path missing = out_; !missing.empty() && !fs::exists(missing); missing = missing.parent_path()) {
+      made_from_ = missing;
+    }
     std::error_code error;
     fs::create_directories(out_, error);
     if (!error) fs::remove_all(staging(), error);  // left by a killed run
@@ -144,7 +148,11 @@ class StagedOutput {
   ~StagedOutput() {
     std::error_code ignored;
     fs::remove_all(staging(), ignored);
-    if (!committed_ && made_out_) fs::remove(out_, ignored);  // only when empty
+    if (committed_ || made_from_.empty()) return;
+    for (fs::path made = out_;; made = made.parent_path()) {
+      fs::remove(made, ignored);  // only when empty
+      if (made == made_from_) break;
+    }
   }
   std::string staging() const { return (out_ / ".init-model.partial").string(); }
   void commit() {
@@ -156,7 +164,7 @@ class StagedOutput {
 
  private:
   fs::path out_;
-  bool made_out_;
+  fs::path made_from_;  // the outermost folder of --out that init-model creates, or empty
   bool committed_ = false;
 };
 

@@ -37,8 +37,8 @@ void bind_options(CLI::App& command, TrainOptions& options) {
 
 // CLI11 2.1 reads config files only for the top-level app, so the train command
 // applies its own: each key fills the flag of that name unless given on the command line.
-// The global --quiet / --log_level may live there too.
-void apply_config_file(CLI::App& command, const std::string& path) {
+// The global --quiet / --log_level may live there too. Returns the flags the file set.
+std::vector<std::string> apply_config_file(CLI::App& command, const std::string& path) {
   std::error_code error_code;
   if (!std::filesystem::is_regular_file(path, error_code)) {
     throw Error("--config " + path + ": not a readable file");
@@ -50,6 +50,7 @@ void apply_config_file(CLI::App& command, const std::string& path) {
     throw Error("--config " + path + ": " + error.what());
   }
   CLI::App& app = *command.get_parent();
+  std::vector<std::string> set;
   for (const auto& item : items) {
     if (item.name == "++" || item.name == "--") continue;  // section markers
     const std::string flag = (item.name.size() == 1 ? "-" : "--") + item.name;
@@ -65,8 +66,26 @@ void apply_config_file(CLI::App& command, const std::string& path) {
     } catch (const CLI::Error& error) {
       throw Error("--config " + path + ": key '" + item.fullname() + "': " + error.what());
     }
+    set.push_back(flag);
   }
   apply_log_options(app);
+  return set;
+}
+
+// Validates a new run's flags; an out-of-range value that came from the config file says so.
+void validate_naming_config(const TrainOptions& options, const std::vector<std::string>& set,
+                            const std::string& path) {
+  try {
+    options.validate();
+  } catch (const Error& error) {
+    const std::string what = error.what();
+    for (const auto& flag : set) {
+      if (what.rfind(flag + ":", 0) == 0 || what.rfind(flag + " ", 0) == 0) {
+        throw Error(what + " (set by --config " + path + ")");
+      }
+    }
+    throw;
+  }
 }
 
 // Prints the options the run actually uses (a resumed run's saved ones) as YAML, then runs.
@@ -96,7 +115,10 @@ void add_train_command(CLI::App& app) {
   bind_options(*command, *options);
   command->footer("Also accepted here and in --config files: the global --quiet and --log_level LEVEL.\n");
   command->callback([command, options, config_path] {
-    if (!config_path->empty()) apply_config_file(*command, *config_path);
+    if (!config_path->empty()) {
+      const auto set = apply_config_file(*command, *config_path);
+      if (options->resume.empty()) validate_naming_config(*options, set, *config_path);
+    }
     run_train(*command, *options);
   });
 

@@ -57,11 +57,15 @@ SafetensorsEntry parse_entry(const std::string& name, const json& value, uint64_
   entry.name = name;
   entry.dtype = dtype_from_name(value["dtype"].get<std::string>(), where);
   uint64_t bytes = c10::elementSize(entry.dtype);
+  // Torch's strides are products of the non-zero dimensions: they must fit in int64 even when
+  // another dimension is 0 (an empty tensor, which the data size check lets through).
+  int64_t stride_product = 1;
   for (const auto& dim : value["shape"]) {
     if (!dim.is_number_unsigned()) throw Error(where + ": shape " + value["shape"].dump() + " is invalid");
     const uint64_t size = dim.get<uint64_t>();
-    if (size > static_cast<uint64_t>(INT64_MAX)) {
-      throw Error(where + ": shape " + value["shape"].dump() + " has a dimension beyond int64");
+    if (size > static_cast<uint64_t>(INT64_MAX) ||
+        (size != 0 && __builtin_mul_overflow(stride_product, static_cast<int64_t>(size), &stride_product))) {
+      throw Error(where + ": shape " + value["shape"].dump() + " has more elements than int64 can count");
     }
     // Bounded by the data size, so the product cannot overflow.
     if (size != 0 && bytes > data_bytes / size + 1) {
