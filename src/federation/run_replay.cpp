@@ -39,13 +39,6 @@ NamedParams views_like(const LlamaModel& model, const at::Tensor& flat) {
   return views;
 }
 
-std::vector<SeedScalar> nonzero_pairs(const std::vector<uint64_t>& seeds, const std::vector<double>& values) {
-  std::vector<SeedScalar> pairs;
-  for (std::size_t j = 0; j < seeds.size(); ++j) {
-    if (values[j] != 0.0) pairs.push_back({seeds[j], values[j]});
-  }
-  return pairs;
-}
 SparseIncrement sparse(const std::vector<double>& increment) {
   SparseIncrement pairs;
   for (std::size_t j = 0; j < increment.size(); ++j) {
@@ -65,6 +58,10 @@ std::vector<SeedScalar> seed_pairs(const std::vector<uint64_t>& seeds, const Spa
     pairs.push_back({seeds[index], value});
   }
   return pairs;
+}
+
+std::vector<SeedScalar> nonzero_pairs(const std::vector<uint64_t>& seeds, const std::vector<double>& values) {
+  return seed_pairs(seeds, sparse(values), "seed pool");
 }
 
 // One pass over the cumulative values would round differently from the run's round-by-round

@@ -376,12 +376,14 @@ std::string Federation::downlink_for(int64_t client, int64_t round) {
 }
 
 void Federation::rebuild_global(const std::vector<double>& increment) {
-  if (options_.sync == "incremental") round_increments_.push_back(sparse(increment));
-  if (options_.sync == "incremental" && global_flat_params_) {
-    global_flat_params_->replay_incremental(nonzero_pairs(pool_.seeds(), increment), options_.lr, options_.weight_decay);
-  } else if (options_.sync == "incremental") {
-    zo_replay_incremental(global_, nonzero_pairs(pool_.seeds(), increment), options_.lr,
-                          options_.weight_decay, step_options_.rng);
+  if (options_.sync == "incremental") {
+    round_increments_.push_back(sparse(increment));
+    const auto pairs = seed_pairs(pool_.seeds(), round_increments_.back(), "seed pool");
+    if (global_flat_params_) {
+      global_flat_params_->replay_incremental(pairs, options_.lr, options_.weight_decay);
+    } else {
+      zo_replay_incremental(global_, pairs, options_.lr, options_.weight_decay, step_options_.rng);
+    }
   } else {
     zo_replay(global_, init_, nonzero_pairs(pool_.seeds(), pool_.cumulative()), options_.lr,
               options_.weight_decay, step_options_.rng);
