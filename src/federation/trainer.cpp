@@ -496,9 +496,10 @@ void Federation::save_state(int64_t round, bool best) {
   progress_.peak_memory_reserved = std::max(progress_.peak_memory_reserved, reserved);
   const std::string state = run_state_json(snapshot(round));
   write_results();
-  std::vector<std::string> kinds = {"final"};
-  if (best) kinds.push_back("best");
-  for (const auto& kind : options_.save ? kinds : std::vector<std::string>{}) {
+  std::vector<std::string> kinds;
+  if (options_.save) kinds.push_back("final");
+  if (options_.save && best) kinds.push_back("best");
+  for (const auto& kind : kinds) {
     replace_saved(*run_dir_, "state_" + kind, round,
                   [&](const std::string& name) { run_dir_->write_file(name + ".json", state); });
     if (options_.save_weights) {
