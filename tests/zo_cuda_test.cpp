@@ -4,8 +4,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "optimizers/perturbation.h"
-#include "optimizers/zo_flat.h"
+#include "fedkseed/optimizers/perturbation.h"
+#include "fedkseed/optimizers/zo_flat.h"
 
 namespace fedkseed {
 namespace {

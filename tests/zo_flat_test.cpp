@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "fedkseed/common/error.h"
-#include "optimizers/zo_flat.h"
+#include "fedkseed/optimizers/zo_flat.h"
 #include "tests/test_util.h"
 
 namespace fedkseed {

@@ -11,8 +11,8 @@
 #include <sstream>
 
 #include "fedkseed/common/error.h"
-#include "optimizers/perturbation.h"
-#include "optimizers/philox.h"
+#include "fedkseed/optimizers/perturbation.h"
+#include "fedkseed/optimizers/philox.h"
 #include "tests/test_util.h"
 
 namespace fedkseed {

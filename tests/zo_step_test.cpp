@@ -9,8 +9,8 @@
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/random.h"
-#include "optimizers/seed_sampler.h"
-#include "optimizers/zo_step.h"
+#include "fedkseed/optimizers/seed_sampler.h"
+#include "fedkseed/optimizers/zo_step.h"
 #include "tests/test_util.h"
 
 namespace fedkseed {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent numpy re-implementation of optimizers/philox.h's z(seed, name, index).
+"""Independent numpy re-implementation of include/fedkseed/optimizers/philox.h's z(seed, name, index).
 
 Every float step is one numpy float32 op (IEEE, rounded to nearest), the same sequence the C++
 and CUDA code performs, so the outputs must match bit for bit.

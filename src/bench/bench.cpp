@@ -18,7 +18,7 @@
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
 #include "fedkseed/common/random.h"
-#include "optimizers/zo_flat.h"
+#include "fedkseed/optimizers/zo_flat.h"
 #include "src/bench/bench_internal.h"
 
 #if FEDKSEED_WITH_CUDA

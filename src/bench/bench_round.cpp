@@ -8,8 +8,8 @@
 #include <map>
 
 #include "fedkseed/common/random.h"
-#include "optimizers/seed_sampler.h"
-#include "optimizers/zo_flat.h"
+#include "fedkseed/optimizers/seed_sampler.h"
+#include "fedkseed/optimizers/zo_flat.h"
 #include "src/bench/bench_internal.h"
 
 namespace fedkseed::bench {

@@ -12,7 +12,7 @@
 #include "fedkseed/common/run_dir.h"
 #include "fedkseed/federation/run_state.h"
 #include "fedkseed/model/llama.h"
-#include "optimizers/perturbation.h"
+#include "fedkseed/optimizers/perturbation.h"
 
 namespace fedkseed {
 

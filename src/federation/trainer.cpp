@@ -39,9 +39,9 @@
 #include "fedkseed/model/model_dir.h"
 #include "fedkseed/model/tokenizer.h"
 #include "src/federation/run_replay.h"
-#include "optimizers/seed_sampler.h"
-#include "optimizers/zo_flat.h"
-#include "optimizers/zo_step.h"
+#include "fedkseed/optimizers/seed_sampler.h"
+#include "fedkseed/optimizers/zo_flat.h"
+#include "fedkseed/optimizers/zo_step.h"
 
 namespace fs = std::filesystem;
 

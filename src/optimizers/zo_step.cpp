@@ -1,5 +1,5 @@
 // The ZO step sequence and its skip rules (NaN loss, grad_clip), on top of perturbation.h.
-#include "optimizers/zo_step.h"
+#include "fedkseed/optimizers/zo_step.h"
 
 #include <cmath>
 #include <string>

@@ -1,7 +1,7 @@
 // The CPU twin of the philox kernels (a loop over optimizers/philox.h, parallel on torch's
 // thread pool), the dispatch to CUDA, the coefficient algebra that turns perturb / update /
 // replay into one combine per tensor, and the reference's torch-mode sequence.
-#include "optimizers/perturbation.h"
+#include "fedkseed/optimizers/perturbation.h"
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -22,8 +22,8 @@
 #include <unordered_set>
 
 #include "fedkseed/common/error.h"
-#include "optimizers/perturbation_cuda.h"
-#include "optimizers/philox.h"
+#include "fedkseed/optimizers/perturbation_cuda.h"
+#include "fedkseed/optimizers/philox.h"
 
 namespace fedkseed {
 namespace {

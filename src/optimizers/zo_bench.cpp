@@ -1,5 +1,5 @@
 // zo_bench: wall-clock timing of the philox kernels, synchronising the device around each batch.
-#include "optimizers/zo_bench.h"
+#include "fedkseed/optimizers/zo_bench.h"
 
 #include <ATen/Context.h>
 #include <ATen/DeviceAccelerator.h>
@@ -9,7 +9,7 @@
 #include <chrono>
 #include <functional>
 
-#include "optimizers/perturbation.h"
+#include "fedkseed/optimizers/perturbation.h"
 
 namespace fedkseed {
 namespace {

@@ -11,9 +11,9 @@
 #include <functional>
 #include <vector>
 
-#include "optimizers/perturbation.h"
-#include "optimizers/seed_sampler.h"
-#include "optimizers/zo_step.h"
+#include "fedkseed/optimizers/perturbation.h"
+#include "fedkseed/optimizers/seed_sampler.h"
+#include "fedkseed/optimizers/zo_step.h"
 
 namespace fedkseed {
 

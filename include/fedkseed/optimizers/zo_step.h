@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <functional>
 
-#include "optimizers/perturbation.h"
-#include "optimizers/seed_sampler.h"
+#include "fedkseed/optimizers/perturbation.h"
+#include "fedkseed/optimizers/seed_sampler.h"
 
 namespace fedkseed {
 

@@ -1,6 +1,6 @@
 // ZoFlatParams and ZoDeviceLoop: the chunk table, one launch per pass on CUDA, and the CPU twin
 // (one host combine per tensor with the same terms and the same step scalars).
-#include "optimizers/zo_flat.h"
+#include "fedkseed/optimizers/zo_flat.h"
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
@@ -12,7 +12,7 @@
 #include <unordered_set>
 
 #include "fedkseed/common/error.h"
-#include "optimizers/perturbation_cuda.h"
+#include "fedkseed/optimizers/perturbation_cuda.h"
 
 namespace fedkseed {
 namespace {

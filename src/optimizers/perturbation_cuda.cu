@@ -2,7 +2,7 @@
 // whole parameter list from a chunk table in one launch; 16-byte loads and stores, four normals
 // per Philox call, fp32 accumulation. The CPU twin lives in perturbation.cpp; both draw z from
 // optimizers/philox.h, so they agree bit for bit.
-#include "optimizers/perturbation_cuda.h"
+#include "fedkseed/optimizers/perturbation_cuda.h"
 
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "optimizers/philox.h"
+#include "fedkseed/optimizers/philox.h"
 
 namespace fedkseed::detail {
 namespace {

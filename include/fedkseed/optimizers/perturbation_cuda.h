@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "optimizers/perturbation.h"
-#include "optimizers/philox.h"
+#include "fedkseed/optimizers/perturbation.h"
+#include "fedkseed/optimizers/philox.h"
 
 namespace fedkseed::detail {
 

@@ -1,6 +1,6 @@
 // Seed choice for ZO steps and the FedKSeed-Pro history/probabilities (reference §3.4 step 1,
 // §3.10). The federation decides when probabilities are recomputed (once per round).
-#include "optimizers/seed_sampler.h"
+#include "fedkseed/optimizers/seed_sampler.h"
 
 #include <algorithm>
 #include <cmath>
