@@ -26,7 +26,7 @@ TEST(Bench, TinyOnCpuWritesEveryFigure) {
   for (const char* name :
        {"zo_step_ms", "zo_step_pipelined_ms", "forward_ms", "weight_gemms_ms", "pass_ms", "pass_GBps",
         "pass_two_normals_ms", "peak_memory_GB", "replay_k4_s", "replay_k8_s", "normals_per_s",
-        "decode_tokens_per_s", "round_s", "round_replay_s", "rounds60_min"}) {
+        "decode_tokens_per_s", "decode_b1_tokens_per_s", "round_s", "round_replay_s", "rounds60_min"}) {
     ASSERT_TRUE(figures.contains(name)) << name;
     const auto& f = figures.at(name);
     for (const char* key : {"value", "unit", "floor", "ratio", "floor_basis", "extrapolated"}) {
@@ -37,9 +37,10 @@ TEST(Bench, TinyOnCpuWritesEveryFigure) {
     }
     EXPECT_GT(f.at("floor").get<double>(), 0.0) << name;
   }
-  // A replay of 8 seeds costs about twice one of 4: both were timed, none extrapolated.
+  // Both replays were timed (none extrapolated), and each floor scales with K.
+  EXPECT_FALSE(figures.at("replay_k4_s").at("extrapolated").get<bool>());
   EXPECT_FALSE(figures.at("replay_k8_s").at("extrapolated").get<bool>());
-  EXPECT_GT(figures.at("replay_k8_s").at("value").get<double>(), figures.at("replay_k4_s").at("value").get<double>());
+  EXPECT_DOUBLE_EQ(figures.at("replay_k8_s").at("floor").get<double>(), 2 * figures.at("replay_k4_s").at("floor").get<double>());
 }
 
 TEST(Bench, BadPresetAndSeqExitWith2) {

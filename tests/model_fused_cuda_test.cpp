@@ -1,4 +1,4 @@
-// The fused CUDA tails of the LLaMA layer (src/model/fused_cuda.h) against the ATen op chains
+// The fused CUDA kernels of the LLaMA layer (src/model/fused_cuda.h) against the ATen op chains
 // they replace: equal bit for bit in fp32, fp16 and bf16, for prefill- and decode-shaped input.
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
@@ -45,6 +45,46 @@ TEST(ModelFusedCuda, RmsNormAndSwigluEqualTheAtenChainsBitForBit) {
   }
   const at::Tensor strided = at::randn({4, 8, 16}, at::TensorOptions().device(at::kCUDA)).transpose(0, 1);
   EXPECT_FALSE(detail::silu_mul_cuda_accepts(strided, strided)) << "rows not at one stride: the ATen path";
+#else
+  GTEST_SKIP() << "a CPU-only build has no fused CUDA kernels";
+#endif
+}
+
+TEST(ModelFusedCuda, ResidualAddAndRopeEqualTheAtenChainsBitForBit) {
+#if FEDKSEED_WITH_CUDA
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(1);
+  for (const auto dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
+    const auto options = at::TensorOptions().dtype(dtype).device(at::kCUDA);
+    // Prefill- and decode-shaped: [batch, tokens], with grouped key/value heads (6 query, 2 kv).
+    for (const auto& [batch, tokens] : std::vector<std::pair<int64_t, int64_t>>{{2, 37}, {5, 1}}) {
+      const at::Tensor x = (at::randn({batch, tokens, 320}, options.dtype(at::kFloat)) * 3).to(dtype);
+      const at::Tensor delta = (at::randn({batch, tokens, 320}, options.dtype(at::kFloat)) * 2).to(dtype);
+      const auto [sum, squares] = detail::add_square_to_float_cuda(x, delta);
+      const at::Tensor expected_sum = x + delta;
+      EXPECT_TRUE(at::equal(sum, expected_sum)) << dtype << " residual add";
+      EXPECT_TRUE(at::equal(squares, expected_sum.to(at::kFloat).pow(2))) << dtype << " squares";
+
+      const int64_t heads = 6, kv = 2, hd = 16;
+      const at::Tensor qkv = (at::randn({batch, tokens, (heads + 2 * kv) * hd}, options.dtype(at::kFloat)) * 2).to(dtype);
+      const at::Tensor positions = at::randint(0, 500, {batch, tokens}, options.dtype(at::kLong));
+      const at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * at::rand({hd / 2}, options.dtype(at::kFloat));
+      const at::Tensor angles = at::cat({freqs, freqs}, -1).unsqueeze(1);
+      const at::Tensor cos = angles.cos().to(dtype), sin = angles.sin().to(dtype);
+      const at::Tensor query_key =
+          qkv.narrow(-1, 0, (heads + kv) * hd).view({batch, tokens, heads + kv, hd}).transpose(1, 2);
+      const at::Tensor rotated_half =
+          at::cat({-query_key.narrow(-1, hd / 2, hd / 2), query_key.narrow(-1, 0, hd / 2)}, -1);
+      const at::Tensor expected = query_key * cos + rotated_half * sin;
+      const at::Tensor fused = detail::rope_query_key_cuda(qkv, cos, sin, heads + kv, hd);
+      EXPECT_EQ(fused.sizes(), expected.sizes());
+      for (int64_t d = 0; d < fused.dim(); ++d) {  // the layout ATen's chain gives (a size-1 dim's stride is moot)
+        if (fused.size(d) > 1) EXPECT_EQ(fused.stride(d), expected.stride(d)) << "dim " << d;
+      }
+      EXPECT_TRUE(at::equal(fused, expected)) << dtype << " rope, max diff "
+                                              << (fused.to(at::kFloat) - expected.to(at::kFloat)).abs().max();
+    }
+  }
 #else
   GTEST_SKIP() << "a CPU-only build has no fused CUDA kernels";
 #endif

@@ -19,14 +19,17 @@ int64_t count_bit_differences(const at::Tensor& a, const at::Tensor& b) {
 }
 
 const int64_t kSizes[] = {1, 127, (int64_t{1} << 20) + 3};
+const RngKind kGenerators[] = {RngKind::philox_icdf, RngKind::philox};
 
 TEST(ZoCuda, DirectionBitIdenticalToCpu) {
   if (!gpu_ready()) GTEST_SKIP() << kNoGpu;
-  for (int64_t n : kSizes) {
-    const std::string name = "model.layers.1.mlp.gate_proj.weight";
-    const at::Tensor cpu = zo_direction(name, 987654321, {n}, at::kCPU);
-    const at::Tensor gpu = zo_direction(name, 987654321, {n}, at::kCUDA);
-    EXPECT_EQ(count_bit_differences(gpu, cpu), 0) << "n = " << n;
+  for (RngKind rng : kGenerators) {
+    for (int64_t n : kSizes) {
+      const std::string name = "model.layers.1.mlp.gate_proj.weight";
+      const at::Tensor cpu = zo_direction(name, 987654321, {n}, at::kCPU, rng);
+      const at::Tensor gpu = zo_direction(name, 987654321, {n}, at::kCUDA, rng);
+      EXPECT_EQ(count_bit_differences(gpu, cpu), 0) << rng_kind_name(rng) << " n = " << n;
+    }
   }
 }
 
@@ -38,6 +41,7 @@ NamedParams on_device(const NamedParams& params, c10::Device device) {
 
 TEST(ZoCuda, PerturbUpdateAndReplayBitIdenticalToCpu) {
   if (!gpu_ready()) GTEST_SKIP() << kNoGpu;
+  for (RngKind rng : kGenerators) {
   for (at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
     at::manual_seed(1);
     NamedParams cpu;
@@ -51,25 +55,26 @@ TEST(ZoCuda, PerturbUpdateAndReplayBitIdenticalToCpu) {
     std::vector<SeedScalar> many;
     for (int j = 0; j < 37; ++j) many.push_back({1000ull + j, std::cos(j) * 10});
     for (NamedParams* params : {&cpu, &gpu}) {
-      zo_perturb(*params, 5, 1e-3, RngKind::philox);
-      zo_perturb(*params, 5, -2e-3, RngKind::philox);
-      zo_restore_update(*params, 5, 1e-3, 3.0, 1e-3, 0.01, RngKind::philox);
-      zo_replay_incremental(*params, few, 1e-3, 0.01, RngKind::philox);  // terms inline
-      zo_replay_incremental(*params, many, 1e-4, 0.0, RngKind::philox);  // terms in memory
+      zo_perturb(*params, 5, 1e-3, rng);
+      zo_perturb(*params, 5, -2e-3, rng);
+      zo_restore_update(*params, 5, 1e-3, 3.0, 1e-3, 0.01, rng);
+      zo_replay_incremental(*params, few, 1e-3, 0.01, rng);  // terms inline
+      zo_replay_incremental(*params, many, 1e-4, 0.0, rng);  // terms in memory
     }
-    const std::string type = c10::toString(dtype);
+    const std::string type = rng_kind_name(rng) + " " + c10::toString(dtype);
     for (std::size_t i = 0; i < cpu.size(); ++i) {
       EXPECT_EQ(count_bit_differences(gpu[i].second, cpu[i].second), 0)
           << type << " " << cpu[i].first;
     }
     NamedParams gpu_replayed = on_device(base, at::kCUDA);
     NamedParams cpu_replayed = on_device(base, at::kCPU);
-    zo_replay(gpu_replayed, on_device(base, at::kCUDA), many, 1e-3, 0.1, RngKind::philox);
-    zo_replay(cpu_replayed, base, many, 1e-3, 0.1, RngKind::philox);
+    zo_replay(gpu_replayed, on_device(base, at::kCUDA), many, 1e-3, 0.1, rng);
+    zo_replay(cpu_replayed, base, many, 1e-3, 0.1, rng);
     for (std::size_t i = 0; i < cpu.size(); ++i) {
       EXPECT_EQ(count_bit_differences(gpu_replayed[i].second, cpu_replayed[i].second), 0)
           << type << " replay " << cpu[i].first;
     }
+  }
   }
 }
 
@@ -79,9 +84,11 @@ TEST(ZoCuda, MisalignedViewsTakeTheScalarPathWithSameResult) {
   const at::Tensor storage_gpu = storage_cpu.cuda();
   NamedParams cpu = {{"w", storage_cpu.slice(0, 3, 1000)}};  // 6-byte offset: not 16-byte aligned
   NamedParams gpu = {{"w", storage_gpu.slice(0, 3, 1000)}};
-  zo_perturb(cpu, 77, 0.5, RngKind::philox);
-  zo_perturb(gpu, 77, 0.5, RngKind::philox);
-  EXPECT_EQ(count_bit_differences(storage_gpu, storage_cpu), 0);
+  for (RngKind rng : kGenerators) {
+    zo_perturb(cpu, 77, 0.5, rng);
+    zo_perturb(gpu, 77, 0.5, rng);
+    EXPECT_EQ(count_bit_differences(storage_gpu, storage_cpu), 0) << rng_kind_name(rng);
+  }
 }
 
 
@@ -101,6 +108,7 @@ NamedParams flat_views(const at::Tensor& flat) {
 
 TEST(ZoCuda, FlatPassesAndDeviceLoopBitIdenticalToCpu) {
   if (!gpu_ready()) GTEST_SKIP() << kNoGpu;
+  for (RngKind rng : kGenerators) {
   for (at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
     at::manual_seed(2);
     const at::Tensor cpu_flat = (at::randn({3 * 8192 + 5 + 4 + 20000}) * 0.02).to(dtype);
@@ -109,10 +117,11 @@ TEST(ZoCuda, FlatPassesAndDeviceLoopBitIdenticalToCpu) {
     for (int j = 0; j < 37; ++j) many.push_back({1000ull + j, std::cos(j) * 10});
     const std::vector<float> losses = {2.0f, 1.5f, NAN, 1.0f, 3.0f, 3.25f};
     for (const at::Tensor& flat : {cpu_flat, gpu_flat}) {
-      const ZoFlatParams passes(flat_views(flat));
+      const ZoFlatParams passes(flat_views(flat), rng);
       passes.perturb(5, 1e-3);
       passes.replay_incremental(many, 1e-4, 0.1);
       ZoStepOptions options;
+      options.rng = rng;
       options.lr = 1e-3;
       options.weight_decay = 0.01;
       ZoDeviceLoop loop(passes, options, 3);
@@ -124,7 +133,8 @@ TEST(ZoCuda, FlatPassesAndDeviceLoopBitIdenticalToCpu) {
       EXPECT_TRUE(results[0].applied);
       EXPECT_FALSE(results[1].applied);
     }
-    EXPECT_EQ(count_bit_differences(gpu_flat, cpu_flat), 0) << c10::toString(dtype);
+    EXPECT_EQ(count_bit_differences(gpu_flat, cpu_flat), 0) << rng_kind_name(rng) << " " << c10::toString(dtype);
+  }
   }
 }
 

@@ -39,21 +39,23 @@ void expect_bit_equal(const NamedParams& a, const NamedParams& b) {
 }
 
 TEST(ZoFlat, PassesEqualPerTensorCalls) {
-  for (at::ScalarType dtype : {at::kFloat, at::kHalf}) {
-    NamedParams flat = flat_params(dtype, 1), plain = flat_params(dtype, 1);
-    const ZoFlatParams passes(flat);
-    EXPECT_EQ(passes.numel(), 20000 + 37 + 5 + 8195);
-    passes.perturb(17, 1e-2);
-    zo_perturb(plain, 17, 1e-2, RngKind::philox);
-    expect_bit_equal(flat, plain);
-    std::vector<SeedScalar> few = {{3, 2.0}, {4, 0.0}, {5, -1.0}};
-    std::vector<SeedScalar> many;
-    for (int j = 0; j < 9; ++j) many.push_back({100ull + j, std::sin(j + 1.0)});
-    passes.replay_incremental(few, 1e-2, 0.1);
-    zo_replay_incremental(plain, few, 1e-2, 0.1, RngKind::philox);
-    passes.replay_incremental(many, 1e-2, 0.3);
-    zo_replay_incremental(plain, many, 1e-2, 0.3, RngKind::philox);
-    expect_bit_equal(flat, plain);
+  for (RngKind rng : {RngKind::philox_icdf, RngKind::philox}) {
+    for (at::ScalarType dtype : {at::kFloat, at::kHalf}) {
+      NamedParams flat = flat_params(dtype, 1), plain = flat_params(dtype, 1);
+      const ZoFlatParams passes(flat, rng);
+      EXPECT_EQ(passes.numel(), 20000 + 37 + 5 + 8195);
+      passes.perturb(17, 1e-2);
+      zo_perturb(plain, 17, 1e-2, rng);
+      expect_bit_equal(flat, plain);
+      std::vector<SeedScalar> few = {{3, 2.0}, {4, 0.0}, {5, -1.0}};
+      std::vector<SeedScalar> many;
+      for (int j = 0; j < 9; ++j) many.push_back({100ull + j, std::sin(j + 1.0)});
+      passes.replay_incremental(few, 1e-2, 0.1);
+      zo_replay_incremental(plain, few, 1e-2, 0.1, rng);
+      passes.replay_incremental(many, 1e-2, 0.3);
+      zo_replay_incremental(plain, many, 1e-2, 0.3, rng);
+      expect_bit_equal(flat, plain);
+    }
   }
 }
 
@@ -79,7 +81,7 @@ TEST(ZoDeviceLoop, MatchesHostStepsUpToTheSavedRounding) {
   options.eps = 1e-3;
   options.lr = 1e-4;
   options.weight_decay = 0.5;
-  const ZoFlatParams passes(looped);
+  const ZoFlatParams passes(looped, options.rng);
   ZoDeviceLoop loop(passes, options, 6);
   std::vector<ZoStepResult> expected;
   for (uint64_t seed = 1; seed <= 6; ++seed) {
@@ -108,7 +110,7 @@ TEST(ZoDeviceLoop, NanAndClippedStepsRestoreOnTheDevice) {
   ZoStepOptions options;
   options.lr = 0.5;
   options.grad_clip = 5.0;
-  const ZoFlatParams passes(params);
+  const ZoFlatParams passes(params, options.rng);
   ZoDeviceLoop loop(passes, options, 3);
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const std::vector<float> losses = {nan, 1.0f, 10.0f, 4.0f, 2.0f, 2.0f};  // NaN, |Δ| 6 > 5, Δ 0
@@ -127,19 +129,20 @@ TEST(ZoDeviceLoop, NanAndClippedStepsRestoreOnTheDevice) {
 
 TEST(ZoDeviceLoop, RejectsBadInput) {
   NamedParams params = flat_params(at::kFloat, 4);
-  const ZoFlatParams passes(params);
+  EXPECT_THROW(ZoFlatParams(params, RngKind::torch), Error);
+  const ZoFlatParams passes(params, RngKind::philox_icdf);
   ZoStepOptions options;
-  options.rng = RngKind::torch;
+  options.rng = RngKind::philox;  // not the generator the passes were prepared for
   EXPECT_THROW(ZoDeviceLoop(passes, options, 2), Error);
-  options.rng = RngKind::philox;
+  options.rng = RngKind::philox_icdf;
   EXPECT_THROW(ZoDeviceLoop(passes, options, 0), Error);
   ZoDeviceLoop loop(passes, options, 1);
   loop.step({-1, 1}, [] { return at::ones({1}); });
   EXPECT_THROW(loop.step({-1, 2}, [] { return at::ones({1}); }), Error);
   NamedParams mixed = {{"a", at::zeros({4})}, {"b", at::zeros({4}, at::kHalf)}};
-  EXPECT_THROW(ZoFlatParams{mixed}, Error);
+  EXPECT_THROW(ZoFlatParams(mixed, RngKind::philox_icdf), Error);
   NamedParams twice = {{"a", at::zeros({4})}, {"a", at::zeros({4})}};
-  EXPECT_THROW(ZoFlatParams{twice}, Error);
+  EXPECT_THROW(ZoFlatParams(twice, RngKind::philox_icdf), Error);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// The philox generator (Philox KATs, ATen's philox_engine, a numpy twin, statistics) and the
+// The philox generators (Philox KATs, ATen's philox_engine, a numpy twin, statistics) and the
 // perturbation / update / replay kernels on CPU, plus --rng torch against the Python reference.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -9,9 +9,11 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <tuple>
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/optimizers/perturbation.h"
+#include "fedkseed/optimizers/perturbation_cuda.h"
 #include "fedkseed/optimizers/philox.h"
 #include "tests/test_util.h"
 
@@ -89,52 +91,104 @@ TEST(ZoPhilox, CounterLayoutMatchesAtenPhiloxEngine) {
 TEST(ZoPhilox, BitIdenticalToNumpyTwin) {
   if (!test::python_has("numpy")) GTEST_SKIP() << "numpy not importable by " << test::python();
   const std::string script = std::string(FEDKSEED_SOURCE_DIR) + "/scripts/parity/zo_philox.py";
-  for (const auto& [seed, name] : std::vector<std::pair<uint64_t, std::string>>{
-           {42, "model.layers.0.weight"}, {99999999999ull, "lm_head.weight"}}) {
-    const int64_t count = 4099;
-    const auto run = test::run_command(test::python() + " " + script + " " + std::to_string(seed) +
-                                       " " + name + " " + std::to_string(count));
+  const std::vector<std::tuple<RngKind, uint64_t, std::string, int64_t>> cases = {
+      {RngKind::philox_icdf, 42, "model.layers.0.weight", 1},
+      {RngKind::philox_icdf, 99999999999ull, "lm_head.weight", 127},
+      {RngKind::philox_icdf, 7, "model.embed_tokens.weight", (int64_t{1} << 20) + 3},
+      {RngKind::philox, 42, "model.layers.0.weight", 4099},
+      {RngKind::philox, 99999999999ull, "lm_head.weight", 127}};
+  for (const auto& [rng, seed, name, count] : cases) {
+    const auto run = test::run_command(test::python() + " " + script + " " + std::to_string(seed) + " " + name +
+                                       " " + std::to_string(count) + " " + rng_kind_name(rng));
     ASSERT_EQ(run.exit_code, 0) << run.err;
-    const at::Tensor z = zo_direction(name, seed, {count}, at::kCPU);
+    const at::Tensor z = zo_direction(name, seed, {count}, at::kCPU, rng);
+    const int32_t* bits = z.view(at::kInt).const_data_ptr<int32_t>();
     std::istringstream lines(run.out);
     std::string line;
     int64_t i = 0, mismatches = 0;
     for (; std::getline(lines, line) && i < count; ++i) {
       const auto expected = static_cast<int32_t>(std::stoul(line, nullptr, 16));
-      const int32_t actual = z.view(at::kInt)[i].item<int32_t>();
-      if (actual != expected && mismatches++ < 5) {
-        ADD_FAILURE() << name << " z[" << i << "]: bits " << std::hex << actual << " vs numpy "
-                      << expected;
+      if (bits[i] != expected && mismatches++ < 5) {
+        ADD_FAILURE() << rng_kind_name(rng) << " " << name << " z[" << i << "]: bits " << std::hex << bits[i]
+                      << " vs numpy " << expected;
       }
     }
-    EXPECT_EQ(i, count);
-    EXPECT_EQ(mismatches, 0);
+    EXPECT_EQ(i, count) << rng_kind_name(rng) << " " << name;
+    EXPECT_EQ(mismatches, 0) << rng_kind_name(rng) << " " << name;
+  }
+}
+
+// The CPU twin's AVX-512, AVX2 and baseline versions (those this CPU has) agree bit for bit.
+TEST(ZoPhilox, EverySimdVersionGivesTheSameBits) {
+  const detail::CpuSimd best = detail::zo_cpu_simd_best();
+  for (RngKind rng : {RngKind::philox_icdf, RngKind::philox}) {
+    detail::zo_set_cpu_simd(detail::CpuSimd::baseline);
+    const at::Tensor expected = zo_direction("model.layers.2.mlp.up_proj.weight", 31, {(1 << 20) + 3}, at::kCPU, rng);
+    for (detail::CpuSimd level : {detail::CpuSimd::avx2, detail::CpuSimd::avx512}) {
+      if (static_cast<int>(level) > static_cast<int>(best)) continue;
+      detail::zo_set_cpu_simd(level);
+      expect_same_bits(zo_direction("model.layers.2.mlp.up_proj.weight", 31, {(1 << 20) + 3}, at::kCPU, rng),
+                       expected, rng_kind_name(rng) + " SIMD level " + std::to_string(static_cast<int>(level)));
+    }
+  }
+  detail::zo_set_cpu_simd(best);
+  if (best != detail::CpuSimd::avx512) {
+    EXPECT_THROW(detail::zo_set_cpu_simd(detail::CpuSimd::avx512), Error);
+  }
+}
+
+// Every one of the 65,536 equally likely philox-icdf values, enumerated: the distribution's
+// exact moments (the script that writes the table states the same figures).
+TEST(ZoPhilox, IcdfTableDistribution) {
+  double second = 0, fourth = 0, largest = 0, odd = 0;
+  for (uint32_t u = 0; u < 65536; ++u) {
+    const double z = philox::icdf_normal(u, philox::kIcdfTable);
+    EXPECT_EQ(philox::icdf_normal(u ^ 0x8000u, philox::kIcdfTable), -z) << "u = " << u;  // symmetric, exactly
+    second += z * z / 65536;
+    fourth += z * z * z * z / 65536;
+    odd += z / 65536;
+    largest = std::max(largest, std::abs(z));
+  }
+  EXPECT_EQ(odd, 0.0);
+  EXPECT_NEAR(second, 1.0, 1e-6);           // normalised to unit variance when the table is written
+  EXPECT_NEAR(fourth / (second * second), 3.0, 0.02);  // the target: kurtosis within 0.02 of a normal's
+  EXPECT_GE(largest, 4.3);                  // tails to at least 4.3 standard deviations
+  EXPECT_LT(largest, 4.34);                 // Φ⁻¹(1 − ½/65,536) = 4.33: nothing beyond the top quantile
+  // Increasing in the 15 magnitude bits, as an inverse CDF, up to the last segment (its line
+  // through the top quantile starts below the previous segment's end; see make_normal_table.py).
+  for (uint32_t u = 1; u < 32768 - 16; ++u) {
+    ASSERT_LT(philox::icdf_normal(u - 1, philox::kIcdfTable), philox::icdf_normal(u, philox::kIcdfTable)) << u;
   }
 }
 
 TEST(ZoPhilox, StandardNormalStatistics) {
-  const int64_t n = int64_t{1} << 22;
-  const at::Tensor z = zo_direction("model.layers.3.mlp.down_proj.weight", 1234567, {n}, at::kCPU)
-                           .to(at::kDouble);
-  // Tolerances: 5 standard errors of each estimator at n = 4M (sd of mean 1/√n, of the
-  // variance √(2/n), of the 4th moment √(96/n)).
-  const double se = 1.0 / std::sqrt(static_cast<double>(n));
-  EXPECT_NEAR(z.mean().item<double>(), 0.0, 5 * se);
-  EXPECT_NEAR(z.var().item<double>(), 1.0, 5 * std::sqrt(2.0) * se);
-  EXPECT_NEAR(z.pow(4).mean().item<double>(), 3.0, 5 * std::sqrt(96.0) * se);
-  // Each Box–Muller lane on its own, and the two outputs of one pair uncorrelated.
-  const at::Tensor lanes = z.view({-1, 4});
-  for (int lane = 0; lane < 4; ++lane) {
-    EXPECT_NEAR(lanes.select(1, lane).mean().item<double>(), 0.0, 10 * se) << "lane " << lane;
+  for (RngKind rng : {RngKind::philox_icdf, RngKind::philox}) {
+    SCOPED_TRACE(rng_kind_name(rng));
+    const int64_t n = int64_t{1} << 22;
+    const at::Tensor z =
+        zo_direction("model.layers.3.mlp.down_proj.weight", 1234567, {n}, at::kCPU, rng).to(at::kDouble);
+    // Tolerances: 5 standard errors of each estimator at n = 4M (sd of mean 1/√n, of the
+    // variance √(2/n), of the 4th moment √(96/n)).
+    const double se = 1.0 / std::sqrt(static_cast<double>(n));
+    EXPECT_NEAR(z.mean().item<double>(), 0.0, 5 * se);
+    EXPECT_NEAR(z.var().item<double>(), 1.0, 5 * std::sqrt(2.0) * se);
+    EXPECT_NEAR(z.pow(4).mean().item<double>(), 3.0, 5 * std::sqrt(96.0) * se);
+    // Each lane of a Philox group on its own, and neighbouring lanes uncorrelated.
+    const int64_t lanes_per_group = rng == RngKind::philox_icdf ? 8 : 4;
+    const at::Tensor lanes = z.view({-1, lanes_per_group});
+    for (int lane = 0; lane < lanes_per_group; ++lane) {
+      EXPECT_NEAR(lanes.select(1, lane).mean().item<double>(), 0.0, 10 * se) << "lane " << lane;
+    }
+    EXPECT_NEAR((lanes.select(1, 0) * lanes.select(1, 1)).mean().item<double>(), 0.0, 10 * se);
+    // Kolmogorov–Smirnov against Φ on 2^20 values: critical value 1.95/√n at the 0.1% level.
+    const int64_t m = int64_t{1} << 20;
+    const at::Tensor sorted = std::get<0>(z.slice(0, 0, m).sort());
+    const at::Tensor cdf = 0.5 * at::erfc(-sorted / std::sqrt(2.0));
+    const at::Tensor rank = at::arange(1, m + 1, at::kDouble) / static_cast<double>(m);
+    EXPECT_LT((cdf - rank).abs().max().item<double>(), 1.95 / std::sqrt(static_cast<double>(m)));
+    // philox's (0, 1) uniforms bound |z| by ≈ 5.77; philox-icdf's top quantile is 4.33.
+    EXPECT_LT(z.abs().max().item<double>(), rng == RngKind::philox_icdf ? 4.34 : 5.78);
   }
-  EXPECT_NEAR((lanes.select(1, 0) * lanes.select(1, 1)).mean().item<double>(), 0.0, 10 * se);
-  // Kolmogorov–Smirnov against Φ on 2^20 values: critical value 1.95/√n at the 0.1% level.
-  const int64_t m = int64_t{1} << 20;
-  const at::Tensor sorted = std::get<0>(z.slice(0, 0, m).sort());
-  const at::Tensor cdf = 0.5 * at::erfc(-sorted / std::sqrt(2.0));
-  const at::Tensor rank = at::arange(1, m + 1, at::kDouble) / static_cast<double>(m);
-  EXPECT_LT((cdf - rank).abs().max().item<double>(), 1.95 / std::sqrt(static_cast<double>(m)));
-  EXPECT_LT(z.abs().max().item<double>(), 5.78);  // the (0, 1) uniforms bound |z| by ≈ 5.77
 }
 
 TEST(ZoPhilox, PureFunctionOfSeedNameIndex) {
@@ -159,8 +213,8 @@ TEST(ZoPerturb, IndependentOfParameterOrderAndAddsScaledDirection) {
   NamedParams reversed = clone_params(params);
   std::reverse(reversed.begin(), reversed.end());
   const NamedParams before = clone_params(params);
-  zo_perturb(params, 31337, 0.25, RngKind::philox);
-  zo_perturb(reversed, 31337, 0.25, RngKind::philox);
+  zo_perturb(params, 31337, 0.25, RngKind::philox_icdf);
+  zo_perturb(reversed, 31337, 0.25, RngKind::philox_icdf);
   for (std::size_t i = 0; i < params.size(); ++i) {
     const auto& [name, theta] = params[i];
     expect_same_bits(theta, reversed[params.size() - 1 - i].second, name + " reversed order");
@@ -177,9 +231,9 @@ TEST(ZoPerturb, RoundTripRestoresWithinRounding) {
     NamedParams params = make_params(dtype);
     const NamedParams before = clone_params(params);
     const double eps = 1e-3;
-    zo_perturb(params, 5, eps, RngKind::philox);
-    zo_perturb(params, 5, -2 * eps, RngKind::philox);
-    zo_perturb(params, 5, eps, RngKind::philox);
+    zo_perturb(params, 5, eps, RngKind::philox_icdf);
+    zo_perturb(params, 5, -2 * eps, RngKind::philox_icdf);
+    zo_perturb(params, 5, eps, RngKind::philox_icdf);
     const double unit = dtype == at::kFloat ? std::ldexp(1.0, -24)
                         : dtype == at::kHalf ? std::ldexp(1.0, -11) : std::ldexp(1.0, -8);
     int64_t exact = 0, total = 0;
@@ -205,7 +259,7 @@ TEST(ZoPerturb, UpdateFollowsReferenceFormulaAndDecayRule) {
   NamedParams params = make_params(at::kFloat);
   const NamedParams before = clone_params(params);
   const double g = -3.5, lr = 1e-2, wd = 0.5;
-  zo_update(params, 77, g, lr, wd, RngKind::philox);
+  zo_update(params, 77, g, lr, wd, RngKind::philox_icdf);
   for (std::size_t i = 0; i < params.size(); ++i) {
     const auto& [name, theta] = params[i];
     const at::Tensor t0 = before[i].second.to(at::kDouble);
@@ -221,13 +275,13 @@ TEST(ZoPerturb, UpdateFollowsReferenceFormulaAndDecayRule) {
 TEST(ZoPerturb, FusedRestoreUpdateEqualsRestoreThenUpdate) {
   for (at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
     NamedParams fused = make_params(dtype);
-    zo_perturb(fused, 11, 1e-3, RngKind::philox);
-    zo_perturb(fused, 11, -2e-3, RngKind::philox);
+    zo_perturb(fused, 11, 1e-3, RngKind::philox_icdf);
+    zo_perturb(fused, 11, -2e-3, RngKind::philox_icdf);
     NamedParams unfused = clone_params(fused);
     const NamedParams start = clone_params(fused);
-    zo_restore_update(fused, 11, 1e-3, 12.0, 1e-3, 0.3, RngKind::philox);
-    zo_perturb(unfused, 11, 1e-3, RngKind::philox);
-    zo_update(unfused, 11, 12.0, 1e-3, 0.3, RngKind::philox);
+    zo_restore_update(fused, 11, 1e-3, 12.0, 1e-3, 0.3, RngKind::philox_icdf);
+    zo_perturb(unfused, 11, 1e-3, RngKind::philox_icdf);
+    zo_update(unfused, 11, 12.0, 1e-3, 0.3, RngKind::philox_icdf);
     // fp32: both are rounding away from the same real number. fp16/bf16: the unfused path
     // rounds twice, so 1 ulp of the dtype.
     const double tol = dtype == at::kFloat ? 1e-6 : dtype == at::kHalf ? 1e-3 : 8e-3;
@@ -255,9 +309,9 @@ TEST(ZoReplay, ManyPairsEqualOneByOne) {
     NamedParams replayed = clone_params(base);
     NamedParams stepwise = clone_params(base);
     const auto pairs = make_pairs(64, 500);
-    zo_replay(replayed, base, pairs, 1e-4, wd, RngKind::philox);
+    zo_replay(replayed, base, pairs, 1e-4, wd, RngKind::philox_icdf);
     for (const SeedScalar& pair : pairs) {
-      if (pair.value != 0.0) zo_update(stepwise, pair.seed, pair.value, 1e-4, wd, RngKind::philox);
+      if (pair.value != 0.0) zo_update(stepwise, pair.seed, pair.value, 1e-4, wd, RngKind::philox_icdf);
     }
     for (std::size_t i = 0; i < base.size(); ++i) {
       // 64 roundings in the stepwise path against one: ≤ 1e-6 relative to the tensor's scale.
@@ -274,9 +328,9 @@ TEST(ZoReplay, IncrementalEqualsFromBase) {
   std::vector<SeedScalar> cumulative = round1;
   for (std::size_t j = 0; j < delta.size(); ++j) cumulative[j].value += delta[j].value;
   NamedParams synced = clone_params(base), fresh = clone_params(base);
-  zo_replay(synced, base, round1, 1e-3, 0.0, RngKind::philox);
-  zo_replay_incremental(synced, delta, 1e-3, 0.0, RngKind::philox);
-  zo_replay(fresh, base, cumulative, 1e-3, 0.0, RngKind::philox);
+  zo_replay(synced, base, round1, 1e-3, 0.0, RngKind::philox_icdf);
+  zo_replay_incremental(synced, delta, 1e-3, 0.0, RngKind::philox_icdf);
+  zo_replay(fresh, base, cumulative, 1e-3, 0.0, RngKind::philox_icdf);
   for (std::size_t i = 0; i < base.size(); ++i) {
     test::expect_close(synced[i].second, fresh[i].second, 1e-6 * scale_of(base[i].second), 1e-6,
                        base[i].first);
@@ -293,10 +347,10 @@ TEST(ZoReplay, HalfPrecisionKeepsSubUlpUpdates) {
   const double lr = 4e-5;  // |lr·z| <= 2.31e-4: under half an fp16 ulp just below 1.0 (2.44e-4)
   NamedParams stepwise = clone_params(base), replayed = clone_params(base);
   for (const SeedScalar& pair : pairs) {
-    zo_update(stepwise, pair.seed, 1.0, lr, 0.0, RngKind::philox);
+    zo_update(stepwise, pair.seed, 1.0, lr, 0.0, RngKind::philox_icdf);
   }
   EXPECT_TRUE(at::equal(stepwise[0].second, base[0].second)) << "every stepwise update vanished";
-  zo_replay(replayed, base, pairs, lr, 0.0, RngKind::philox);
+  zo_replay(replayed, base, pairs, lr, 0.0, RngKind::philox_icdf);
   at::Tensor exact = at::ones({4096}, at::kDouble);
   for (const SeedScalar& pair : pairs) {
     exact -= lr * zo_direction("w", pair.seed, {4096}, at::kCPU).to(at::kDouble);
@@ -311,16 +365,16 @@ TEST(ZoReplay, BaseOnAnotherDtypeAndBadBase) {
   const NamedParams base = make_params(at::kFloat, 6);
   NamedParams half_params = make_params(at::kHalf, 7);
   const auto pairs = make_pairs(6, 1);
-  zo_replay(half_params, base, pairs, 1e-3, 0.0, RngKind::philox);
+  zo_replay(half_params, base, pairs, 1e-3, 0.0, RngKind::philox_icdf);
   NamedParams expected = clone_params(base);
-  zo_replay_incremental(expected, pairs, 1e-3, 0.0, RngKind::philox);
+  zo_replay_incremental(expected, pairs, 1e-3, 0.0, RngKind::philox_icdf);
   for (std::size_t i = 0; i < base.size(); ++i) {
     test::expect_close(half_params[i].second, expected[i].second, 1e-4, 2e-3, base[i].first);
   }
   NamedParams renamed = clone_params(base);
   renamed[1].first = "model.norm.weight";
   try {
-    zo_replay(half_params, renamed, pairs, 1e-3, 0.0, RngKind::philox);
+    zo_replay(half_params, renamed, pairs, 1e-3, 0.0, RngKind::philox_icdf);
     FAIL() << "expected fedkseed::Error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("base tensor model.norm.weight [65] does not match "
@@ -332,17 +386,18 @@ TEST(ZoReplay, BaseOnAnotherDtypeAndBadBase) {
 TEST(ZoPerturb, RejectsBadInput) {
   NamedParams ints;
   ints.emplace_back("w", at::zeros({3}, at::kLong));
-  EXPECT_THROW(zo_perturb(ints, 1, 1.0, RngKind::philox), Error);
+  EXPECT_THROW(zo_perturb(ints, 1, 1.0, RngKind::philox_icdf), Error);
   NamedParams twice = make_params(at::kFloat);
   twice[1].first = twice[0].first;
-  EXPECT_THROW(zo_perturb(twice, 1, 1.0, RngKind::philox), Error);
+  EXPECT_THROW(zo_perturb(twice, 1, 1.0, RngKind::philox_icdf), Error);
   EXPECT_EQ(parse_rng_kind("torch"), RngKind::torch);
   EXPECT_EQ(rng_kind_name(parse_rng_kind("philox")), "philox");
+  EXPECT_EQ(rng_kind_name(parse_rng_kind("philox-icdf")), "philox-icdf");
   try {
     parse_rng_kind("mt19937");
     FAIL() << "expected fedkseed::Error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "--rng: 'mt19937' is not a generator; use philox or torch");
+    EXPECT_EQ(std::string(e.what()), "--rng: 'mt19937' is not a generator; use philox-icdf, philox or torch");
   }
 }
 

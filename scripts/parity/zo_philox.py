@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
-"""Independent numpy re-implementation of include/fedkseed/optimizers/philox.h's z(seed, name, index).
+"""Independent numpy re-implementation of include/fedkseed/optimizers/philox.h's z(seed, name, index)
+for both philox generators (philox-icdf: inverse-CDF table; philox: Box-Muller).
 
 Every float step is one numpy float32 op (IEEE, rounded to nearest), the same sequence the C++
-and CUDA code performs, so the outputs must match bit for bit.
+and CUDA code performs, so the outputs must match bit for bit. The inverse-CDF table is rebuilt
+by scripts/make_normal_table.py, so this also checks the committed header against its script.
 Used by tests/zo_perturbation_test.cpp.
-Usage: zo_philox.py SEED NAME COUNT  -> COUNT lines, each the hex bits of one float32 z.
+Usage: zo_philox.py SEED NAME COUNT [philox-icdf|philox]  -> COUNT lines, each the hex bits of
+one float32 z (default generator: philox).
 """
+import pathlib
 import sys
 
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+import make_normal_table  # noqa: E402
 
 MASK32 = np.uint64(0xFFFFFFFF)
 F = np.float32
@@ -88,7 +95,21 @@ def normals(seed: int, name: str, count: int) -> np.ndarray:
     return out.reshape(-1)[:count]
 
 
+def icdf_normals(seed: int, name: str, count: int) -> np.ndarray:
+    h = fnv1a64(name)
+    groups = np.arange((count + 7) // 8, dtype=np.uint64)
+    words = philox4x32_10(groups & MASK32, groups >> np.uint64(32), h & 0xFFFFFFFF, h >> 32,
+                          seed & 0xFFFFFFFF, seed >> 32)
+    halves = np.stack([part for w in words for part in (w & np.uint64(0xFFFF), w >> np.uint64(16))], axis=1)
+    u = halves.reshape(-1)[:count].astype(np.uint32)
+    start, step = make_normal_table.signed(*make_normal_table.table())
+    segment = u >> np.uint32(4)
+    return (start[segment] + step[segment] * (u & np.uint32(15)).astype(np.float32)).astype(np.float32)
+
+
 if __name__ == "__main__":
     seed_arg, name_arg, count_arg = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    for bits in normals(seed_arg, name_arg, count_arg).view(np.uint32):
+    generator = sys.argv[4] if len(sys.argv) > 4 else "philox"
+    draw = {"philox": normals, "philox-icdf": icdf_normals}[generator]
+    for bits in draw(seed_arg, name_arg, count_arg).view(np.uint32):
         print(f"{bits:08x}")

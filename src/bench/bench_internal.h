@@ -25,8 +25,8 @@ struct DecodeResult {
   double tokens_per_s = 0.0;
   double seconds = 0.0;
 };
-// Greedy decoding of options.decode_batch random prompts for options.decode_tokens tokens.
-DecodeResult measure_decode(const LlamaModel& model, const BenchOptions& options);
+// Greedy decoding of `batch` random prompts for options.decode_tokens tokens.
+DecodeResult measure_decode(const LlamaModel& model, const BenchOptions& options, int64_t batch);
 
 struct RoundResult {
   double seconds = 0.0;        // the whole round

@@ -27,9 +27,9 @@ int64_t dolly_length(Rng& rng, int64_t seq) {
 
 }  // namespace
 
-DecodeResult measure_decode(const LlamaModel& model, const BenchOptions& options) {
+DecodeResult measure_decode(const LlamaModel& model, const BenchOptions& options, int64_t batch) {
   Rng rng(options.seed, "bench decode");
-  std::vector<std::vector<int64_t>> prompts(options.decode_batch);
+  std::vector<std::vector<int64_t>> prompts(batch);
   for (auto& prompt : prompts) {
     // Lengths vary by up to a quarter, so the batch is left-padded as in evaluation.
     const int64_t length = std::max<int64_t>(1, options.decode_prompt - rng.uniform_int(0, options.decode_prompt / 4 + 1));
@@ -56,9 +56,10 @@ RoundResult measure_round(LlamaModel& model, const BenchOptions& options) {
     candidates.push_back(static_cast<uint64_t>(rng.uniform_int(1, 100000000000LL)));
   }
   const SeedSampler sampler(candidates);
-  const ZoFlatParams params(model.named_parameters());
+  const ZoFlatParams params(model.named_parameters(), parse_rng_kind(options.rng));
   const at::Tensor global = model.flat_parameters().clone();
   ZoStepOptions step_options;  // reference defaults: eps 5e-4, lr 3e-7
+  step_options.rng = params.rng();
   ZoDeviceLoop loop(params, step_options, options.round_steps);
   std::map<uint64_t, double> summed;
   RoundResult result;

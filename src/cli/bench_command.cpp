@@ -18,6 +18,7 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--seq", options->seq, "tokens per training example")->capture_default_str();
   command->add_option("--dtype", options->dtype, "fp16|bf16|fp32")->capture_default_str();
   command->add_option("--device", options->device, "cuda|cuda:N|cpu")->capture_default_str();
+  command->add_option("--rng", options->rng, "direction generator: philox-icdf|philox")->capture_default_str();
   command->add_option("--json", *json_path, "also write the figures as JSON to this file");
   command->add_option("--warmup", options->warmup, "untimed calls before each figure")->capture_default_str();
   command->add_option("--repetitions", options->repetitions, "timed calls per figure (median)")->capture_default_str();

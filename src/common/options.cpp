@@ -76,7 +76,7 @@ void TrainOptions::validate() const {
   require(K >= 0, "-K", shown(K), ">= 0 (0 = a fresh seed every step)");
   require(std::isfinite(zo_eps) && zo_eps > 0, "--zo_eps", shown(zo_eps), "a finite value > 0");
   require(bias_loss_clip > 0, "--bias_loss_clip", shown(bias_loss_clip), "> 0");
-  require_one_of("--rng", rng, {"philox", "torch"});
+  require_one_of("--rng", rng, {"philox-icdf", "philox", "torch"});
   require_one_of("--eval_metric", eval_metric, {"rouge", "loss"});
   require_one_of("--sync", sync, {"from_init", "incremental"});
   require_one_of("--init_on", init_on, {"gpu", "cpu"});

@@ -88,7 +88,12 @@ void replay_state(const NamedParams& params, const NamedParams& init, const RunS
 namespace {
 
 // A flag missing from the saved options (a run of an older version) keeps its default.
-TrainOptions options_of(const RunState& state) { return options_from_json(state.options_json); }
+TrainOptions options_of(const RunState& state) {
+  TrainOptions options = options_from_json(state.options_json);
+  // Runs saved before philox-icdf existed name no generator, and they all drew with philox.
+  if (!nlohmann::json::parse(state.options_json).contains("rng")) options.rng = "philox";
+  return options;
+}
 
 std::string absolute_path(const std::string& path) {
   return path.empty() ? path : fs::absolute(path).lexically_normal().string();
@@ -103,8 +108,8 @@ TrainOptions with_absolute_paths(TrainOptions options) {
   return options;
 }
 
-// Warns about (or, for --rounds, refuses) flags given with a resume whose value differs from
-// the run's saved one.
+// Warns about (or, for --rounds and --rng, refuses) flags given with a resume whose value
+// differs from the run's saved one.
 void check_resume_flags(const TrainOptions& given, const TrainOptions& saved, const std::vector<std::string>& flags) {
   const auto asked = nlohmann::json::parse(options_to_json(with_absolute_paths(given)));
   const auto kept = nlohmann::json::parse(options_to_json(saved));
@@ -118,6 +123,10 @@ void check_resume_flags(const TrainOptions& given, const TrainOptions& saved, co
     if (key == "rounds") {
       throw Error("--rounds " + asked.at(key).dump() + ": the run in " + given.resume + " has --rounds " +
                   kept.at(key).dump() + " and a resumed run keeps it; start a new run to train longer");
+    }
+    if (key == "rng") {
+      throw Error("--rng " + given.rng + ": the run in " + given.resume + " was made with --rng " + saved.rng +
+                  "; its model can only be rebuilt with that generator");
     }
     ignored += (ignored.empty() ? "" : ", ") + flag;
   }

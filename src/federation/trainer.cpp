@@ -194,9 +194,9 @@ Federation::Federation(const TrainOptions& options, c10::Device device, RankGrou
   init_flat_ = options_.init_on == "cpu" && device_.is_cuda() ? flat.to(at::kCPU).pin_memory() : flat.clone();
   working_ = model_.named_parameters();
   global_ = views_like(model_, global_flat_);
-  if (step_options_.rng == RngKind::philox) {
-    working_flat_.emplace(working_);
-    global_flat_params_.emplace(global_);
+  if (rng_is_philox(step_options_.rng)) {
+    working_flat_.emplace(working_, step_options_.rng);
+    global_flat_params_.emplace(global_, step_options_.rng);
   }
   init_ = views_like(model_, init_flat_);
   progress_.best_eval_loss = std::nan("");
@@ -278,7 +278,7 @@ ClientRecord Federation::train_client(int64_t client, int64_t round) {
   Rng rng(options_.seed, c10::str("steps/", round, "/", client));
   log::Progress progress(c10::str("round ", round, " client ", client), steps);
   std::vector<ZoStepResult> outcomes;
-  if (step_options_.rng == RngKind::philox && steps > 0) {
+  if (rng_is_philox(step_options_.rng) && steps > 0) {
     ZoDeviceLoop loop(*working_flat_, step_options_, steps);
     for (int64_t step = 0; step < steps; ++step) {
       const Batch batch = collate(data.next_batch(), pad_id_);

@@ -6,10 +6,25 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
+#include <utility>
+
 namespace fedkseed::detail {
 
 // x.to(float).pow(2) for a contiguous CUDA tensor of float, half or bfloat16.
 at::Tensor square_to_float_cuda(const at::Tensor& x);
+
+// {x + delta, (x + delta).to(float).pow(2)} in one pass: the residual add before an RMSNorm.
+// x and delta of one dtype and shape (delta may be any layout; x is made contiguous).
+std::pair<at::Tensor, at::Tensor> add_square_to_float_cuda(const at::Tensor& x, const at::Tensor& delta);
+
+// RoPE on the query and key heads of the fused q/k/v projection, as ATen rounds
+// q * cos + rotate_half(q) * sin (each product rounded to the dtype, then their sum).
+// qkv [B, T, (heads + 2·kv)·head_dim] contiguous; cos, sin [B, 1, T, head_dim] contiguous of
+// qkv's dtype; rotated = the first heads + kv heads. Returns [B, heads + kv, T, head_dim] laid
+// out as [B, T, heads + kv, head_dim] (the layout ATen's elementwise chain gives).
+at::Tensor rope_query_key_cuda(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                               int64_t rotated, int64_t head_dim);
 
 // weight * (x.to(float) * rsqrt(variance + eps)).to(x.dtype()): the end of an RMSNorm, for a
 // contiguous x [..., H], variance float [..., 1] and weight [H] of x's dtype.

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <tuple>
+#include <utility>
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
@@ -66,17 +68,42 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   return weight * (xf * at::rsqrt(variance + eps)).to(x.scalar_type());
 }
 
+// x + delta and the RMSNorm of that sum (on CUDA the add and the squares are one kernel).
+std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
+                                               double eps) {
+#if FEDKSEED_WITH_CUDA
+  if (x.is_cuda()) {
+    auto [sum, squares] = detail::add_square_to_float_cuda(x, delta);
+    return {sum, detail::rms_norm_scale_cuda(sum, squares.mean(-1, /*keepdim=*/true), weight, eps)};
+  }
+#endif
+  at::Tensor sum = x + delta;
+  return {sum, rms_norm(sum, weight, eps)};
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+// q·cos + rotate_half(q)·sin on the query and key heads of the fused projection
+// [B, T, (heads + 2·kv)·hd] (one kernel on CUDA): [B, heads + kv, T, hd].
+at::Tensor rope_query_key(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin, int64_t rotated,
+                          int64_t hd) {
+#if FEDKSEED_WITH_CUDA
+  if (qkv.is_cuda()) return detail::rope_query_key_cuda(qkv, cos, sin, rotated, hd);
+#endif
+  const at::Tensor query_key =
+      qkv.narrow(-1, 0, rotated * hd).view({qkv.size(0), qkv.size(1), rotated, hd}).transpose(1, 2);
+  return query_key * cos + rotate_half(query_key) * sin;
+}
+
 // The SwiGLU product silu(gate) * up (one kernel on CUDA).
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) {
 #if FEDKSEED_WITH_CUDA
   if (detail::silu_mul_cuda_accepts(gate, up)) return detail::silu_mul_cuda(gate, up);
 #endif
   return at::silu(gate) * up;
-}
-
-at::Tensor rotate_half(const at::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
 void check_dtype(c10::ScalarType dtype) {
@@ -230,8 +257,7 @@ at::Tensor LlamaModel::attention(const Layer& layer, size_t index, const at::Ten
     return qkv.narrow(-1, begin * hd, count * hd).view({batch, tokens, count, hd}).transpose(1, 2);
   };
   // RoPE on the query and key heads together: the same elementwise ops, half the kernels.
-  const at::Tensor query_key = split(0, heads + kv);
-  const at::Tensor rotated = query_key * cos + rotate_half(query_key) * sin;
+  const at::Tensor rotated = rope_query_key(qkv, cos, sin, heads + kv, hd);
   at::Tensor q = rotated.narrow(1, 0, heads), k = rotated.narrow(1, heads, kv), v = split(heads + kv, kv);
   // Zero columns change no dot product and give zero outputs; the scale stays that of the
   // true head dim.
@@ -277,14 +303,17 @@ at::Tensor LlamaModel::hidden_states(const at::Tensor& input_ids, const at::Tens
   const at::Tensor angles = at::cat({freqs, freqs}, -1).unsqueeze(1);
   const at::Tensor cos = angles.cos().to(dtype()), sin = angles.sin().to(dtype());
   const double eps = config_.rms_norm_eps;
+  // Each residual add is fused with the RMSNorm that reads its sum (the next layer's or the last).
+  at::Tensor normed = rms_norm(x, layers_.empty() ? norm_ : layers_.front().input_norm, eps);
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& layer = layers_[i];
-    x = x + attention(layer, i, rms_norm(x, layer.input_norm, eps), cos, sin, mask, cache);
-    const auto gate_up = at::linear(rms_norm(x, layer.post_norm, eps), layer.gate_up).chunk(2, -1);
-    x = x + at::linear(swiglu(gate_up[0], gate_up[1]), layer.down);
+    std::tie(x, normed) = add_rms_norm(x, attention(layer, i, normed, cos, sin, mask, cache), layer.post_norm, eps);
+    const auto gate_up = at::linear(normed, layer.gate_up).chunk(2, -1);
+    const at::Tensor& next_norm = i + 1 < layers_.size() ? layers_[i + 1].input_norm : norm_;
+    std::tie(x, normed) = add_rms_norm(x, at::linear(swiglu(gate_up[0], gate_up[1]), layer.down), next_norm, eps);
   }
   if (cache != nullptr) cache->length += input_ids.size(1);
-  return rms_norm(x, norm_, eps);
+  return normed;
 }
 
 int64_t LlamaModel::attention_head_dim() const {

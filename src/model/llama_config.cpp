@@ -219,7 +219,7 @@ std::string llama_config_to_json(const LlamaConfig& c) {
 }
 
 LlamaConfig llama_preset(const std::string& name) {
-  // {hidden, layers, heads, kv heads, intermediate}; reference-spec §8 and issue 13.
+  // {hidden, layers, heads, kv heads, intermediate}: the published shapes of each model.
   struct Shape {
     const char* name;
     int64_t hidden, layers, heads, kv_heads, intermediate;
@@ -227,7 +227,9 @@ LlamaConfig llama_preset(const std::string& name) {
   static const Shape kShapes[] = {{"tiny", 64, 2, 4, 2, 128},
                                   {"dj-1.3b", 2048, 24, 16, 16, 5504},
                                   {"open-llama-3b", 3200, 26, 32, 32, 8640},
-                                  {"llama-7b", 4096, 32, 32, 32, 11008}};
+                                  {"llama-7b", 4096, 32, 32, 32, 11008},
+                                  {"llama-13b", 5120, 40, 40, 40, 13824},
+                                  {"llama-33b", 6656, 60, 52, 52, 17920}};
   for (const auto& shape : kShapes) {
     if (name != shape.name) continue;
     LlamaConfig c;
@@ -251,6 +253,8 @@ LlamaConfig llama_preset(const std::string& name) {
   throw Error("--preset: '" + name + "' is unknown; accepted: " + names);
 }
 
-std::vector<std::string> llama_preset_names() { return {"tiny", "dj-1.3b", "open-llama-3b", "llama-7b"}; }
+std::vector<std::string> llama_preset_names() {
+  return {"tiny", "dj-1.3b", "open-llama-3b", "llama-7b", "llama-13b", "llama-33b"};
+}
 
 }  // namespace fedkseed

@@ -28,8 +28,8 @@
 namespace fedkseed {
 namespace {
 
-constexpr int64_t kBlockGroups = 64;    // 256 elements of fp32 accumulators on the stack
-constexpr int64_t kGrainGroups = 4096;  // 16 Ki elements per parallel task
+constexpr int64_t kBlockNormals = 256;  // fp32 accumulators on the stack
+constexpr int64_t kGrainNormals = 16384;  // elements per parallel task
 
 // Runs fn(begin, end) over [0, n) in chunks of `grain` on at::get_num_threads() threads.
 // at::parallel_for is inline and runs serially unless this file is compiled with OpenMP, so the
@@ -62,33 +62,42 @@ void parallel_chunks(int64_t n, int64_t grain, const std::function<void(int64_t,
   state->finished.wait(lock, [&] { return state->done == chunks; });
 }
 
-// z for groups [g0, g0 + count) into z[4·count]: philox::normals4 split into loops over
-// arrays (Philox round by round across the groups) that GCC vectorises; the clones add AVX2
-// and AVX-512 versions. This file is built with -ffp-contract=off and -fno-math-errno, so
-// every version rounds each operation alone and gives the same bits.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void normals_block(
-    uint64_t seed, uint64_t name_hash, int64_t g0, int64_t count, float* z) {
-  uint32_t x[kBlockGroups], y[kBlockGroups], zc[kBlockGroups], w[kBlockGroups];
+// The Philox words of groups [g0, g0 + count), round by round across the groups: loops over
+// arrays that GCC vectorises inside each caller's AVX2/AVX-512 clone.
+struct PhiloxBlock {
+  uint32_t x[kBlockNormals / 4], y[kBlockNormals / 4], z[kBlockNormals / 4], w[kBlockNormals / 4];
+};
+__attribute__((always_inline)) inline void philox_block(uint64_t seed, uint64_t name_hash,
+                                                        int64_t g0, int64_t count, PhiloxBlock& b) {
   for (int64_t k = 0; k < count; ++k) {
     const auto group = static_cast<uint64_t>(g0 + k);
-    x[k] = static_cast<uint32_t>(group);
-    y[k] = static_cast<uint32_t>(group >> 32);
-    zc[k] = static_cast<uint32_t>(name_hash);
-    w[k] = static_cast<uint32_t>(name_hash >> 32);
+    b.x[k] = static_cast<uint32_t>(group);
+    b.y[k] = static_cast<uint32_t>(group >> 32);
+    b.z[k] = static_cast<uint32_t>(name_hash);
+    b.w[k] = static_cast<uint32_t>(name_hash >> 32);
   }
   auto key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
   for (int round = 0; round < 10; ++round) {
-    for (int64_t k = 0; k < count; ++k) philox::philox_round(x[k], y[k], zc[k], w[k], key0, key1);
+    for (int64_t k = 0; k < count; ++k) philox::philox_round(b.x[k], b.y[k], b.z[k], b.w[k], key0, key1);
     key0 += philox::kWeyl0;
     key1 += philox::kWeyl1;
   }
-  uint32_t radius[2 * kBlockGroups], angle[2 * kBlockGroups];
-  float r[2 * kBlockGroups];
+}
+
+// Box–Muller z for groups [g0, g0 + count) (4 normals each) into z[4·count]: philox::normals4
+// split into loops over arrays. This file is built with -ffp-contract=off and -fno-math-errno,
+// so every SIMD version (below) rounds each operation alone and gives the same bits.
+__attribute__((always_inline)) inline void box_muller_block(uint64_t seed, uint64_t name_hash, int64_t g0,
+                                                            int64_t count, float* z) {
+  PhiloxBlock b;
+  philox_block(seed, name_hash, g0, count, b);
+  uint32_t radius[kBlockNormals / 2], angle[kBlockNormals / 2];
+  float r[kBlockNormals / 2];
   for (int64_t k = 0; k < count; ++k) {
-    radius[2 * k] = x[k];
-    angle[2 * k] = y[k];
-    radius[2 * k + 1] = zc[k];
-    angle[2 * k + 1] = w[k];
+    radius[2 * k] = b.x[k];
+    angle[2 * k] = b.y[k];
+    radius[2 * k + 1] = b.z[k];
+    angle[2 * k + 1] = b.w[k];
   }
   for (int64_t p = 0; p < 2 * count; ++p) {
     r[p] = philox::sqrt_rn(philox::mul(-2.0f, philox::log_of_odd24(philox::odd24(radius[p]))));
@@ -101,25 +110,89 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void normals_block(
   }
 }
 
+// Inverse-CDF z for groups [g0, g0 + count) (8 normals each) into z[8·count], as
+// philox::icdf_normals8.
+__attribute__((always_inline)) inline void icdf_block(uint64_t seed, uint64_t name_hash, int64_t g0, int64_t count,
+                                                      float* z) {
+  PhiloxBlock b;
+  philox_block(seed, name_hash, g0, count, b);
+  uint32_t halves[kBlockNormals];
+  for (int64_t k = 0; k < count; ++k) {
+    const uint32_t words[4] = {b.x[k], b.y[k], b.z[k], b.w[k]};
+    for (int lane = 0; lane < 8; ++lane) halves[8 * k + lane] = (words[lane / 2] >> (16 * (lane % 2))) & 0xFFFFu;
+  }
+  for (int64_t i = 0; i < 8 * count; ++i) z[i] = philox::icdf_normal(halves[i], philox::kIcdfTable);
+}
+
+// The block functions compiled for each instruction set: the same source, vectorised by GCC
+// for AVX-512, AVX2 or the baseline x86-64 (explicit versions rather than target_clones, so
+// that tests can run every one on a machine that has it).
+using BlockFn = void (*)(uint64_t, uint64_t, int64_t, int64_t, float*);
+struct SimdBlocks {
+  BlockFn box_muller, icdf;
+};
+__attribute__((target("avx512f"))) void box_muller_avx512(uint64_t s, uint64_t h, int64_t g, int64_t n, float* z) {
+  box_muller_block(s, h, g, n, z);
+}
+__attribute__((target("avx512f"))) void icdf_avx512(uint64_t s, uint64_t h, int64_t g, int64_t n, float* z) {
+  icdf_block(s, h, g, n, z);
+}
+__attribute__((target("avx2"))) void box_muller_avx2(uint64_t s, uint64_t h, int64_t g, int64_t n, float* z) {
+  box_muller_block(s, h, g, n, z);
+}
+__attribute__((target("avx2"))) void icdf_avx2(uint64_t s, uint64_t h, int64_t g, int64_t n, float* z) {
+  icdf_block(s, h, g, n, z);
+}
+void box_muller_baseline(uint64_t s, uint64_t h, int64_t g, int64_t n, float* z) { box_muller_block(s, h, g, n, z); }
+void icdf_baseline(uint64_t s, uint64_t h, int64_t g, int64_t n, float* z) { icdf_block(s, h, g, n, z); }
+
+SimdBlocks simd_blocks(detail::CpuSimd level) {
+  switch (level) {
+    case detail::CpuSimd::avx512:
+      return {box_muller_avx512, icdf_avx512};
+    case detail::CpuSimd::avx2:
+      return {box_muller_avx2, icdf_avx2};
+    case detail::CpuSimd::baseline:
+      break;
+  }
+  return {box_muller_baseline, icdf_baseline};
+}
+
+std::atomic<detail::CpuSimd> cpu_simd{detail::zo_cpu_simd_best()};
+
+// One generator's normals per Philox group, and its block function at the chosen SIMD level.
+struct CpuGenerator {
+  int64_t per_group;
+  BlockFn block;
+};
+CpuGenerator cpu_generator(RngKind rng) {
+  TORCH_CHECK(rng_is_philox(rng), "zo: the ", rng_kind_name(rng), " generator has no philox kernel");
+  const SimdBlocks blocks = simd_blocks(cpu_simd.load());
+  return rng == RngKind::philox_icdf ? CpuGenerator{8, blocks.icdf} : CpuGenerator{4, blocks.box_muller};
+}
+
 template <typename T>
 void combine_cpu_typed(T* out, const T* src, int64_t n, float alpha, uint64_t name_hash,
-                       const detail::ZoTerms& terms) {
-  const int64_t groups = (n + 3) / 4;
-  parallel_chunks(groups, kGrainGroups, [&](int64_t begin, int64_t end) {
-    float acc[kBlockGroups * 4];
-    float z[kBlockGroups * 4];
-    for (int64_t g0 = begin; g0 < end; g0 += kBlockGroups) {
-      const int64_t count = std::min(end - g0, kBlockGroups);
-      std::fill(acc, acc + 4 * count, 0.0f);
+                       const detail::ZoTerms& terms, RngKind rng) {
+  const CpuGenerator generator = cpu_generator(rng);
+  const int64_t per_group = generator.per_group;
+  const int64_t block_groups = kBlockNormals / per_group;
+  const int64_t groups = (n + per_group - 1) / per_group;
+  parallel_chunks(groups, kGrainNormals / per_group, [&](int64_t begin, int64_t end) {
+    float acc[kBlockNormals];
+    float z[kBlockNormals];
+    for (int64_t g0 = begin; g0 < end; g0 += block_groups) {
+      const int64_t count = std::min(end - g0, block_groups);
+      std::fill(acc, acc + per_group * count, 0.0f);
       for (int64_t j = 0; j < terms.count; ++j) {
-        normals_block(terms.seeds[j], name_hash, g0, count, z);
+        generator.block(terms.seeds[j], name_hash, g0, count, z);
         const float coeff = terms.coeffs[j];
-        for (int64_t k = 0; k < 4 * count; ++k) {
+        for (int64_t k = 0; k < per_group * count; ++k) {
           acc[k] = philox::add(acc[k], philox::mul(coeff, z[k]));
         }
       }
-      const int64_t e0 = 4 * g0;
-      const int64_t e1 = std::min(n, 4 * (g0 + count));
+      const int64_t e0 = per_group * g0;
+      const int64_t e1 = std::min(n, per_group * (g0 + count));
       for (int64_t e = e0; e < e1; ++e) {
         out[e] = static_cast<T>(
             philox::add(philox::mul(alpha, static_cast<float>(src[e])), acc[e - e0]));
@@ -164,11 +237,11 @@ class Terms {
 
 // out = alpha·src + Σ terms, for one tensor on its device.
 void combine(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t name_hash,
-             Terms& terms) {
+             Terms& terms, RngKind rng) {
   const detail::ZoTerms view = terms.view(out.device());
   if (out.is_cuda()) {
 #if FEDKSEED_WITH_CUDA
-    detail::zo_combine_cuda(out, src, alpha, name_hash, view);
+    detail::zo_combine_cuda(out, src, alpha, name_hash, view, rng);
     return;
 #else
     throw Error("zo: parameter on " + out.device().str() +
@@ -176,7 +249,7 @@ void combine(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t
 #endif
   }
   TORCH_CHECK(out.is_cpu(), "zo: unsupported device ", out.device());
-  detail::zo_combine_host(out, src, alpha, name_hash, view);
+  detail::zo_combine_host(out, src, alpha, name_hash, view, rng);
 }
 
 uint64_t hash_of(const std::string& name) { return philox::name_hash(name.data(), name.size()); }
@@ -201,12 +274,12 @@ struct Combine {
 };
 
 void combine_params(const NamedParams& params, const NamedParams* base, Combine& decayed,
-                    Combine& plain) {
+                    Combine& plain, RngKind rng) {
   for (std::size_t i = 0; i < params.size(); ++i) {
     const auto& [name, theta] = params[i];
     Combine& combine_for = zo_decays(name) ? decayed : plain;
     const at::Tensor& src = base ? (*base)[i].second : theta;
-    combine(theta, src, combine_for.alpha, hash_of(name), combine_for.terms);
+    combine(theta, src, combine_for.alpha, hash_of(name), combine_for.terms, rng);
   }
 }
 
@@ -243,6 +316,20 @@ std::pair<Combine, Combine> replay_combines(const std::vector<SeedScalar>& pairs
 
 namespace detail {
 
+CpuSimd zo_cpu_simd_best() {
+  __builtin_cpu_init();  // may run from a static initialiser, before libgcc's own
+  if (__builtin_cpu_supports("avx512f")) return CpuSimd::avx512;
+  if (__builtin_cpu_supports("avx2")) return CpuSimd::avx2;
+  return CpuSimd::baseline;
+}
+
+void zo_set_cpu_simd(CpuSimd level) {
+  if (static_cast<int>(level) > static_cast<int>(zo_cpu_simd_best())) {
+    throw Error("zo: this CPU cannot run the requested SIMD version of the generator");
+  }
+  cpu_simd.store(level);
+}
+
 ReplayCoefficients zo_replay_coefficients(const std::vector<SeedScalar>& pairs, double lr,
                                           double weight_decay) {
   std::vector<SeedScalar> live;
@@ -262,18 +349,18 @@ ReplayCoefficients zo_replay_coefficients(const std::vector<SeedScalar>& pairs, 
 }
 
 void zo_combine_host(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t name_hash,
-                     const ZoTerms& terms) {
+                     const ZoTerms& terms, RngKind rng) {
   const int64_t n = out.numel();
   switch (out.scalar_type()) {
     case at::kFloat:
       return combine_cpu_typed(out.data_ptr<float>(), src.const_data_ptr<float>(), n, alpha,
-                               name_hash, terms);
+                               name_hash, terms, rng);
     case at::kHalf:
       return combine_cpu_typed(out.data_ptr<c10::Half>(), src.const_data_ptr<c10::Half>(), n,
-                               alpha, name_hash, terms);
+                               alpha, name_hash, terms, rng);
     case at::kBFloat16:
       return combine_cpu_typed(out.data_ptr<c10::BFloat16>(),
-                               src.const_data_ptr<c10::BFloat16>(), n, alpha, name_hash, terms);
+                               src.const_data_ptr<c10::BFloat16>(), n, alpha, name_hash, terms, rng);
     default:
       TORCH_CHECK(false, "zo: unsupported dtype ", out.scalar_type());
   }
@@ -282,12 +369,25 @@ void zo_combine_host(const at::Tensor& out, const at::Tensor& src, float alpha, 
 }  // namespace detail
 
 RngKind parse_rng_kind(const std::string& text) {
+  if (text == "philox-icdf") return RngKind::philox_icdf;
   if (text == "philox") return RngKind::philox;
   if (text == "torch") return RngKind::torch;
-  throw Error("--rng: '" + text + "' is not a generator; use philox or torch");
+  throw Error("--rng: '" + text + "' is not a generator; use philox-icdf, philox or torch");
 }
 
-std::string rng_kind_name(RngKind kind) { return kind == RngKind::philox ? "philox" : "torch"; }
+std::string rng_kind_name(RngKind kind) {
+  switch (kind) {
+    case RngKind::philox_icdf:
+      return "philox-icdf";
+    case RngKind::philox:
+      return "philox";
+    case RngKind::torch:
+      break;
+  }
+  return "torch";
+}
+
+bool rng_is_philox(RngKind kind) { return kind != RngKind::torch; }
 
 bool zo_decays(const std::string& name) {
   for (const char* marker : {"bias", "layer_norm", "layernorm"}) {
@@ -297,10 +397,11 @@ bool zo_decays(const std::string& name) {
 }
 
 at::Tensor zo_direction(const std::string& name, uint64_t seed, at::IntArrayRef sizes,
-                        c10::Device device) {
+                        c10::Device device, RngKind rng) {
+  if (!rng_is_philox(rng)) throw Error("zo_direction: --rng torch draws no seed-addressed directions");
   at::Tensor z = at::zeros(sizes, at::TensorOptions().dtype(at::kFloat).device(device));
   Terms terms({seed}, {1.0f});
-  combine(z, z, 1.0f, hash_of(name), terms);
+  combine(z, z, 1.0f, hash_of(name), terms, rng);
   return z;
 }
 
@@ -308,7 +409,7 @@ void zo_perturb(const NamedParams& params, uint64_t seed, double scale, RngKind 
   check_params(params);
   if (rng == RngKind::torch) return torch_perturb(params, seed, scale);
   Terms terms({seed}, {static_cast<float>(scale)});
-  for (const auto& [name, theta] : params) combine(theta, theta, 1.0f, hash_of(name), terms);
+  for (const auto& [name, theta] : params) combine(theta, theta, 1.0f, hash_of(name), terms, rng);
 }
 
 void zo_update(const NamedParams& params, uint64_t seed, double g, double lr, double weight_decay,
@@ -318,7 +419,7 @@ void zo_update(const NamedParams& params, uint64_t seed, double g, double lr, do
   const auto coeff = static_cast<float>(-lr * g);
   Combine decayed{static_cast<float>(1.0 - lr * weight_decay), Terms({seed}, {coeff})};
   Combine plain{1.0f, Terms({seed}, {coeff})};
-  combine_params(params, nullptr, decayed, plain);
+  combine_params(params, nullptr, decayed, plain, rng);
 }
 
 void zo_restore_update(const NamedParams& params, uint64_t seed, double eps, double g, double lr,
@@ -331,7 +432,7 @@ void zo_restore_update(const NamedParams& params, uint64_t seed, double eps, dou
   const double d = 1.0 - lr * weight_decay;
   Combine decayed{static_cast<float>(d), Terms({seed}, {static_cast<float>(d * eps - lr * g)})};
   Combine plain{1.0f, Terms({seed}, {static_cast<float>(eps - lr * g)})};
-  combine_params(params, nullptr, decayed, plain);
+  combine_params(params, nullptr, decayed, plain, rng);
 }
 
 void zo_replay(const NamedParams& params, const NamedParams& base,
@@ -341,7 +442,7 @@ void zo_replay(const NamedParams& params, const NamedParams& base,
     throw Error("zo_replay: base has " + std::to_string(base.size()) + " tensors, the model " +
                 std::to_string(params.size()));
   }
-  bool fused = rng == RngKind::philox;
+  bool fused = rng_is_philox(rng);
   for (std::size_t i = 0; i < params.size(); ++i) {
     const auto& [name, theta] = params[i];
     const at::Tensor& b = base[i].second;
@@ -354,7 +455,7 @@ void zo_replay(const NamedParams& params, const NamedParams& base,
   }
   if (fused) {
     auto [decayed, plain] = replay_combines(pairs, lr, weight_decay);
-    return combine_params(params, &base, decayed, plain);
+    return combine_params(params, &base, decayed, plain, rng);
   }
   {
     const c10::AutoGradMode no_grad(false);
@@ -373,7 +474,7 @@ void zo_replay_incremental(const NamedParams& params, const std::vector<SeedScal
     return;
   }
   auto [decayed, plain] = replay_combines(pairs, lr, weight_decay);
-  combine_params(params, nullptr, decayed, plain);
+  combine_params(params, nullptr, decayed, plain, rng);
 }
 
 }  // namespace fedkseed

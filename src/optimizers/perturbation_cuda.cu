@@ -1,7 +1,8 @@
 // CUDA kernels behind zo_combine (see perturbation_cuda.h): one pass over a tensor, or over a
-// whole parameter list from a chunk table in one launch; 16-byte loads and stores, four normals
-// per Philox call, fp32 accumulation. The CPU twin lives in perturbation.cpp; both draw z from
-// optimizers/philox.h, so they agree bit for bit.
+// whole parameter list from a chunk table in one launch; 16-byte loads and stores, fp32
+// accumulation, persistent blocks. Each kernel is instantiated for both philox generators; the
+// inverse-CDF one keeps its table in shared memory, loaded once per block. The CPU twin lives in
+// perturbation.cpp; both draw z from philox.h, so they agree bit for bit.
 #include "fedkseed/optimizers/perturbation_cuda.h"
 
 #include <ATen/cuda/CUDAContext.h>
@@ -19,10 +20,48 @@ namespace fedkseed::detail {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kBlocksPerSm = 32;
 // Caps registers at 64 per thread so that at least 1024 threads per SM keep enough loads in
-// flight for a memory-bound perturbation (unbounded, ptxas took 99 for the half kernels).
+// flight for a memory-bound pass (unbounded, ptxas took 99 for the Box–Muller half kernels).
 constexpr int kMinBlocksPerSm = 4;
+
+__device__ __align__(16) const float kDeviceIcdfTable[2 * FEDKSEED_ICDF_SEGMENTS] = FEDKSEED_ICDF_TABLE_VALUES;
+
+// The generators as kernel policies: kPerGroup normals per Philox call into z[].
+struct BoxMullerNormals {
+  static constexpr int kPerGroup = 4;
+  static constexpr bool kTable = false;
+  __device__ __forceinline__ static void draw(uint64_t seed, uint64_t name_hash, uint64_t group,
+                                              const float*, float* z) {
+    const philox::Float4 v = philox::normals4(seed, name_hash, group);
+    z[0] = v.x;
+    z[1] = v.y;
+    z[2] = v.z;
+    z[3] = v.w;
+  }
+};
+struct IcdfNormals {
+  static constexpr int kPerGroup = 8;
+  static constexpr bool kTable = true;
+  __device__ __forceinline__ static void draw(uint64_t seed, uint64_t name_hash, uint64_t group,
+                                              const float* table, float* z) {
+    philox::icdf_normals8(seed, name_hash, group, table, z);
+  }
+};
+
+// The block's copy of the inverse-CDF table (nullptr for Box–Muller). Every thread of the
+// block must call it, before any early exit.
+template <typename Gen>
+__device__ __forceinline__ const float* block_table() {
+  if constexpr (Gen::kTable) {
+    __shared__ float2 table[FEDKSEED_ICDF_SEGMENTS];
+    const auto* source = reinterpret_cast<const float2*>(kDeviceIcdfTable);
+    for (int i = threadIdx.x; i < FEDKSEED_ICDF_SEGMENTS; i += blockDim.x) table[i] = source[i];
+    __syncthreads();
+    return reinterpret_cast<const float*>(table);
+  } else {
+    return nullptr;
+  }
+}
 
 // Calls fn(seed, coeff) for every term in order. The inline terms are walked by an unrolled
 // loop: indexing the kernel-parameter arrays dynamically would copy them to local memory.
@@ -39,213 +78,273 @@ __device__ __forceinline__ void for_each_term(const ZoTerms& terms, Fn&& fn) {
   }
 }
 
-__device__ __forceinline__ float lane_of(const philox::Float4& z, int lane) {
-  return lane == 0 ? z.x : lane == 1 ? z.y : lane == 2 ? z.z : z.w;
-}
-
 template <typename T, int kVec>
 struct alignas(16) Pack {
   T values[kVec];
 };
 
-// Threads first cover whole 16-byte packs (kVec elements = kVec/4 Philox counters each), then
-// the elements past the last pack one by one; vec_count is 0 when a pointer is misaligned.
-template <typename T>
-__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
-    zo_combine_kernel(T* out, const T* src, int64_t n, int64_t vec_count, float alpha,
-                      uint64_t name_hash, ZoTerms terms) {
-  constexpr int kVec = 16 / sizeof(T);
-  constexpr int kGroups = kVec / 4;
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  for (int64_t v = first; v < vec_count; v += stride) {
-    float acc[kVec];
+// A unit: the elements one thread owns at a time, whole 16-byte packs and whole Philox groups.
+template <typename T, typename Gen>
+struct Unit {
+  static constexpr int kVec = 16 / sizeof(T);
+  static constexpr int kElements = kVec > Gen::kPerGroup ? kVec : Gen::kPerGroup;
+  static constexpr int kPacks = kElements / kVec;
+  using Data = Pack<T, kVec>[kPacks];
+
+  __device__ __forceinline__ static void load(const T* src, int64_t unit, Data& data) {
+    const auto* packs = reinterpret_cast<const Pack<T, kVec>*>(src) + unit * kPacks;
 #pragma unroll
-    for (int k = 0; k < kVec; ++k) acc[k] = 0.0f;
-    for_each_term(terms, [&](uint64_t seed, float coeff) {
+    for (int p = 0; p < kPacks; ++p) data[p] = packs[p];
+  }
+
+  // out[unit] = alpha·data + Σ terms, the unit's first element being element `first` of the tensor.
+  template <typename Each>
+  __device__ __forceinline__ static void combine_store(T* out, int64_t unit, const Data& data, uint64_t first,
+                                                       float alpha, uint64_t name_hash, const float* table,
+                                                       Each&& each) {
+    float acc[kElements];
 #pragma unroll
-      for (int q = 0; q < kGroups; ++q) {
-        const philox::Float4 z =
-            philox::normals4(seed, name_hash, static_cast<uint64_t>(v) * kGroups + q);
-        acc[4 * q + 0] = philox::add(acc[4 * q + 0], philox::mul(coeff, z.x));
-        acc[4 * q + 1] = philox::add(acc[4 * q + 1], philox::mul(coeff, z.y));
-        acc[4 * q + 2] = philox::add(acc[4 * q + 2], philox::mul(coeff, z.z));
-        acc[4 * q + 3] = philox::add(acc[4 * q + 3], philox::mul(coeff, z.w));
+    for (int k = 0; k < kElements; ++k) acc[k] = 0.0f;
+    each([&](uint64_t seed, float coeff) {
+#pragma unroll
+      for (int q = 0; q < kElements / Gen::kPerGroup; ++q) {
+        float z[Gen::kPerGroup];
+        Gen::draw(seed, name_hash, first / Gen::kPerGroup + q, table, z);
+#pragma unroll
+        for (int l = 0; l < Gen::kPerGroup; ++l) {
+          acc[q * Gen::kPerGroup + l] = philox::add(acc[q * Gen::kPerGroup + l], philox::mul(coeff, z[l]));
+        }
       }
     });
-    const Pack<T, kVec> in = reinterpret_cast<const Pack<T, kVec>*>(src)[v];
-    Pack<T, kVec> result;
+    auto* packs = reinterpret_cast<Pack<T, kVec>*>(out) + unit * kPacks;
 #pragma unroll
-    for (int k = 0; k < kVec; ++k) {
-      result.values[k] = static_cast<T>(
-          philox::add(philox::mul(alpha, static_cast<float>(in.values[k])), acc[k]));
+    for (int p = 0; p < kPacks; ++p) {
+      Pack<T, kVec> result;
+#pragma unroll
+      for (int k = 0; k < kVec; ++k) {
+        result.values[k] = static_cast<T>(
+            philox::add(philox::mul(alpha, static_cast<float>(data[p].values[k])), acc[p * kVec + k]));
+      }
+      packs[p] = result;
     }
-    reinterpret_cast<Pack<T, kVec>*>(out)[v] = result;
   }
-  for (int64_t i = vec_count * kVec + first; i < n; i += stride) {
-    float acc = 0.0f;
-    for_each_term(terms, [&](uint64_t seed, float coeff) {
-      const philox::Float4 z = philox::normals4(seed, name_hash, static_cast<uint64_t>(i) / 4);
-      acc = philox::add(acc, philox::mul(coeff, lane_of(z, static_cast<int>(i % 4))));
-    });
-    out[i] = static_cast<T>(philox::add(philox::mul(alpha, static_cast<float>(src[i])), acc));
+};
+
+// One element e outside whole units: its whole Philox group is drawn and one lane kept.
+template <typename T, typename Gen, typename Each>
+__device__ __forceinline__ void combine_element(T* out, const T* src, int64_t i, uint64_t e, float alpha,
+                                                uint64_t name_hash, const float* table, Each&& each) {
+  float acc = 0.0f;
+  each([&](uint64_t seed, float coeff) {
+    float z[Gen::kPerGroup];
+    Gen::draw(seed, name_hash, e / Gen::kPerGroup, table, z);
+    float lane = 0.0f;
+#pragma unroll
+    for (int l = 0; l < Gen::kPerGroup; ++l) lane = l == static_cast<int>(e % Gen::kPerGroup) ? z[l] : lane;
+    acc = philox::add(acc, philox::mul(coeff, lane));
+  });
+  out[i] = static_cast<T>(philox::add(philox::mul(alpha, static_cast<float>(src[i])), acc));
+}
+
+// Threads first cover whole units (grid-stride), then the elements past the last unit one by
+// one; unit_count is 0 when a pointer is misaligned.
+template <typename T, typename Gen>
+__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+    zo_combine_kernel(T* out, const T* src, int64_t n, int64_t unit_count, float alpha, uint64_t name_hash,
+                      ZoTerms terms) {
+  using U = Unit<T, Gen>;
+  const float* table = block_table<Gen>();
+  auto each = [&](auto&& fn) { for_each_term(terms, fn); };
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  for (int64_t u = first; u < unit_count; u += stride) {
+    typename U::Data data;
+    U::load(src, u, data);
+    U::combine_store(out, u, data, static_cast<uint64_t>(u) * U::kElements, alpha, name_hash, table, each);
+  }
+  for (int64_t i = unit_count * U::kElements + first; i < n; i += stride) {
+    combine_element<T, Gen>(out, src, i, static_cast<uint64_t>(i), alpha, name_hash, table, each);
   }
 }
 
-
-// One chunk of a one-launch pass: whole 16-byte packs first, then its last count % kVec
-// elements. each(fn) calls fn(seed, coeff) for every term of the chunk's class, in order.
-template <typename T, typename Each>
-__device__ __forceinline__ void flat_chunk(const ZoChunk& chunk, float alpha, Each&& each) {
-  constexpr int kVec = 16 / sizeof(T);
-  constexpr int kGroups = kVec / 4;
+// One chunk of a one-launch pass. A whole aligned chunk loads all of a thread's units before
+// combining any (more bytes in flight); other chunks go unit by unit, then element by element.
+template <typename T, typename Gen, typename Each>
+__device__ __forceinline__ void flat_chunk(const ZoChunk& chunk, float alpha, const float* table, Each&& each) {
+  using U = Unit<T, Gen>;
+  constexpr int kUnitsPerThread = ZoChunk::kElements / U::kElements / kThreads;
+  static_assert(kUnitsPerThread * U::kElements * kThreads == ZoChunk::kElements, "chunks split evenly");
   T* data = reinterpret_cast<T*>(chunk.address);
-  const int packs = chunk.address % 16 == 0 ? chunk.count / kVec : 0;
-  const uint64_t first_group = static_cast<uint64_t>(chunk.begin) / 4;
-  for (int v = threadIdx.x; v < packs; v += kThreads) {
-    const Pack<T, kVec> in = reinterpret_cast<const Pack<T, kVec>*>(data)[v];
-    float acc[kVec];
+  const int units = chunk.address % 16 == 0 ? chunk.count / U::kElements : 0;
+  const auto first = static_cast<uint64_t>(chunk.begin);
+  if (units == kUnitsPerThread * kThreads) {
+    typename U::Data loaded[kUnitsPerThread];
 #pragma unroll
-    for (int k = 0; k < kVec; ++k) acc[k] = 0.0f;
-    each([&](uint64_t seed, float coeff) {
+    for (int k = 0; k < kUnitsPerThread; ++k) U::load(data, threadIdx.x + k * kThreads, loaded[k]);
 #pragma unroll
-      for (int q = 0; q < kGroups; ++q) {
-        const philox::Float4 z = philox::normals4(
-            seed, chunk.name_hash, first_group + static_cast<uint64_t>(v) * kGroups + q);
-        acc[4 * q + 0] = philox::add(acc[4 * q + 0], philox::mul(coeff, z.x));
-        acc[4 * q + 1] = philox::add(acc[4 * q + 1], philox::mul(coeff, z.y));
-        acc[4 * q + 2] = philox::add(acc[4 * q + 2], philox::mul(coeff, z.z));
-        acc[4 * q + 3] = philox::add(acc[4 * q + 3], philox::mul(coeff, z.w));
-      }
-    });
-    Pack<T, kVec> result;
-#pragma unroll
-    for (int k = 0; k < kVec; ++k) {
-      result.values[k] = static_cast<T>(
-          philox::add(philox::mul(alpha, static_cast<float>(in.values[k])), acc[k]));
+    for (int k = 0; k < kUnitsPerThread; ++k) {
+      const int u = threadIdx.x + k * kThreads;
+      U::combine_store(data, u, loaded[k], first + static_cast<uint64_t>(u) * U::kElements, alpha,
+                       chunk.name_hash, table, each);
     }
-    reinterpret_cast<Pack<T, kVec>*>(data)[v] = result;
+    return;
   }
-  for (int i = packs * kVec + static_cast<int>(threadIdx.x); i < chunk.count; i += kThreads) {
-    const uint64_t e = static_cast<uint64_t>(chunk.begin) + i;
-    float acc = 0.0f;
-    each([&](uint64_t seed, float coeff) {
-      const philox::Float4 z = philox::normals4(seed, chunk.name_hash, e / 4);
-      acc = philox::add(acc, philox::mul(coeff, lane_of(z, static_cast<int>(e % 4))));
-    });
-    data[i] = static_cast<T>(philox::add(philox::mul(alpha, static_cast<float>(data[i])), acc));
+  for (int u = threadIdx.x; u < units; u += kThreads) {
+    typename U::Data loaded;
+    U::load(data, u, loaded);
+    U::combine_store(data, u, loaded, first + static_cast<uint64_t>(u) * U::kElements, alpha, chunk.name_hash,
+                     table, each);
+  }
+  for (int i = units * U::kElements + static_cast<int>(threadIdx.x); i < chunk.count; i += kThreads) {
+    combine_element<T, Gen>(data, data, i, first + i, alpha, chunk.name_hash, table, each);
   }
 }
 
 // Fixed terms per class. The class picks a branch, not an index: indexing the kernel-parameter
 // arrays at run time would copy them to local memory.
-template <typename T>
+template <typename T, typename Gen>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
-    zo_flat_kernel(const ZoChunk* chunks, ZoFlatTerms terms) {
-  const ZoChunk chunk = chunks[blockIdx.x];
-  if (chunk.decays != 0) {
-    flat_chunk<T>(chunk, terms.alpha[1], [&](auto&& fn) { for_each_term(terms.terms[1], fn); });
-  } else {
-    flat_chunk<T>(chunk, terms.alpha[0], [&](auto&& fn) { for_each_term(terms.terms[0], fn); });
+    zo_flat_kernel(const ZoChunk* chunks, int64_t chunk_count, ZoFlatTerms terms) {
+  const float* table = block_table<Gen>();
+  for (int64_t c = blockIdx.x; c < chunk_count; c += gridDim.x) {
+    const ZoChunk chunk = chunks[c];
+    if (chunk.decays != 0) {
+      flat_chunk<T, Gen>(chunk, terms.alpha[1], table, [&](auto&& fn) { for_each_term(terms.terms[1], fn); });
+    } else {
+      flat_chunk<T, Gen>(chunk, terms.alpha[0], table, [&](auto&& fn) { for_each_term(terms.terms[0], fn); });
+    }
   }
 }
 
 // Scalars from the previous step's losses on the device; block 0 records g and applied.
-template <typename T>
+template <typename T, typename Gen>
 __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
-    zo_flat_step_kernel(const ZoChunk* chunks, ZoStepTerms step) {
-  const ZoChunk chunk = chunks[blockIdx.x];
+    zo_flat_step_kernel(const ZoChunk* chunks, int64_t chunk_count, ZoStepTerms step) {
+  const float* table = block_table<Gen>();
   const bool has_previous = step.loss_plus != nullptr;
-  float alpha = 1.0f, coeff = 0.0f;
+  ZoStepScalars scalars;
   if (has_previous) {
-    const ZoStepScalars scalars = zo_step_scalars(__ldg(step.loss_plus), __ldg(step.loss_minus), step);
-    alpha = chunk.decays != 0 ? scalars.alpha[1] : scalars.alpha[0];
-    coeff = chunk.decays != 0 ? scalars.coeff[1] : scalars.coeff[0];
+    scalars = zo_step_scalars(__ldg(step.loss_plus), __ldg(step.loss_minus), step);
     if (blockIdx.x == 0 && threadIdx.x == 0) {
       *step.g_out = scalars.g;
       *step.applied_out = scalars.applied ? 1.0f : 0.0f;
     }
   }
-  flat_chunk<T>(chunk, alpha, [&](auto&& fn) {
-    if (has_previous) fn(step.previous_seed, coeff);
-    if (step.has_next) fn(step.next_seed, step.next_coeff);
-  });
+  for (int64_t c = blockIdx.x; c < chunk_count; c += gridDim.x) {
+    const ZoChunk chunk = chunks[c];
+    const float alpha = chunk.decays != 0 ? scalars.alpha[1] : scalars.alpha[0];
+    const float coeff = chunk.decays != 0 ? scalars.coeff[1] : scalars.coeff[0];
+    flat_chunk<T, Gen>(chunk, alpha, table, [&](auto&& fn) {
+      if (has_previous) fn(step.previous_seed, coeff);
+      if (step.has_next) fn(step.next_seed, step.next_coeff);
+    });
+  }
 }
 
-template <typename Terms, typename FloatKernel, typename HalfKernel, typename BFloatKernel>
-void launch_flat(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType dtype,
-                 const Terms& terms, FloatKernel f32, HalfKernel f16, BFloatKernel bf16) {
-  if (chunk_count == 0) return;
-  const c10::cuda::CUDAGuard guard(chunks.device());
-  const auto* table = reinterpret_cast<const ZoChunk*>(chunks.const_data_ptr());
-  const auto blocks = static_cast<unsigned>(chunk_count);
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+// Blocks that fit on the device at once (at most `work`): persistent blocks load the table once.
+template <typename Kernel>
+unsigned resident_blocks(Kernel kernel, int64_t work) {
+  int per_sm = 0;
+  C10_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0));
+  const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+  return static_cast<unsigned>(std::max<int64_t>(1, std::min(work, sms * std::max(per_sm, 1))));
+}
+
+template <typename Gen>
+struct FlatKernels {
+  template <typename T>
+  static void launch(const ZoChunk* table, int64_t chunk_count, const ZoFlatTerms& terms, cudaStream_t stream) {
+    auto* kernel = zo_flat_kernel<T, Gen>;
+    kernel<<<resident_blocks(kernel, chunk_count), kThreads, 0, stream>>>(table, chunk_count, terms);
+  }
+  template <typename T>
+  static void launch(const ZoChunk* table, int64_t chunk_count, const ZoStepTerms& terms, cudaStream_t stream) {
+    auto* kernel = zo_flat_step_kernel<T, Gen>;
+    kernel<<<resident_blocks(kernel, chunk_count), kThreads, 0, stream>>>(table, chunk_count, terms);
+  }
+};
+
+template <typename Gen, typename Terms>
+void launch_flat_typed(const ZoChunk* table, int64_t chunk_count, at::ScalarType dtype, const Terms& terms,
+                       cudaStream_t stream) {
   switch (dtype) {
     case at::kFloat:
-      f32<<<blocks, kThreads, 0, stream>>>(table, terms);
-      break;
+      return FlatKernels<Gen>::template launch<float>(table, chunk_count, terms, stream);
     case at::kHalf:
-      f16<<<blocks, kThreads, 0, stream>>>(table, terms);
-      break;
+      return FlatKernels<Gen>::template launch<c10::Half>(table, chunk_count, terms, stream);
     case at::kBFloat16:
-      bf16<<<blocks, kThreads, 0, stream>>>(table, terms);
-      break;
+      return FlatKernels<Gen>::template launch<c10::BFloat16>(table, chunk_count, terms, stream);
     default:
       TORCH_CHECK(false, "zo_flat_cuda: unsupported dtype ", dtype);
+  }
+}
+
+template <typename Terms>
+void launch_flat(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType dtype, const Terms& terms,
+                 RngKind rng) {
+  if (chunk_count == 0) return;
+  TORCH_CHECK(rng_is_philox(rng), "zo_flat_cuda: --rng ", rng_kind_name(rng), " has no kernel");
+  const c10::cuda::CUDAGuard guard(chunks.device());
+  const auto* table = reinterpret_cast<const ZoChunk*>(chunks.const_data_ptr());
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  if (rng == RngKind::philox_icdf) {
+    launch_flat_typed<IcdfNormals>(table, chunk_count, dtype, terms, stream);
+  } else {
+    launch_flat_typed<BoxMullerNormals>(table, chunk_count, dtype, terms, stream);
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
-template <typename T>
-void launch(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t name_hash,
-            const ZoTerms& terms) {
+template <typename T, typename Gen>
+void launch(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t name_hash, const ZoTerms& terms) {
   const int64_t n = out.numel();
   if (n == 0) return;
   T* out_ptr = static_cast<T*>(out.data_ptr());
   const T* src_ptr = static_cast<const T*>(src.const_data_ptr());
-  constexpr int kVec = 16 / sizeof(T);
+  using U = Unit<T, Gen>;
   const bool aligned = reinterpret_cast<uintptr_t>(out_ptr) % 16 == 0 &&
                        reinterpret_cast<uintptr_t>(src_ptr) % 16 == 0;
-  const int64_t vec_count = aligned ? n / kVec : 0;
-  const int64_t work = std::max(vec_count, n - vec_count * kVec);
-  const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
-  const int64_t blocks = std::min((work + kThreads - 1) / kThreads, sms * kBlocksPerSm);
-  zo_combine_kernel<T><<<static_cast<unsigned>(blocks), kThreads, 0,
-                         at::cuda::getCurrentCUDAStream()>>>(out_ptr, src_ptr, n, vec_count,
-                                                             alpha, name_hash, terms);
+  const int64_t unit_count = aligned ? n / U::kElements : 0;
+  const int64_t work = std::max(unit_count, n - unit_count * U::kElements);
+  auto* kernel = zo_combine_kernel<T, Gen>;
+  kernel<<<resident_blocks(kernel, (work + kThreads - 1) / kThreads), kThreads, 0,
+           at::cuda::getCurrentCUDAStream()>>>(out_ptr, src_ptr, n, unit_count, alpha, name_hash, terms);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+template <typename Gen>
+void launch_combine(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t name_hash,
+                    const ZoTerms& terms) {
+  switch (out.scalar_type()) {
+    case at::kFloat:
+      return launch<float, Gen>(out, src, alpha, name_hash, terms);
+    case at::kHalf:
+      return launch<c10::Half, Gen>(out, src, alpha, name_hash, terms);
+    case at::kBFloat16:
+      return launch<c10::BFloat16, Gen>(out, src, alpha, name_hash, terms);
+    default:
+      TORCH_CHECK(false, "zo_combine_cuda: unsupported dtype ", out.scalar_type());
+  }
 }
 
 }  // namespace
 
-void zo_flat_cuda(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType dtype,
-                  const ZoFlatTerms& terms) {
-  launch_flat(chunks, chunk_count, dtype, terms, zo_flat_kernel<float>, zo_flat_kernel<c10::Half>,
-              zo_flat_kernel<c10::BFloat16>);
+void zo_flat_cuda(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType dtype, const ZoFlatTerms& terms,
+                  RngKind rng) {
+  launch_flat(chunks, chunk_count, dtype, terms, rng);
 }
 
 void zo_flat_step_cuda(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType dtype,
-                       const ZoStepTerms& terms) {
-  launch_flat(chunks, chunk_count, dtype, terms, zo_flat_step_kernel<float>,
-              zo_flat_step_kernel<c10::Half>, zo_flat_step_kernel<c10::BFloat16>);
+                       const ZoStepTerms& terms, RngKind rng) {
+  launch_flat(chunks, chunk_count, dtype, terms, rng);
 }
 
 void zo_combine_cuda(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t name_hash,
-                     const ZoTerms& terms) {
+                     const ZoTerms& terms, RngKind rng) {
+  TORCH_CHECK(rng_is_philox(rng), "zo_combine_cuda: --rng ", rng_kind_name(rng), " has no kernel");
   const c10::cuda::CUDAGuard guard(out.device());
-  switch (out.scalar_type()) {
-    case at::kFloat:
-      launch<float>(out, src, alpha, name_hash, terms);
-      break;
-    case at::kHalf:
-      launch<c10::Half>(out, src, alpha, name_hash, terms);
-      break;
-    case at::kBFloat16:
-      launch<c10::BFloat16>(out, src, alpha, name_hash, terms);
-      break;
-    default:
-      TORCH_CHECK(false, "zo_combine_cuda: unsupported dtype ", out.scalar_type());
-  }
+  if (rng == RngKind::philox_icdf) return launch_combine<IcdfNormals>(out, src, alpha, name_hash, terms);
+  launch_combine<BoxMullerNormals>(out, src, alpha, name_hash, terms);
 }
 
 }  // namespace fedkseed::detail

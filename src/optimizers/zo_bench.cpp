@@ -30,7 +30,7 @@ double seconds_per_run(c10::Device device, int iterations, const std::function<v
 }  // namespace
 
 ZoBenchResult zo_bench(c10::Device device, c10::ScalarType dtype, int64_t numel,
-                       int64_t replay_pairs, int iterations) {
+                       int64_t replay_pairs, int iterations, RngKind rng) {
   NamedParams params;
   params.emplace_back("bench.weight",
                       at::zeros({numel}, at::TensorOptions().dtype(dtype).device(device)));
@@ -39,7 +39,7 @@ ZoBenchResult zo_bench(c10::Device device, c10::ScalarType dtype, int64_t numel,
   ZoBenchResult result;
   uint64_t seed = 1;
   result.perturb_gb_per_s = bytes / 1e9 / seconds_per_run(device, iterations, [&] {
-    zo_perturb(params, seed++, 1e-3, RngKind::philox);
+    zo_perturb(params, seed++, 1e-3, rng);
   });
   result.torch_perturb_gb_per_s = bytes / 1e9 / seconds_per_run(device, iterations, [&] {
     at::manual_seed(seed++);
@@ -48,7 +48,7 @@ ZoBenchResult zo_bench(c10::Device device, c10::ScalarType dtype, int64_t numel,
   std::vector<SeedScalar> pairs;
   for (int64_t j = 0; j < replay_pairs; ++j) pairs.push_back({static_cast<uint64_t>(j + 1), 1.0});
   const double replay = seconds_per_run(device, iterations, [&] {
-    zo_replay_incremental(params, pairs, 1e-6, 0.0, RngKind::philox);
+    zo_replay_incremental(params, pairs, 1e-6, 0.0, rng);
   });
   result.replay_normals_per_s = static_cast<double>(replay_pairs * numel) / replay;
   result.replay_gb_per_s = bytes / 1e9 / replay;

@@ -39,8 +39,9 @@ detail::ZoTerms host_view(const detail::ZoTerms& terms) {
 
 }  // namespace
 
-ZoFlatParams::ZoFlatParams(const NamedParams& params) : params_(params) {
+ZoFlatParams::ZoFlatParams(const NamedParams& params, RngKind rng) : params_(params), rng_(rng) {
   if (params.empty()) throw Error("zo: the parameter list is empty");
+  if (!rng_is_philox(rng)) throw Error("zo: --rng torch has no one-launch passes; use philox-icdf or philox");
   dtype_ = params.front().second.scalar_type();
   device_ = params.front().second.device();
   if (dtype_ != at::kFloat && dtype_ != at::kHalf && dtype_ != at::kBFloat16) {
@@ -84,19 +85,19 @@ int64_t ZoFlatParams::bytes() const { return numel_ * static_cast<int64_t>(c10::
 
 void ZoFlatParams::run(const detail::ZoFlatTerms& terms) const {
 #if FEDKSEED_WITH_CUDA
-  if (!device_.is_cpu()) return detail::zo_flat_cuda(chunks_, chunk_count_, dtype_, terms);
+  if (!device_.is_cpu()) return detail::zo_flat_cuda(chunks_, chunk_count_, dtype_, terms, rng_);
 #endif
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const int decays = zo_decays(params_[i].first) ? 1 : 0;
     const at::Tensor& theta = params_[i].second;
     detail::zo_combine_host(theta, theta, terms.alpha[decays], hashes_[i],
-                            host_view(terms.terms[decays]));
+                            host_view(terms.terms[decays]), rng_);
   }
 }
 
 void ZoFlatParams::run_step(const detail::ZoStepTerms& terms) const {
 #if FEDKSEED_WITH_CUDA
-  if (!device_.is_cpu()) return detail::zo_flat_step_cuda(chunks_, chunk_count_, dtype_, terms);
+  if (!device_.is_cpu()) return detail::zo_flat_step_cuda(chunks_, chunk_count_, dtype_, terms, rng_);
 #endif
   detail::ZoFlatTerms fixed;
   if (terms.loss_plus != nullptr) {
@@ -151,7 +152,10 @@ void ZoFlatParams::replay_incremental(const std::vector<SeedScalar>& pairs, doub
 
 ZoDeviceLoop::ZoDeviceLoop(const ZoFlatParams& params, const ZoStepOptions& options, int64_t max_steps)
     : params_(params), options_(options), max_steps_(max_steps) {
-  if (options.rng != RngKind::philox) throw Error("zo device loop: --rng torch is not supported; use philox");
+  if (options.rng != params.rng()) {
+    throw Error("zo device loop: --rng " + rng_kind_name(options.rng) + " on parameters prepared for " +
+                rng_kind_name(params.rng()));
+  }
   if (!(options.eps > 0.0)) {
     throw Error("zo device loop: --zo_eps is " + std::to_string(options.eps) + "; it must be positive");
   }

@@ -1,4 +1,4 @@
-// `fedkseed bench`: a random model of a preset's shape and the figures of issue 13 (ZO step,
+// `fedkseed bench`: a random model of a preset's shape and its performance figures (ZO step,
 // forward and its weight GEMMs alone, one pass, normals/s, replay, peak memory, batched decoding,
 // a Dolly-shaped round), each with its floor and the ratio to it, as JSON and as a table.
 #pragma once
@@ -14,6 +14,7 @@ struct BenchOptions {
   int64_t seq = 256;
   std::string dtype = "fp16";
   std::string device = "cuda";
+  std::string rng = "philox-icdf";             // the direction generator (philox-icdf | philox)
   int warmup = 3;
   int repetitions = 20;                        // timed repetitions per figure (median)
   std::vector<int64_t> replay_k{1024, 4096};

@@ -37,7 +37,7 @@ struct TrainOptions {
   bool bias_sampling = false;
   double bias_loss_clip = 1000.0;
   double grad_initial = 0.0;
-  std::string rng = "philox";
+  std::string rng = "philox-icdf";
   // Run
   std::string device = "0";
   bool log = false;
@@ -108,7 +108,9 @@ void TrainOptions::visit_fields(Visitor&& visit) {
   visit("--bias_sampling", bias_sampling, "FedKSeed-Pro: sample seeds by their gradient history");
   visit("--bias_loss_clip", bias_loss_clip, "Pro: clip history values to +-this before averaging");
   visit("--grad_initial", grad_initial, "Pro: initial entry of every seed's history");
-  visit("--rng", rng, "Perturbation generator: philox (device-independent) | torch (the reference's)");
+  visit("--rng", rng,
+        "Perturbation generator: philox-icdf (device-independent, fastest) | philox (device-independent, "
+        "Box-Muller; earlier versions' default) | torch (the reference's)");
   visit("--device", device, "cpu | cuda | cuda:N | N (CUDA device index); under torchrun (RANK set) any CUDA "
                            "device means this rank's local GPU, cuda:LOCAL_RANK (modulo the GPU count)");
   visit("--log", log, "Write the run directory <log_root>/<timestamp>/");

@@ -13,13 +13,18 @@
 
 namespace fedkseed {
 
-// --rng: philox = z(seed, name, index) from optimizers/philox.h, identical on every device;
-// torch = manual_seed(seed) + one at::normal per parameter in list order (the reference).
-enum class RngKind { philox, torch };
+// --rng: the direction generator. philox-icdf (the default) and philox draw z(seed, name, index)
+// from philox.h, identical on every device: philox-icdf through an inverse-CDF table (8 normals
+// per Philox call, at memory bandwidth on a GPU), philox through Box–Muller (4 per call; the
+// generator of earlier versions). torch = manual_seed(seed) + one at::normal per parameter in
+// list order (the reference).
+enum class RngKind { philox_icdf, philox, torch };
 
-// Throws fedkseed::Error naming --rng unless `text` is "philox" or "torch".
+// Throws fedkseed::Error naming --rng unless `text` is "philox-icdf", "philox" or "torch".
 RngKind parse_rng_kind(const std::string& text);
 std::string rng_kind_name(RngKind kind);
+// True for the generators of philox.h (our kernels; seed-addressed, device-independent).
+bool rng_is_philox(RngKind kind);
 
 // Parameters as (name, tensor) in the model's named_parameters() order; the tensors alias the
 // model and are modified in place. Tensors must be contiguous fp32/fp16/bf16; names unique.
@@ -34,9 +39,10 @@ struct SeedScalar {
 // The reference's decay rule: true unless the name contains "bias", "layer_norm" or "layernorm".
 bool zo_decays(const std::string& name);
 
-// philox z(seed, name, i) for i < numel as a float32 tensor of `sizes` on `device`.
+// z(seed, name, i) for i < numel as a float32 tensor of `sizes` on `device`; rng must be a
+// philox generator (throws fedkseed::Error otherwise).
 at::Tensor zo_direction(const std::string& name, uint64_t seed, at::IntArrayRef sizes,
-                        c10::Device device);
+                        c10::Device device, RngKind rng = RngKind::philox_icdf);
 
 // θ += scale·z(seed) for every parameter (the reference's perturbation with scale = ±ε, −2ε).
 void zo_perturb(const NamedParams& params, uint64_t seed, double scale, RngKind rng);

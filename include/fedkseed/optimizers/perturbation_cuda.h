@@ -112,21 +112,29 @@ struct ReplayCoefficients {
 ReplayCoefficients zo_replay_coefficients(const std::vector<SeedScalar>& pairs, double lr,
                                           double weight_decay);
 
+// The CPU twin's SIMD versions, in increasing order; all give the same bits. The best one the
+// CPU has is used unless zo_set_cpu_simd picks another (for tests; throws fedkseed::Error when
+// the CPU lacks it).
+enum class CpuSimd { baseline, avx2, avx512 };
+CpuSimd zo_cpu_simd_best();
+void zo_set_cpu_simd(CpuSimd level);
+
 // The CPU twin of zo_combine_cuda (out, src on the CPU; terms point at host memory).
 void zo_combine_host(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t name_hash,
-                     const ZoTerms& terms);
+                     const ZoTerms& terms, RngKind rng);
 
 #if FEDKSEED_WITH_CUDA
 // One launch over `chunk_count` chunks (a CUDA tensor of ZoChunk bytes) of `dtype` parameters.
+// rng: a philox generator (philox_icdf or philox) in every launcher.
 void zo_flat_cuda(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType dtype,
-                  const ZoFlatTerms& terms);
+                  const ZoFlatTerms& terms, RngKind rng);
 void zo_flat_step_cuda(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType dtype,
-                       const ZoStepTerms& terms);
+                       const ZoStepTerms& terms, RngKind rng);
 
 // out and src: contiguous CUDA tensors of one dtype (fp32, fp16 or bf16) and size on one device;
 // src may alias out. Enqueued on the current stream of out's device.
 void zo_combine_cuda(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t name_hash,
-                     const ZoTerms& terms);
+                     const ZoTerms& terms, RngKind rng);
 #endif
 
 }  // namespace fedkseed::detail

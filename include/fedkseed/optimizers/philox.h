@@ -1,11 +1,14 @@
-// The perturbation direction z(seed, parameter name, element index): Philox4x32-10 turned
-// into standard normals with the Box–Muller transform. Host and device share this code; every
-// float operation is a single IEEE op rounded to nearest (no FMA contraction, no fast-math,
-// our own log/sin/cos polynomials), so CPU and CUDA produce bit-identical z.
+// The perturbation directions z(seed, parameter name, element index) drawn from Philox4x32-10:
+// philox-icdf (8 normals per Philox call, 16 bits each through an inverse-CDF table) and philox
+// (4 per call, Box–Muller). Host and device share this code; every float operation is a single
+// IEEE op rounded to nearest (no FMA contraction, no fast-math, our own log/sin/cos polynomials),
+// so CPU, CUDA and the numpy twin produce bit-identical z.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+
+#include "fedkseed/optimizers/normal_table.h"
 
 #if defined(__CUDACC__)
 #define FEDKSEED_HD __host__ __device__ __forceinline__
@@ -173,6 +176,40 @@ FEDKSEED_HD Float4 normals4(uint64_t seed, uint64_t name_hash, uint64_t group) {
   normal_pair(bits.z, bits.w, z.z, z.w);
   return z;
 }
+
+// philox-icdf's normal of 16 random bits u: bits 4..15 a segment (bit 15 its sign), bits 0..3
+// a point in it, z = start + step·point (normal_table.h); z(u ^ 0x8000) = −z(u) exactly and
+// |z| <= 4.33. `table` holds the (start, step) pairs interleaved; on the device it should be a
+// shared-memory copy. A step has at most 20 significant bits, so step·point is exact and the
+// device's fused multiply-add rounds exactly as the host's multiply then add.
+FEDKSEED_HD float icdf_normal(uint32_t u, const float* table) {
+  const uint32_t segment = u >> 4;
+  const auto point = static_cast<float>(u & 15u);
+#if defined(__CUDA_ARCH__)
+  const float2 line = reinterpret_cast<const float2*>(table)[segment];
+  return __fmaf_rn(line.y, point, line.x);
+#else
+  return add(table[2 * segment], mul(table[2 * segment + 1], point));
+#endif
+}
+
+// Eight standard normals z(seed, name_hash, 8·group + lane), lane 0..7: lane 2k from the low
+// half of Philox word k, lane 2k+1 from its high half (same counter layout as normals4).
+FEDKSEED_HD void icdf_normals8(uint64_t seed, uint64_t name_hash, uint64_t group,
+                               const float* table, float* z) {
+  const Uint4 bits = philox_words(seed, name_hash, group);
+  const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+  for (int k = 0; k < 4; ++k) {
+    z[2 * k] = icdf_normal(words[k] & 0xFFFFu, table);
+    z[2 * k + 1] = icdf_normal(words[k] >> 16, table);
+  }
+}
+
+// The host copy of the table (CUDA kernels keep their own device copy of the same literals).
+inline constexpr float kIcdfTable[2 * FEDKSEED_ICDF_SEGMENTS] = FEDKSEED_ICDF_TABLE_VALUES;
 
 // FNV-1a, 64 bit: the parameter name's share of the Philox counter.
 inline uint64_t name_hash(const char* name, std::size_t length) {

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "fedkseed/optimizers/perturbation.h"
+
 namespace fedkseed {
 
 struct ZoBenchResult {
@@ -17,8 +19,9 @@ struct ZoBenchResult {
 };
 
 // Times `iterations` runs of each operation (after one warm-up) on a `numel` tensor of `dtype`
-// (fp32/fp16/bf16) on `device`; the replay uses `replay_pairs` (seed, scalar) pairs.
+// (fp32/fp16/bf16) on `device` with the philox generator `rng`; the replay uses `replay_pairs`
+// (seed, scalar) pairs.
 ZoBenchResult zo_bench(c10::Device device, c10::ScalarType dtype, int64_t numel,
-                       int64_t replay_pairs, int iterations);
+                       int64_t replay_pairs, int iterations, RngKind rng);
 
 }  // namespace fedkseed

@@ -1,7 +1,7 @@
 // ZO passes over a whole parameter list in one launch (a table of fixed-size chunks), and a
 // client loop that keeps each step's scalars on the device: the restore+update of step t is
 // fused with the +ε of step t+1 (two passes per step), g is computed where the losses are, and
-// nothing waits on the host until finish(). philox mode only; results match perturbation.h.
+// nothing waits on the host until finish(). philox generators only; results match perturbation.h.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -24,13 +24,14 @@ struct ZoStepTerms;
 
 class ZoFlatParams {
  public:
-  // params: contiguous tensors of one dtype (fp32/fp16/bf16) on one device, unique names; throws
-  // fedkseed::Error otherwise. Keeps the tensors (views): their storage must not be reallocated.
-  explicit ZoFlatParams(const NamedParams& params);
+  // params: contiguous tensors of one dtype (fp32/fp16/bf16) on one device, unique names; rng a
+  // philox generator; throws fedkseed::Error otherwise. Keeps the tensors (views): their storage
+  // must not be reallocated.
+  ZoFlatParams(const NamedParams& params, RngKind rng);
 
-  // zo_perturb(params, seed, scale, philox), bit for bit, in one launch.
+  // zo_perturb(params, seed, scale, rng), bit for bit, in one launch.
   void perturb(uint64_t seed, double scale) const;
-  // zo_replay_incremental(params, pairs, lr, weight_decay, philox), bit for bit, in one launch.
+  // zo_replay_incremental(params, pairs, lr, weight_decay, rng), bit for bit, in one launch.
   void replay_incremental(const std::vector<SeedScalar>& pairs, double lr,
                           double weight_decay) const;
 
@@ -38,6 +39,7 @@ class ZoFlatParams {
   int64_t numel() const { return numel_; }
   int64_t bytes() const;
   c10::Device device() const { return device_; }
+  RngKind rng() const { return rng_; }
 
  private:
   friend class ZoDeviceLoop;
@@ -51,6 +53,7 @@ class ZoFlatParams {
   int64_t numel_ = 0;
   c10::ScalarType dtype_ = c10::ScalarType::Float;
   c10::Device device_ = c10::Device(c10::kCPU);
+  RngKind rng_;
 };
 
 // The loss at the current parameters as a 1-element fp32 tensor on their device, enqueued on
@@ -59,8 +62,8 @@ using DeviceLossFn = std::function<at::Tensor()>;
 
 class ZoDeviceLoop {
  public:
-  // Up to max_steps steps on `params` (which must outlive the loop). Throws fedkseed::Error for
-  // rng torch, eps <= 0 or max_steps < 1.
+  // Up to max_steps steps on `params` (which must outlive the loop). Throws fedkseed::Error when
+  // options.rng is not params' generator, eps <= 0 or max_steps < 1.
   ZoDeviceLoop(const ZoFlatParams& params, const ZoStepOptions& options, int64_t max_steps);
 
   // Step t along z(pick.seed): one pass θ ← α·θ + c·z(seed_{t−1}) + ε·z(seed) (step t−1's
