@@ -122,7 +122,7 @@ paper_train() {
     --model "$model_dir" --data_dir "$data_dir" --dtype fp16 --device 0 --init_on gpu \
     --batch_size 1 --max_length 1024 \
     -m 0.05 --local_step 200 --batch_or_epoch batch \
-    --lr 3e-7 --weight_decay 0 --grad_clip -100 --zo_eps 5e-4 -K 4096 --rng philox --sync from_init \
+    --lr 3e-7 --weight_decay 0 --grad_clip -100 --zo_eps 5e-4 -K 4096 --rng philox-icdf --sync from_init \
     --seed 42 --eval_every 1 --eval_max_samples 0 --eval_metric rouge \
     --log --log_root "$log_root" "$@"
 }
