@@ -33,7 +33,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 torch_version=2.11.0
 debian_packages=(cmake g++ python3-venv ccache libsentencepiece-dev nlohmann-json3-dev
-  libcli11-dev libspdlog-dev libgtest-dev libgloo-dev)
+  libcli11-dev libspdlog-dev libgtest-dev libgloo-dev libpcre2-dev libutf8proc-dev)
 
 install_system_packages() {
   local missing=()
