@@ -68,8 +68,8 @@ install_torch() {
 
 install_test_packages() {
   [ -f .venv/.test-packages ] && return
-  say "pip install test-only packages (transformers, rouge, sentencepiece, safetensors, matplotlib)"
-  .venv/bin/python -m pip install -q --no-warn-conflicts transformers==5.17.0 rouge==1.0.1 sentencepiece safetensors \
+  say "pip install test-only packages (transformers, tokenizers, rouge, sentencepiece, safetensors, matplotlib)"
+  .venv/bin/python -m pip install -q --no-warn-conflicts transformers==5.17.0 tokenizers==0.23.3 rouge==1.0.1 sentencepiece safetensors \
     protobuf matplotlib
   touch .venv/.test-packages
 }

@@ -14,7 +14,7 @@ Texts: probe strings (Unicode, emoji, CJK, runs of spaces and newlines, digits, 
 tokens inside text) plus, from ../shared/data/natural-instructions, each task's definition and
 first instance; a fixture names those by task and field, it never copies them.
 
-Usage: scripts/parity/bpe_tokenizer_fixtures.py   (tokenizers==0.23.3, transformers==5.17.0)
+Usage: scripts/parity/bpe_tokenizer_fixtures.py [--real-only]   (tokenizers==0.23.3, transformers==5.17.0)
 """
 import hashlib
 import json
@@ -199,7 +199,8 @@ def write_expected(path, value):
 
 
 def main():
-    for name, build in (("llama3", llama3), ("qwen2", qwen2), ("smollm2", smollm2), ("mistral", mistral)):
+    synthetic = (("llama3", llama3), ("qwen2", qwen2), ("smollm2", smollm2), ("mistral", mistral))
+    for name, build in [] if sys.argv[1:] == ["--real-only"] else synthetic:
         tokenizer, config = build()
         folder = OUT / name
         folder.mkdir(parents=True, exist_ok=True)
