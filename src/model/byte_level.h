@@ -1,6 +1,6 @@
 // GPT-2's byte-level alphabet, used by tokenizer.json's ByteLevel pre-tokenizer and decoder:
 // each of the 256 byte values is written as one printable Unicode character, so a byte
-// string of any content becomes a string BPE can merge. Plus the UTF-8 helpers both need.
+// string of any content becomes a string BPE can merge. Plus the UTF-8 and text helpers the tokenizer.json steps share.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +21,8 @@ void utf8_append(char32_t code_point, std::string& out);
 // `bytes` as valid UTF-8: each maximal invalid subsequence becomes one U+FFFD, as Rust's
 // String::from_utf8_lossy (what tokenizers' decoders use) does.
 std::string utf8_lossy(const std::string& bytes);
+// `text` with every `from` replaced by `to`, left to right (no-op for an empty `from`).
+std::string replace_all(std::string text, const std::string& from, const std::string& to);
 // Unicode White_Space (Rust's char::is_whitespace, which tokenizers' lstrip/rstrip use).
 bool is_unicode_space(char32_t code_point);
 

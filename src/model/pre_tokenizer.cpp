@@ -102,13 +102,6 @@ void split_piece(const Piece& piece, const Regex& regex, SplitBehavior behavior,
   for (const auto& [begin, end] : kept) add_piece(out, piece.text, begin, end, piece.at_text_start);
 }
 
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (size_t pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size())) {
-    text.replace(pos, from.size(), to);
-  }
-  return text;
-}
-
 }  // namespace
 
 struct PreTokenizer::Step {

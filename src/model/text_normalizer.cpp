@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "fedkseed/common/error.h"
+#include "src/model/byte_level.h"
 
 namespace fedkseed::bpe {
 namespace {
@@ -43,11 +44,7 @@ std::string normalize(const std::vector<NormalizerStep>& steps, const std::strin
         if (!text.empty()) text.insert(0, step.content);  // tokenizers leaves an empty segment alone
         break;
       case NormalizerStep::Kind::kReplace:
-        if (step.pattern.empty()) break;
-        for (size_t pos = text.find(step.pattern); pos != std::string::npos;
-             pos = text.find(step.pattern, pos + step.content.size())) {
-          text.replace(pos, step.pattern.size(), step.content);
-        }
+        text = replace_all(text, step.pattern, step.content);
         break;
     }
   }
