@@ -9,13 +9,17 @@ to tests/data/bpe/<name>/ with its expected ids in tests/data/bpe/<name>.expecte
 Real tokenizers (not committed): for every folder .cache/tokenizers/<name>/ holding a real
 tokenizer.json (and its tokenizer_config.json), tests/data/bpe/real-<name>.expected.json gets
 the ids of the same texts plus the file's sha256, so the test can tell a different file.
+`--qwen-tiktoken FILE` first writes .cache/tokenizers/qwen-vocab/: Qwen's real 151,643-token
+byte-level vocabulary (its qwen.tiktoken ranks, merges derived as transformers' TikTokenConverter
+does) in the Qwen2.5/Qwen3 tokenizer.json design (NFC, Qwen2 pattern, their added tokens).
 
 Texts: probe strings (Unicode, emoji, CJK, runs of spaces and newlines, digits, code, special
 tokens inside text) plus, from ../shared/data/natural-instructions, each task's definition and
 first instance; a fixture names those by task and field, it never copies them.
 
-Usage: scripts/parity/bpe_tokenizer_fixtures.py [--real-only]   (tokenizers==0.23.3, transformers==5.17.0)
+Usage: scripts/parity/bpe_tokenizer_fixtures.py [--real-only] [--qwen-tiktoken FILE]   (tokenizers==0.23.3, transformers==5.17.0)
 """
+import base64
 import hashlib
 import json
 import random
@@ -157,6 +161,58 @@ def mistral():
     return tokenizer, config
 
 
+QWEN_ADDED = [("<|endoftext|>", True), ("<|im_start|>", True), ("<|im_end|>", True), ("<|object_ref_start|>", True),
+              ("<|object_ref_end|>", True), ("<|box_start|>", True), ("<|box_end|>", True), ("<|quad_start|>", True),
+              ("<|quad_end|>", True), ("<|vision_start|>", True), ("<|vision_end|>", True), ("<|vision_pad|>", True),
+              ("<|image_pad|>", True), ("<|video_pad|>", True), ("<tool_call>", False), ("</tool_call>", False),
+              ("<|fim_prefix|>", False), ("<|fim_middle|>", False), ("<|fim_suffix|>", False), ("<|fim_pad|>", False),
+              ("<|repo_name|>", False), ("<|file_sep|>", False), ("<tool_response>", False), ("</tool_response>", False),
+              ("<think>", False), ("</think>", False)]
+
+
+def byte_level_alphabet():
+    """GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the rest from U+0100."""
+    printable = [b for b in range(256) if 0x21 <= b <= 0x7E or 0xA1 <= b <= 0xAC or b >= 0xAE]
+    table, shifted = {}, 256
+    for byte in range(256):
+        if byte in printable:
+            table[byte] = chr(byte)
+        else:
+            table[byte] = chr(shifted)
+            shifted += 1
+    return table
+
+
+def qwen_from_tiktoken(path):
+    """Qwen's vocabulary from its tiktoken ranks, in the Qwen2.5/Qwen3 tokenizer.json design."""
+    ranks = {}
+    for line in Path(path).read_text().splitlines():
+        token, rank = line.split()
+        ranks[base64.b64decode(token)] = int(rank)
+    alphabet = byte_level_alphabet()
+    text = lambda token: "".join(alphabet[byte] for byte in token)
+    vocab, merges = {}, []
+    for token, rank in ranks.items():
+        vocab[text(token)] = rank
+        splits = [(token[:i], token[i:]) for i in range(1, len(token)) if token[:i] in ranks and token[i:] in ranks]
+        merges += [(ranks[left], ranks[right], rank, left, right) for left, right in splits]
+    merges.sort(key=lambda merge: (merge[2], merge[0], merge[1]))
+    tokenizer = Tokenizer(models.BPE(vocab, [(text(m[3]), text(m[4])) for m in merges]))
+    tokenizer.normalizer = normalizers.NFC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+    tokenizer.add_tokens([tokenizers.AddedToken(content, special=special, normalized=False)
+                          for content, special in QWEN_ADDED])
+    folder = CACHE / "qwen-vocab"
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    write_json(folder / "tokenizer_config.json", {"bos_token": None, "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
+                                                   "clean_up_tokenization_spaces": False, "tokenizer_class": "Qwen2Tokenizer"})
+
+
 def ni_texts():
     """(reference, text) for each task's definition, first input and first output."""
     if not NI_TASKS.is_dir():
@@ -199,8 +255,10 @@ def write_expected(path, value):
 
 
 def main():
+    if "--qwen-tiktoken" in sys.argv:
+        qwen_from_tiktoken(sys.argv[sys.argv.index("--qwen-tiktoken") + 1])
     synthetic = (("llama3", llama3), ("qwen2", qwen2), ("smollm2", smollm2), ("mistral", mistral))
-    for name, build in [] if sys.argv[1:] == ["--real-only"] else synthetic:
+    for name, build in [] if "--real-only" in sys.argv else synthetic:
         tokenizer, config = build()
         folder = OUT / name
         folder.mkdir(parents=True, exist_ok=True)
