@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "fedkseed/common/error.h"
@@ -26,13 +27,19 @@ json read_fixture(const std::string& name) {
   return json::parse(in);
 }
 
-// The text of a case: inline, or a Natural Instructions task field read from ../shared/data.
+// The text of a case: inline, or a Natural Instructions task field read from ../shared/data
+// (each task file parsed once).
 std::string case_text(const json& entry) {
   if (entry.contains("text")) return entry["text"].get<std::string>();
-  const std::string path = test::shared_data_dir() + "/natural-instructions/tasks/" + entry["ni"]["task"].get<std::string>();
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  const json task = json::parse(in);
+  static std::map<std::string, json> tasks;
+  const std::string name = entry["ni"]["task"].get<std::string>();
+  if (tasks.count(name) == 0) {
+    const std::string path = test::shared_data_dir() + "/natural-instructions/tasks/" + name;
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    tasks[name] = json::parse(in);
+  }
+  const json& task = tasks[name];
   const std::string field = entry["ni"]["field"];
   if (field == "definition") return task["Definition"][0];
   if (field == "input") return task["Instances"][0]["input"];
@@ -103,8 +110,8 @@ TEST(BpeTokenizer, QwenHasNoBosAndLlamaThreeHasOne) {
   EXPECT_EQ(llama.encode("<|end_of_text|>", false), std::vector<int64_t>{llama.eos_id()});
 }
 
-// A folder holding a copy of a fixture's tokenizer.json with `edit` applied, and `config`
-// as config.json when not empty.
+// A folder holding a copy of a fixture's tokenizer.json with `edit` applied, its
+// tokenizer_config.json, and `config` as config.json when not empty.
 std::string edited_folder(const std::string& family, const std::function<void(json&)>& edit,
                           const std::string& config = "") {
   std::ifstream in(kFixtures + "/" + family + "/tokenizer.json");
@@ -112,6 +119,7 @@ std::string edited_folder(const std::string& family, const std::function<void(js
   edit(spec);
   const std::string dir = test::make_temp_dir("bpe-bad");
   test::write_text(dir + "/tokenizer.json", spec.dump());
+  test::write_text(dir + "/tokenizer_config.json", test::read_text(kFixtures + "/" + family + "/tokenizer_config.json"));
   if (!config.empty()) test::write_text(dir + "/config.json", config);
   return dir;
 }
@@ -154,7 +162,7 @@ TEST(BpeTokenizer, RejectsVocabularyBeyondTheEmbeddings) {
 
 TEST(BpeTokenizer, CommandLineReportsOneErrorLine) {
   const std::string dir = edited_folder("smollm2", [](json& spec) { spec["model"]["type"] = "Unigram"; });
-  const auto result = test::run_fedkseed("data-stats --model '" + dir + "' --data_dir '" + dir + "'");
+  const auto result = test::run_fedkseed("data-stats --dataset dolly --model '" + dir + "' --data_dir '" + dir + "'");
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_EQ(result.err, "fedkseed: error: tokenizer " + dir + "/tokenizer.json: model type 'Unigram' is not supported "
                         "(only byte-pair encoding, BPE)\n");
