@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fedkseed/common/error.h"
+#include "fedkseed/data/example.h"
 #include "fedkseed/model/tokenizer.h"
 #include "tests/test_util.h"
 
@@ -65,6 +66,17 @@ void expect_parity(const json& fixture, const std::string& dir, bool with_ni) {
     ++checked;
   }
   EXPECT_GT(checked, 30u);
+  // The reference tokenises prompt + response + the EOS text; make_example appends the EOS id.
+  for (const auto& entry : fixture["prompt_cases"]) {
+    const Example example = make_example(tokenizer, {entry["prompt"], entry["response"]}, 1024);
+    const auto expected = entry["input_ids"].get<std::vector<int64_t>>();
+    EXPECT_EQ(example.input_ids, expected) << "prompt: '" << entry["prompt"] << "'";
+    const size_t masked = entry["prompt_length"].get<size_t>();
+    ASSERT_EQ(example.labels.size(), expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(example.labels[i], i < masked ? kIgnoreIndex : expected[i]);
+    EXPECT_EQ(example.labels.back(), tokenizer.eos_id());
+  }
+  EXPECT_GT(fixture["prompt_cases"].size(), 0u);
 }
 
 class SyntheticFamily : public ::testing::TestWithParam<std::string> {};
@@ -166,6 +178,24 @@ TEST(BpeTokenizer, CommandLineReportsOneErrorLine) {
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_EQ(result.err, "fedkseed: error: tokenizer " + dir + "/tokenizer.json: model type 'Unigram' is not supported "
                         "(only byte-pair encoding, BPE)\n");
+}
+
+// A model folder whose tokenizer is tokenizer.json trains, evaluates and generates end to end.
+TEST(BpeTokenizer, TrainsATinyModelEndToEnd) {
+  const std::string dir = test::make_temp_dir("bpe-train");
+  const std::string model = dir + "/model", data = dir + "/data";
+  test::write_text(dir + "/config.json", R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 1100,
+    "max_position_embeddings": 512, "rms_norm_eps": 1e-6, "tie_word_embeddings": false})");
+  ASSERT_EQ(test::run_fedkseed("init-model --config " + dir + "/config.json --seed 0 --out " + model).exit_code, 0);
+  for (const std::string file : {"tokenizer.json", "tokenizer_config.json"}) {
+    test::write_text(model + "/" + file, test::read_text(kFixtures + "/qwen2/" + file));
+  }
+  ASSERT_EQ(test::run_fedkseed("make-tiny-data --records 40 --seed 0 --out " + data).exit_code, 0);
+  const auto run = test::run_fedkseed("train --device cpu --dtype fp32 --model " + model + " --data_dir " + data +
+                                      " --dataset dolly --num_clients 2 -m 1 --rounds 1 -K 4 --local_step 2 "
+                                      "--eval_metric rouge --eval_max_samples 2 --quiet");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
 }
 
 }  // namespace

@@ -213,6 +213,24 @@ def qwen_from_tiktoken(path):
                                                    "clean_up_tokenization_spaces": False, "tokenizer_class": "Qwen2Tokenizer"})
 
 
+# (instruction, response) pairs for the reference's Dolly template.
+PROMPT_PAIRS = [("Say hi", "Hi there!"), ("Add 2 and 3.", " 5"), ("Name a colour", "Blue\n\nor green."),
+                ("Translate: café", "咖啡 ☕"), ("Write code", "def f(x):\n    return x  # done\n")]
+DOLLY_TEMPLATE = ("Below is an instruction that describes a task. Write a response for the task request.\n\n"
+                  "### Instruction:\n{}\n\n### Response:")
+
+
+def prompt_cases(auto):
+    """The reference's tokenisation: ids of prompt + response + the EOS text, and the prompt's length."""
+    cases = []
+    for instruction, response in PROMPT_PAIRS:
+        prompt = DOLLY_TEMPLATE.format(instruction)
+        cases.append({"prompt": prompt, "response": response,
+                      "input_ids": auto(prompt + response + auto.eos_token)["input_ids"],
+                      "prompt_length": len(auto(prompt)["input_ids"])})
+    return cases
+
+
 def ni_texts():
     """(reference, text) for each task's definition, first input and first output."""
     if not NI_TASKS.is_dir():
@@ -240,7 +258,8 @@ def expected(folder, name):
     digest = hashlib.sha256((folder / "tokenizer.json").read_bytes()).hexdigest()
     return {"name": name, "tokenizer_json_sha256": digest, "tokenizers": tokenizers.__version__,
             "transformers": transformers.__version__, "vocab_size": tokenizer.get_vocab_size(with_added_tokens=True),
-            "eos_id": auto.eos_token_id, "pad_id": auto.pad_token_id, "cases": cases}
+            "eos_id": auto.eos_token_id, "pad_id": auto.pad_token_id, "prompt_cases": prompt_cases(auto),
+            "cases": cases}
 
 
 def write_json(path, value):
