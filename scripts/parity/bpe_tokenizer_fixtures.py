@@ -12,12 +12,15 @@ the ids of the same texts plus the file's sha256, so the test can tell a differe
 `--qwen-tiktoken FILE` first writes .cache/tokenizers/qwen-vocab/: Qwen's real 151,643-token
 byte-level vocabulary (its qwen.tiktoken ranks, merges derived as transformers' TikTokenConverter
 does) in the Qwen2.5/Qwen3 tokenizer.json design (NFC, Qwen2 pattern, their added tokens).
+`--llama-sentencepiece FILE` first writes .cache/tokenizers/llama-legacy/: a LLaMA tokenizer.model
+(e.g. ../shared/data/tokenizers/llama/tokenizer.model) as the legacy LLaMA tokenizer.json design
+(Prepend and Replace normalizers, byte fallback, <s> template), converted by transformers.
 
 Texts: probe strings (Unicode, emoji, CJK, runs of spaces and newlines, digits, code, special
 tokens inside text) plus, from ../shared/data/natural-instructions, each task's definition and
 first instance; a fixture names those by task and field, it never copies them.
 
-Usage: scripts/parity/bpe_tokenizer_fixtures.py [--real-only] [--qwen-tiktoken FILE]   (tokenizers==0.23.3, transformers==5.17.0)
+Usage: scripts/parity/bpe_tokenizer_fixtures.py [--real-only] [--qwen-tiktoken FILE] [--llama-sentencepiece FILE]   (tokenizers==0.23.3, transformers==5.17.0)
 """
 import base64
 import hashlib
@@ -231,6 +234,25 @@ def prompt_cases(auto):
     return cases
 
 
+def llama_from_sentencepiece(path):
+    """A LLaMA sentencepiece model in the legacy LLaMA tokenizer.json design."""
+    from transformers.convert_slow_tokenizer import SentencePieceExtractor
+    parts = SentencePieceExtractor(path).extract(models.BPE)
+    tokenizer = Tokenizer(models.BPE(parts["vocab"], parts["merges"], unk_token="<unk>", fuse_unk=True,
+                                     byte_fallback=True))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    tokenizer.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                           decoders.Strip(" ", 1, 0)])
+    tokenizer.add_special_tokens([tokenizers.AddedToken(token, normalized=False) for token in ("<unk>", "<s>", "</s>")])
+    tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B:1",
+                                                             special_tokens=[("<s>", 1)])
+    folder = CACHE / "llama-legacy"
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    write_json(folder / "tokenizer_config.json", {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+                                                   "legacy": True, "tokenizer_class": "LlamaTokenizer"})
+
+
 def ni_texts():
     """(reference, text) for each task's definition, first input and first output."""
     if not NI_TASKS.is_dir():
@@ -276,6 +298,8 @@ def write_expected(path, value):
 def main():
     if "--qwen-tiktoken" in sys.argv:
         qwen_from_tiktoken(sys.argv[sys.argv.index("--qwen-tiktoken") + 1])
+    if "--llama-sentencepiece" in sys.argv:
+        llama_from_sentencepiece(sys.argv[sys.argv.index("--llama-sentencepiece") + 1])
     synthetic = (("llama3", llama3), ("qwen2", qwen2), ("smollm2", smollm2), ("mistral", mistral))
     for name, build in [] if "--real-only" in sys.argv else synthetic:
         tokenizer, config = build()
