@@ -2,6 +2,7 @@
 // then repeatedly apply the lowest-ranked merge present, leftmost first, until none applies.
 #include "src/model/bpe_model.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <queue>
 

@@ -3,6 +3,7 @@
 // each word goes through the BPE model. Special-token roles come from the side files.
 #include "fedkseed/model/bpe_tokenizer.h"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>

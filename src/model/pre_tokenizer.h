@@ -36,7 +36,8 @@ class PreTokenizer {
   ~PreTokenizer();
 
   // The words of `segment`, in order. `at_text_start`: the segment begins the whole text
-  // (Metaspace's "first" scheme). Throws fedkseed::Error for text that is not UTF-8.
+  // (Metaspace's "first" scheme). Throws fedkseed::Error for text that is not UTF-8 (the
+  // message says why the regex engine refused it).
   std::vector<std::string> split(const std::string& segment, bool at_text_start) const;
 
  private:
