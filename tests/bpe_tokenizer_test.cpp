@@ -104,13 +104,16 @@ TEST(BpeTokenizer, RealFilesMatchTokenizers) {
     const std::string dir = FEDKSEED_SOURCE_DIR "/.cache/tokenizers/" + fixture["name"].get<std::string>();
     if (!std::filesystem::is_regular_file(dir + "/tokenizer.json")) continue;
     const auto sum = test::run_command("sha256sum '" + dir + "/tokenizer.json'");
-    ASSERT_EQ(sum.out.substr(0, 64), fixture["tokenizer_json_sha256"].get<std::string>()) << dir << " holds another file";
+    ASSERT_EQ(sum.out.substr(0, 64), fixture["tokenizer_json_sha256"].get<std::string>())
+        << dir << " holds another file";
     SCOPED_TRACE(dir);
     expect_parity(fixture, dir, !test::shared_data_dir().empty());
     ++checked;
   }
   ASSERT_GT(fixtures, 0u) << "no real-*.expected.json in " << kFixtures;
-  if (checked == 0) GTEST_SKIP() << "no real tokenizer.json under .cache/tokenizers/ (see scripts/parity/bpe_tokenizer_fixtures.py)";
+  if (checked == 0) {
+    GTEST_SKIP() << "no real tokenizer.json under .cache/tokenizers/ (see scripts/parity/bpe_tokenizer_fixtures.py)";
+  }
 }
 
 TEST(BpeTokenizer, QwenHasNoBosAndLlamaThreeHasOne) {
@@ -131,7 +134,8 @@ std::string edited_folder(const std::string& family, const std::function<void(js
   edit(spec);
   const std::string dir = test::make_temp_dir("bpe-bad");
   test::write_text(dir + "/tokenizer.json", spec.dump());
-  test::write_text(dir + "/tokenizer_config.json", test::read_text(kFixtures + "/" + family + "/tokenizer_config.json"));
+  const std::string config_file = "/tokenizer_config.json";
+  test::write_text(dir + config_file, test::read_text(kFixtures + "/" + family + config_file));
   if (!config.empty()) test::write_text(dir + "/config.json", config);
   return dir;
 }

@@ -24,7 +24,9 @@ BpeModel::BpeModel(std::unordered_map<std::string, int64_t> vocab,
     : vocab_(std::move(vocab)), options_(std::move(options)) {
   int64_t size = 0;
   for (const auto& [token, id] : vocab_) {
-    if (id < 0 || id >= (int64_t{1} << 31)) throw Error(source + ": token id " + std::to_string(id) + " is out of range");
+    if (id < 0 || id >= (int64_t{1} << 31)) {
+      throw Error(source + ": token id " + std::to_string(id) + " is out of range");
+    }
     size = std::max(size, id + 1);
   }
   tokens_.resize(size);

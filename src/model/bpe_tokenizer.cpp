@@ -69,9 +69,8 @@ struct BpeTokenizer::Impl {
         continue;
       }
       const bool at_start = at_text_start && segment.begin == 0;
-      for (const auto& word : pre_tokenizer->split(normalized.substr(segment.begin, segment.end - segment.begin), at_start)) {
-        parts.model->tokenize(word, ids);
-      }
+      const std::string plain = normalized.substr(segment.begin, segment.end - segment.begin);
+      for (const auto& word : pre_tokenizer->split(plain, at_start)) parts.model->tokenize(word, ids);
     }
   }
 };
@@ -107,7 +106,8 @@ BpeTokenizer BpeTokenizer::load(const std::string& model_dir) {
   impl->eos = role("eos_token", "eos_token_id");
   impl->pad = role("pad_token", "pad_token_id");
   if (impl->eos < 0) {
-    throw Error("tokenizer " + model_dir + ": no EOS token (tokenizer_config.json eos_token or config.json eos_token_id)");
+    throw Error("tokenizer " + model_dir +
+                ": no EOS token (tokenizer_config.json eos_token or config.json eos_token_id)");
   }
   if (auto rows = token_id(model_config, "vocab_size"); rows && impl->size > *rows) {
     throw Error("tokenizer " + path + ": its ids go up to " + std::to_string(impl->size - 1) +

@@ -92,7 +92,9 @@ char32_t utf8_code_point(const std::string& text, size_t pos) {
   const size_t length = utf8_length(lead);
   if (length == 1 || pos + length > text.size()) return lead;
   char32_t code_point = lead & (0xFF >> (length + 1));
-  for (size_t i = 1; i < length; ++i) code_point = (code_point << 6) | (static_cast<unsigned char>(text[pos + i]) & 0x3F);
+  for (size_t i = 1; i < length; ++i) {
+    code_point = (code_point << 6) | (static_cast<unsigned char>(text[pos + i]) & 0x3F);
+  }
   return code_point;
 }
 

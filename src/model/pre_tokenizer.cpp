@@ -51,7 +51,8 @@ class Regex {
         pcre2_match_data_free(data);
         PCRE2_UCHAR message[256];
         pcre2_get_error_message(rc, message, sizeof message);
-        throw Error(std::string("tokenizer: cannot pre-tokenize a text (") + reinterpret_cast<const char*>(message) + ")");
+        throw Error(std::string("tokenizer: cannot pre-tokenize a text (") +
+                    reinterpret_cast<const char*>(message) + ")");
       }
       const PCRE2_SIZE* range = pcre2_get_ovector_pointer(data);
       if (range[1] > range[0]) matches.emplace_back(range[0], range[1]);

@@ -75,7 +75,9 @@ namespace {
 // ("\n\n", ".\n"), so lines are never tokenised on their own.
 struct BpeImpl final : Tokenizer::Impl {
   explicit BpeImpl(BpeTokenizer tokenizer) : bpe(std::move(tokenizer)) {}
-  std::vector<int64_t> encode(const std::string& text, bool add_bos) const override { return bpe.encode(text, add_bos); }
+  std::vector<int64_t> encode(const std::string& text, bool add_bos) const override {
+    return bpe.encode(text, add_bos);
+  }
   std::string decode(const std::vector<int64_t>& ids) const override { return bpe.decode(ids); }
   bool newline_is_boundary() const override { return false; }
   int64_t bos_id() const override { return bpe.bos_id(); }

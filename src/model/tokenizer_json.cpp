@@ -35,13 +35,16 @@ std::string pattern_regex(const json& pattern) {
 }
 
 std::string literal_pattern(const std::string& path, const json& pattern) {
-  if (!pattern.contains("String")) throw Error("tokenizer " + path + ": a Replace with a regex pattern is not supported");
+  if (!pattern.contains("String")) {
+    throw Error("tokenizer " + path + ": a Replace with a regex pattern is not supported");
+  }
   return pattern.at("String").get<std::string>();
 }
 
 PrependScheme prepend_scheme(const json& component) {
   // Older files say add_prefix_space instead of prepend_scheme.
-  const std::string scheme = component.value("prepend_scheme", component.value("add_prefix_space", true) ? "always" : "never");
+  const bool add_prefix_space = component.value("add_prefix_space", true);
+  const std::string scheme = component.value("prepend_scheme", add_prefix_space ? "always" : "never");
   if (scheme == "first") return PrependScheme::kFirst;
   return scheme == "never" ? PrependScheme::kNever : PrependScheme::kAlways;
 }
@@ -57,7 +60,8 @@ std::vector<NormalizerStep> read_normalizer(const std::string& path, const json&
     else if (type == "NFKD") step.kind = NormalizerStep::Kind::kNfkd;
     else if (type == "Prepend") step = {NormalizerStep::Kind::kPrepend, "", part.at("prepend").get<std::string>()};
     else if (type == "Replace") {
-      step = {NormalizerStep::Kind::kReplace, literal_pattern(path, part.at("pattern")), part.at("content").get<std::string>()};
+      step = {NormalizerStep::Kind::kReplace, literal_pattern(path, part.at("pattern")),
+              part.at("content").get<std::string>()};
     } else unsupported(path, "normalizer", part);
     steps.push_back(step);
   }
@@ -159,7 +163,9 @@ std::unique_ptr<BpeModel> read_model(const std::string& path, const json& model)
     merges.emplace_back(text.substr(0, space), text.substr(space + 1));
   }
   BpeModelOptions options;
-  if (model.contains("unk_token") && model["unk_token"].is_string()) options.unk_token = model["unk_token"].get<std::string>();
+  if (model.contains("unk_token") && model["unk_token"].is_string()) {
+    options.unk_token = model["unk_token"].get<std::string>();
+  }
   options.fuse_unk = model.value("fuse_unk", false);
   options.byte_fallback = model.value("byte_fallback", false);
   options.ignore_merges = model.value("ignore_merges", false);
@@ -192,9 +198,9 @@ std::optional<int64_t> read_prefix_id(const std::string& path, const json& root)
 std::vector<AddedToken> read_added_tokens(const json& root) {
   std::vector<AddedToken> tokens;
   for (const auto& entry : root.value("added_tokens", json::array())) {
-    tokens.push_back({entry.at("content").get<std::string>(), entry.at("id").get<int64_t>(), entry.value("special", false),
-                      entry.value("lstrip", false), entry.value("rstrip", false), entry.value("single_word", false),
-                      entry.value("normalized", false)});
+    tokens.push_back({entry.at("content").get<std::string>(), entry.at("id").get<int64_t>(),
+                      entry.value("special", false), entry.value("lstrip", false), entry.value("rstrip", false),
+                      entry.value("single_word", false), entry.value("normalized", false)});
   }
   return tokens;
 }
