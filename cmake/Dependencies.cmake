@@ -54,6 +54,16 @@ target_include_directories(fedkseed::sentencepiece INTERFACE "${SENTENCEPIECE_IN
 target_link_libraries(fedkseed::sentencepiece INTERFACE
   "${SENTENCEPIECE_TRAIN_LIBRARY}" "${SENTENCEPIECE_LIBRARY}")
 
+# tokenizer.json support: PCRE2 runs the pre-tokenizer regexes (Unicode properties),
+# utf8proc the NFC normalizer.
+find_path(PCRE2_INCLUDE_DIR pcre2.h REQUIRED)
+find_library(PCRE2_LIBRARY pcre2-8 REQUIRED)
+find_path(UTF8PROC_INCLUDE_DIR utf8proc.h REQUIRED)
+find_library(UTF8PROC_LIBRARY utf8proc REQUIRED)
+add_library(fedkseed::text INTERFACE IMPORTED)
+target_include_directories(fedkseed::text INTERFACE "${PCRE2_INCLUDE_DIR}" "${UTF8PROC_INCLUDE_DIR}")
+target_link_libraries(fedkseed::text INTERFACE "${PCRE2_LIBRARY}" "${UTF8PROC_LIBRARY}")
+
 # Gloo's code is inside libtorch_cpu, but the wheel ships no gloo headers: Debian's
 # libgloo-dev provides them (headers only, nothing is linked). Without them the build
 # has no --backend gloo.

@@ -33,7 +33,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 torch_version=2.11.0
 debian_packages=(cmake g++ python3-venv ccache libsentencepiece-dev nlohmann-json3-dev
-  libcli11-dev libspdlog-dev libgtest-dev libgloo-dev)
+  libcli11-dev libspdlog-dev libgtest-dev libgloo-dev libpcre2-dev libutf8proc-dev)
 
 install_system_packages() {
   local missing=()
@@ -68,8 +68,8 @@ install_torch() {
 
 install_test_packages() {
   [ -f .venv/.test-packages ] && return
-  say "pip install test-only packages (transformers, rouge, sentencepiece, safetensors, matplotlib)"
-  .venv/bin/python -m pip install -q --no-warn-conflicts transformers==5.17.0 rouge==1.0.1 sentencepiece safetensors \
+  say "pip install test-only packages (transformers, tokenizers, rouge, sentencepiece, safetensors, matplotlib)"
+  .venv/bin/python -m pip install -q --no-warn-conflicts transformers==5.17.0 tokenizers==0.23.3 rouge==1.0.1 sentencepiece safetensors \
     protobuf matplotlib
   touch .venv/.test-packages
 }

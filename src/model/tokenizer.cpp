@@ -1,5 +1,6 @@
-// Sentencepiece behind a pimpl, plus the Hugging Face side files that define added and
-// special tokens. Nothing else in the project sees sentencepiece or nlohmann headers.
+// The tokenizer a model folder asks for: a tokenizer.json (BpeTokenizer) or sentencepiece
+// behind a pimpl, plus the Hugging Face side files that define added and special tokens.
+// Nothing else in the project sees sentencepiece or nlohmann headers.
 #include "fedkseed/model/tokenizer.h"
 
 #include <sentencepiece_processor.h>
@@ -13,6 +14,7 @@
 #include <optional>
 
 #include "fedkseed/common/error.h"
+#include "fedkseed/model/bpe_tokenizer.h"
 #include "fedkseed/model/model_dir.h"
 
 namespace fedkseed {
@@ -55,14 +57,44 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' |
 
 }  // namespace
 
+// What every kind of tokenizer provides (the public methods' contracts are in tokenizer.h).
 struct Tokenizer::Impl {
+  virtual ~Impl() = default;
+  virtual std::vector<int64_t> encode(const std::string& text, bool add_bos) const = 0;
+  virtual std::string decode(const std::vector<int64_t>& ids) const = 0;
+  virtual bool newline_is_boundary() const = 0;
+  virtual int64_t bos_id() const = 0;
+  virtual int64_t eos_id() const = 0;
+  virtual int64_t pad_id() const = 0;
+  virtual int64_t vocab_size() const = 0;
+};
+
+namespace {
+
+// A tokenizer.json folder. Byte-level vocabularies hold tokens that span a newline
+// ("\n\n", ".\n"), so lines are never tokenised on their own.
+struct BpeImpl final : Tokenizer::Impl {
+  explicit BpeImpl(BpeTokenizer tokenizer) : bpe(std::move(tokenizer)) {}
+  std::vector<int64_t> encode(const std::string& text, bool add_bos) const override {
+    return bpe.encode(text, add_bos);
+  }
+  std::string decode(const std::vector<int64_t>& ids) const override { return bpe.decode(ids); }
+  bool newline_is_boundary() const override { return false; }
+  int64_t bos_id() const override { return bpe.bos_id(); }
+  int64_t eos_id() const override { return bpe.eos_id(); }
+  int64_t pad_id() const override { return bpe.pad_id(); }
+  int64_t vocab_size() const override { return bpe.vocab_size(); }
+  BpeTokenizer bpe;
+};
+
+struct SentencepieceImpl final : Tokenizer::Impl {
   sentencepiece::SentencePieceProcessor sp;
   sentencepiece::SentencePieceProcessor sp_no_prefix;  // sp without the dummy "▁" prefix
   std::vector<SpecialToken> specials;  // matched longest-first at each position
   std::vector<bool> skip_on_decode;    // indexed by id
   std::array<bool, 256> first_bytes{};  // first bytes of specials: a cheap pre-check
   int64_t bos = 1, eos = 2, pad = -1, unk = 0, size = 0;
-  bool newline_is_boundary = true;
+  bool newline_boundary = true;
   bool any_normalized = false;
 
   void add_special(const std::string& content, int64_t id, bool lstrip, bool rstrip, bool normalized) {
@@ -131,16 +163,63 @@ struct Tokenizer::Impl {
     }
     encode_piece(sp_no_prefix, spaced.substr(start), out);
   }
+
+  std::vector<int64_t> encode(const std::string& text, bool add_bos) const override {
+    std::vector<int64_t> ids;
+    if (add_bos) ids.push_back(bos);
+    size_t start = 0;
+    size_t pos = 0;
+    while (pos < text.size()) {
+      const SpecialToken* special =
+          first_bytes[static_cast<unsigned char>(text[pos])] ? match_at(text, pos, false) : nullptr;
+      if (special == nullptr) {
+        ++pos;
+        continue;
+      }
+      size_t end = pos;
+      if (special->lstrip) {
+        while (end > start && is_space(text[end - 1])) --end;
+      }
+      encode_segment(text.substr(start, end - start), ids);
+      ids.push_back(special->id);
+      pos += special->content.size();
+      if (special->rstrip) {
+        while (pos < text.size() && is_space(text[pos])) ++pos;
+      }
+      start = pos;
+    }
+    encode_segment(text.substr(start), ids);
+    return ids;
+  }
+
+  std::string decode(const std::vector<int64_t>& ids) const override {
+    std::vector<int> kept;
+    kept.reserve(ids.size());
+    const int64_t pieces = sp.GetPieceSize();
+    for (const int64_t id : ids) {
+      if (id >= 0 && id < pieces && !skip_on_decode[id]) kept.push_back(static_cast<int>(id));
+    }
+    return sp.DecodeIds(kept);
+  }
+
+  bool newline_is_boundary() const override { return newline_boundary; }
+  int64_t bos_id() const override { return bos; }
+  int64_t eos_id() const override { return eos; }
+  int64_t pad_id() const override { return pad; }
+  int64_t vocab_size() const override { return size; }
 };
+
+}  // namespace
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
-Tokenizer Tokenizer::load(const std::string& model) {
-  const std::string model_dir = resolve_model_dir(model);
-  auto impl = std::make_unique<Impl>();
+namespace {
+
+std::unique_ptr<SentencepieceImpl> load_sentencepiece(const std::string& model_dir) {
+  auto impl = std::make_unique<SentencepieceImpl>();
   const std::string model_path = model_dir + "/tokenizer.model";
   if (!std::filesystem::is_regular_file(model_path)) {
     throw Error("tokenizer " + model_path + ": file not found");
@@ -203,61 +282,36 @@ Tokenizer Tokenizer::load(const std::string& model) {
     }
   }
   for (int id = 0; id < impl->sp.GetPieceSize(); ++id) {
-    if (!impl->sp.IsByte(id) && impl->sp.IdToPiece(id).find('\n') != std::string::npos) impl->newline_is_boundary = false;
+    if (!impl->sp.IsByte(id) && impl->sp.IdToPiece(id).find('\n') != std::string::npos) impl->newline_boundary = false;
   }
   for (const auto& special : impl->specials) {
-    if (special.content.find('\n') != std::string::npos) impl->newline_is_boundary = false;
+    if (special.content.find('\n') != std::string::npos) impl->newline_boundary = false;
     impl->any_normalized = impl->any_normalized || special.normalized;
   }
   impl->skip_on_decode.assign(impl->size, false);
   for (const auto& special : impl->specials) impl->skip_on_decode[special.id] = true;
-  return Tokenizer(std::move(impl));
+  return impl;
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::load(const std::string& model) {
+  const std::string model_dir = resolve_model_dir(model);
+  if (std::filesystem::is_regular_file(model_dir + "/tokenizer.json")) {
+    return Tokenizer(std::make_unique<BpeImpl>(BpeTokenizer::load(model_dir)));
+  }
+  return Tokenizer(load_sentencepiece(model_dir));
 }
 
 std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_bos) const {
-  std::vector<int64_t> ids;
-  if (add_bos) ids.push_back(impl_->bos);
-  size_t start = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    const SpecialToken* special =
-        impl_->first_bytes[static_cast<unsigned char>(text[pos])] ? impl_->match_at(text, pos, false) : nullptr;
-    if (special == nullptr) {
-      ++pos;
-      continue;
-    }
-    size_t end = pos;
-    if (special->lstrip) {
-      while (end > start && is_space(text[end - 1])) --end;
-    }
-    impl_->encode_segment(text.substr(start, end - start), ids);
-    ids.push_back(special->id);
-    pos += special->content.size();
-    if (special->rstrip) {
-      while (pos < text.size() && is_space(text[pos])) ++pos;
-    }
-    start = pos;
-  }
-  impl_->encode_segment(text.substr(start), ids);
-  return ids;
+  return impl_->encode(text, add_bos);
 }
-
-std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
-  std::vector<int> kept;
-  kept.reserve(ids.size());
-  const int64_t pieces = impl_->sp.GetPieceSize();
-  for (const int64_t id : ids) {
-    if (id >= 0 && id < pieces && !impl_->skip_on_decode[id]) kept.push_back(static_cast<int>(id));
-  }
-  return impl_->sp.DecodeIds(kept);
-}
-
-bool Tokenizer::newline_is_boundary() const { return impl_->newline_is_boundary; }
-
-int64_t Tokenizer::bos_id() const { return impl_->bos; }
-int64_t Tokenizer::eos_id() const { return impl_->eos; }
-int64_t Tokenizer::pad_id() const { return impl_->pad; }
-int64_t Tokenizer::vocab_size() const { return impl_->size; }
+std::string Tokenizer::decode(const std::vector<int64_t>& ids) const { return impl_->decode(ids); }
+bool Tokenizer::newline_is_boundary() const { return impl_->newline_is_boundary(); }
+int64_t Tokenizer::bos_id() const { return impl_->bos_id(); }
+int64_t Tokenizer::eos_id() const { return impl_->eos_id(); }
+int64_t Tokenizer::pad_id() const { return impl_->pad_id(); }
+int64_t Tokenizer::vocab_size() const { return impl_->vocab_size(); }
 
 namespace {
 

@@ -1,7 +1,9 @@
-// The LLaMA tokenizer: a sentencepiece model plus the Hugging Face added/special tokens.
-// Encoding gives the ids of the reference's tokenizer, transformers 4.35's LlamaTokenizerFast
-// converted from tokenizer.model: text is split at special tokens, each remaining piece goes
-// through sentencepiece (dummy prefix included), BOS in front; tests/data holds the proof.
+// A model folder's tokenizer. With tokenizer.json: a BPE tokenizer (bpe_tokenizer.h) giving the
+// ids of the `tokenizers` package (Llama-3.x, Qwen2.5, Qwen3, SmolLM2, Mistral). With only
+// tokenizer.model: sentencepiece plus the Hugging Face added/special tokens, giving the ids of the
+// reference's tokenizer, transformers 4.35's LlamaTokenizerFast converted from tokenizer.model:
+// text is split at special tokens, each remaining piece goes through sentencepiece (dummy prefix
+// included), BOS in front; tests/data holds the proof for both.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +15,8 @@ namespace fedkseed {
 
 class Tokenizer {
  public:
-  // Reads DIR/tokenizer.model and, when present, DIR/added_tokens.json,
+  // DIR/tokenizer.json when present (see BpeTokenizer::load), else reads
+  // DIR/tokenizer.model and, when present, DIR/added_tokens.json,
   // DIR/tokenizer_config.json (added_tokens_decoder, bos/eos/unk/pad_token) and
   // DIR/special_tokens_map.json, DIR = resolve_model_dir(model) (model_dir.h); throws
   // fedkseed::Error naming the file that is missing or malformed.
@@ -23,7 +26,7 @@ class Tokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
 
-  // Token ids of `text`, BOS first when `add_bos`; never appends EOS. Special and added
+  // Token ids of `text`, BOS first when `add_bos` and the tokenizer has one; never appends EOS. Special and added
   // token strings inside `text` (e.g. "</s>") become their ids, as in transformers 4.35's
   // fast tokenizer (a non-special token of added_tokens.json only after a space or at the start).
   std::vector<int64_t> encode(const std::string& text, bool add_bos = true) const;
@@ -35,7 +38,7 @@ class Tokenizer {
   // lines, each tokenised on its own (what ExampleBuilder exploits).
   bool newline_is_boundary() const;
 
-  int64_t bos_id() const;
+  int64_t bos_id() const;  // -1 when encode() puts none first (Qwen)
   int64_t eos_id() const;
   // The tokenizer's own pad id (e.g. DataJuicer's <PAD> = 32004), or -1 when it defines
   // none. It may lie outside a model's embedding table: batching uses batch_pad_id().
@@ -43,8 +46,10 @@ class Tokenizer {
   // Number of ids: sentencepiece pieces plus added tokens (max id + 1).
   int64_t vocab_size() const;
 
- private:
+  // The interface each kind of tokenizer implements (tokenizer.cpp); opaque here.
   struct Impl;
+
+ private:
   explicit Tokenizer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
