@@ -100,6 +100,17 @@ TEST(ModelConfig, UnsupportedOptionsAreRefusedByKey) {
   expect_error([] { llama_config_from_json("{not json", "x/config.json"); }, {"x/config.json", "JSON"});
 }
 
+// A NUL in a value would cut what() short and a newline would break the one-line contract:
+// both are printed escaped.
+TEST(ModelConfig, ControlCharactersInValuesAreEscapedOnOneLine) {
+  const std::string dir = make_temp_dir("config_nul");
+  write_text(dir + "/config.json", R"({"model_type": "ll\u0000ama\nx"})");
+  const auto result = run_fedkseed("init-model --config " + dir + "/config.json --out " + dir + "/out");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err, "fedkseed: error: " + dir + "/config.json: key 'model_type' is 'll\\x00ama\\x0ax'; "
+                        "only 'llama' is supported\n");
+}
+
 // reference-spec §8.2: DataJuicer's pad <PAD> = 32004 needs vocab >= 32005, or transformers'
 // nn.Embedding(vocab, hidden, padding_idx=pad) refuses the config. Built on the meta device.
 TEST(ModelConfig, DjPresetKeepsItsPadInsideTheEmbedding) {
