@@ -44,10 +44,10 @@ TEST_P(CliBadInput, OneLineNamingTheFlagAndExit2) {
 
 INSTANTIATE_TEST_SUITE_P(
     Flags, CliBadInput,
-    ::testing::Values(BadInput{"-K -1", "-K", ">= 0"}, BadInput{"-m 0", "-m", "(0, 1]"},
+    ::testing::Values(BadInput{"-K -1", "-K", "0..16777216"}, BadInput{"-m 0", "-m", "(0, 1]"},
                       BadInput{"-m 1.5", "-m", "(0, 1]"},
-                      BadInput{"--rounds -3", "--rounds", ">= 0"},
-                      BadInput{"--local_step -1", "--local_step", ">= 0"},
+                      BadInput{"--rounds -3", "--rounds", "0..100000"},
+                      BadInput{"--local_step -1", "--local_step", "0..1000000"},
                       BadInput{"--iid dirx", "--iid", "dir<alpha>"},
                       BadInput{"--iid dir0", "--iid", "alpha > 0"},
                       BadInput{"--iid 1", "--iid", "dir<alpha>"},

@@ -60,7 +60,10 @@ void config_check_weights(const LlamaConfig& c, const std::string& config_path, 
   std::string last_file;
   for (const auto& [name, shape] : shapes) {
     const int64_t index = layer_index(name);
-    if (index + 1 > layers) layers = index + 1, last_file = shape.file;
+    if (index + 1 > layers) {
+      layers = index + 1;
+      last_file = shape.file;
+    }
   }
   if (layers != c.num_hidden_layers) {
     throw Error("checkpoint " + (last_file.empty() ? dir : last_file) + ": holds " + std::to_string(layers) +
