@@ -77,7 +77,7 @@ install_test_packages() {
 unpack_debs() {
   local prefix="$offline_dir/prefix"
   if [ ! -f "$prefix/.unpacked" ]; then
-    say "unpacking $(ls "$offline_dir"/*.deb | wc -l) .deb files into $prefix"
+    say "unpacking $(ls "$offline_dir"/*.deb | wc -l) .deb files into $prefix" >&2  # stdout is the prefix
     for deb in "$offline_dir"/*.deb; do dpkg -x "$deb" "$prefix"; done
     touch "$prefix/.unpacked"
   fi

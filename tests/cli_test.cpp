@@ -44,10 +44,10 @@ TEST_P(CliBadInput, OneLineNamingTheFlagAndExit2) {
 
 INSTANTIATE_TEST_SUITE_P(
     Flags, CliBadInput,
-    ::testing::Values(BadInput{"-K -1", "-K", ">= 0"}, BadInput{"-m 0", "-m", "(0, 1]"},
+    ::testing::Values(BadInput{"-K -1", "-K", "0..16777216"}, BadInput{"-m 0", "-m", "(0, 1]"},
                       BadInput{"-m 1.5", "-m", "(0, 1]"},
-                      BadInput{"--rounds -3", "--rounds", ">= 0"},
-                      BadInput{"--local_step -1", "--local_step", ">= 0"},
+                      BadInput{"--rounds -3", "--rounds", "0..100000"},
+                      BadInput{"--local_step -1", "--local_step", "0..1000000"},
                       BadInput{"--iid dirx", "--iid", "dir<alpha>"},
                       BadInput{"--iid dir0", "--iid", "alpha > 0"},
                       BadInput{"--iid 1", "--iid", "dir<alpha>"},
@@ -82,6 +82,23 @@ TEST(Cli, GenerateRefusesImpossibleMaxNewTokens) {
   const auto ok = run_fedkseed("generate --model " + model + " --prompt hi --max_new_tokens 3");
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("\"ids\""), std::string::npos) << ok.out;
+}
+
+// Sizes that would exhaust memory and a NaN that would silently mean "off" are refused by
+// validation, naming the flag, before any model or data is opened.
+TEST(Cli, HugeCountsAndNanAreRefusedNamingTheFlag) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--rounds 1000000000000", "--rounds: 1000000000000 is invalid; accepted: 0..100000"},
+      {"-K 1000000000000", "-K: 1000000000000 is invalid; accepted: 0..16777216 (0 = a fresh seed every step)"},
+      {"--local_step 1000000000000", "--local_step: 1000000000000 is invalid; accepted: 0..1000000"},
+      {"--num_clients 1000000000000", "--num_clients: 1000000000000 is invalid; accepted: 1..1000000"},
+      {"--grad_clip nan", "--grad_clip: nan is invalid; accepted: a number (<= 0: off)"},
+      {"--grad_initial inf", "--grad_initial: inf is invalid; accepted: a finite value"}};
+  for (const auto& [flags, message] : cases) {
+    const auto result = run_fedkseed("train --device cpu --model /nonexistent/model " + flags);
+    EXPECT_EQ(result.exit_code, 2) << flags << ": " << result.err;
+    EXPECT_EQ(result.err, "fedkseed: error: " + message + "\n") << flags;
+  }
 }
 
 TEST(Cli, UnknownFlagIsAnError) {

@@ -100,6 +100,35 @@ TEST(ModelConfig, UnsupportedOptionsAreRefusedByKey) {
   expect_error([] { llama_config_from_json("{not json", "x/config.json"); }, {"x/config.json", "JSON"});
 }
 
+// Sizes are exact integers within bounds: get<int64_t>() would make 64.9 a 64 and 2^64 - 1 a -1,
+// and vocab_size 10^11 would reach the allocator.
+TEST(ModelConfig, SizesMustBeIntegersWithinBounds) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {R"("hidden_size": 64.9)", {"'hidden_size'", "64.9", "must be an integer"}},
+      {R"("vocab_size": 1e12)", {"'vocab_size'", "must be an integer"}},
+      {R"("vocab_size": 100000000000)", {"'vocab_size'", "100000000000", "above the supported maximum 16777216"}},
+      {R"("num_hidden_layers": 18446744073709551615)", {"'num_hidden_layers'", "beyond int64"}},
+      {R"("head_dim": 8192)", {"'head_dim'", "8192", "maximum 4096"}}};
+  for (const auto& [patch, parts] : cases) {
+    std::string text = tiny_json().dump();
+    text.insert(text.size() - 1, "," + patch);  // raw text: json would normalise the numbers
+    std::vector<std::string> expected = parts;
+    expected.push_back("x/config.json");
+    expect_error([&] { llama_config_from_json(text, "x/config.json"); }, expected);
+  }
+}
+
+// A NUL in a value would cut what() short and a newline would break the one-line contract:
+// both are printed escaped.
+TEST(ModelConfig, ControlCharactersInValuesAreEscapedOnOneLine) {
+  const std::string dir = make_temp_dir("config_nul");
+  write_text(dir + "/config.json", R"({"model_type": "ll\u0000ama\nx"})");
+  const auto result = run_fedkseed("init-model --config " + dir + "/config.json --out " + dir + "/out");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err, "fedkseed: error: " + dir + "/config.json: key 'model_type' is 'll\\x00ama\\x0ax'; "
+                        "only 'llama' is supported\n");
+}
+
 // reference-spec §8.2: DataJuicer's pad <PAD> = 32004 needs vocab >= 32005, or transformers'
 // nn.Embedding(vocab, hidden, padding_idx=pad) refuses the config. Built on the meta device.
 TEST(ModelConfig, DjPresetKeepsItsPadInsideTheEmbedding) {
@@ -270,6 +299,75 @@ TEST_F(BadCheckpoint, AbsentShard) {
                      "lm_head.weight", "absent"});
 }
 
+// Raw safetensors bytes: the 8-byte length, `header` and `data` zero bytes.
+std::string safetensors_bytes(const std::string& header, size_t data) {
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(static_cast<uint64_t>(header.size()) >> (8 * i));
+  return bytes + header + std::string(data, '\0');
+}
+
+// What the safetensors library refuses, we refuse: offsets that overlap, leave a gap or leave
+// trailing bytes, a key given twice (nlohmann would keep the last), a header not starting with '{'.
+TEST_F(BadCheckpoint, SafetensorsRulesAreTheLibrarys) {
+  const auto entry = [](const std::string& name, int begin, int end) {
+    return "\"" + name + "\":{\"dtype\":\"U8\",\"shape\":[" + std::to_string(end - begin) +
+           "],\"data_offsets\":[" + std::to_string(begin) + "," + std::to_string(end) + "]}";
+  };
+  const std::vector<std::tuple<std::string, size_t, std::vector<std::string>>> cases = {
+      {"{" + entry("a", 0, 8) + "," + entry("b", 4, 12) + "}", 12, {"tensor b", "[4, 12]", "overlap", "tensor a"}},
+      {"{" + entry("a", 0, 8) + "," + entry("b", 10, 12) + "}", 12, {"tensor b", "leave a gap"}},
+      {"{" + entry("a", 4, 8) + "}", 8, {"tensor a", "[4, 8]", "leave a gap"}},
+      {"{" + entry("a", 0, 8) + "}", 12, {"cover 8 of the 12 data bytes"}},
+      {"{" + entry("a", 0, 8) + "," + entry("a", 0, 8) + "}", 8, {"key \"a\" twice"}},
+      {"{" + entry("a", 0, 8) + ",\"__metadata__\":{\"format\":\"pt\",\"format\":\"np\"}}", 8, {"\"format\" twice"}},
+      {"{\"__metadata__\":{\"n\":1}," + entry("a", 0, 8) + "}", 8, {"__metadata__"}},
+      {" {" + entry("a", 0, 8) + "}", 8, {"does not start with '{'"}}};
+  for (const auto& [header, data, parts] : cases) {
+    write_raw(safetensors_bytes(header, data));
+    std::vector<std::string> expected = parts;
+    expected.push_back("safetensors " + weights_);
+    expect_error([&] { SafetensorsFile::open(weights_); }, expected);
+  }
+}
+
+// Reads go through pread: a file cut short after open() is an Error, where a memory map dies
+// of SIGBUS.
+TEST_F(BadCheckpoint, FileTruncatedWhileReadIsAnErrorNotSigbus) {
+  const auto file = SafetensorsFile::open(weights_);
+  fs::resize_file(weights_, 4096);
+  const auto& last = file.entries().back();
+  expect_error([&] { file.tensor(last); }, {weights_, last.name, "truncated while being read"});
+}
+
+TEST_F(BadCheckpoint, NonFiniteWeightsAreRefusedUnlessAllowed) {
+  rewrite([](auto& tensors) {
+    tensors[3].second = tensors[3].second.clone();
+    tensors[3].second.view(-1)[0] = std::nan("");
+    tensors[3].second.view(-1)[1] = INFINITY;
+  });
+  const std::string name = model_->named_parameters()[3].first;
+  expect_load_error({"checkpoint " + weights_ + ": tensor " + name + " holds 2 NaN or infinite values",
+                     "--allow_nonfinite"});
+  EXPECT_TRUE(std::isnan(LlamaModel::load(dir_, at::kFloat, at::kCPU, /*allow_nonfinite=*/true)
+                             .named_parameters()[3].second.view(-1)[0].item<float>()));
+}
+
+// config.json is checked against the weights' headers before the model is allocated: with
+// this config the allocation alone would need terabytes.
+TEST_F(BadCheckpoint, ConfigContradictingTheWeightsIsRefusedBeforeAllocating) {
+  json config = tiny_json();
+  config["intermediate_size"] = 1048576;
+  config["num_hidden_layers"] = 4096;
+  write_text(dir_ + "/config.json", config.dump());
+  expect_load_error({"checkpoint " + weights_ + ": tensor model.layers.0.mlp.gate_proj.weight is [24, 16], " + dir_ +
+                     "/config.json implies [1048576, 16] (intermediate_size, hidden_size)"});
+  config = tiny_json();
+  config["num_hidden_layers"] = 3;
+  write_text(dir_ + "/config.json", config.dump());
+  expect_load_error({"checkpoint " + weights_ + ": holds 2 layers (model.layers.0..1), " + dir_ +
+                     "/config.json says num_hidden_layers 3"});
+}
+
 TEST_F(BadCheckpoint, CliExitsWith2AndOneLine) {
   rewrite([](auto& tensors) { tensors[6].second = tensors[6].second.t().contiguous(); });
   write_text(dir_ + "/data.jsonl", R"({"prompt": "a", "response": "b"})"
@@ -353,6 +451,8 @@ TEST(InitModel, ConfigVocabBelow1000TrainsThatManyPiecesOrSaysWhy) {
   EXPECT_FALSE(fs::exists(root + "/m50")) << "a failed init-model leaves no --out folder it made";
 }
 
+// init-model never clobbers: a non-empty --out is refused, --force replaces its contents only
+// once the new checkpoint is complete, and a failure leaves --out as it was.
 TEST(InitModel, FailureLeavesOutAsItWasAndCopiesAreWritable) {
   const std::string root = make_temp_dir("init_partial");
   const auto source = run_fedkseed("--quiet init-model --config " + small_config(root, 400) + " --out " + root + "/src");
@@ -361,25 +461,47 @@ TEST(InitModel, FailureLeavesOutAsItWasAndCopiesAreWritable) {
   fs::permissions(tokenizer, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
 
   write_text(root + "/kept/notes.txt", "mine");
-  const auto refused = run_fedkseed("--quiet init-model --config " + small_config(root, 100) + " --tokenizer " +
-                                    tokenizer + " --out " + root + "/kept");
+  const auto occupied = run_fedkseed("--quiet init-model --config " + small_config(root, 400) + " --tokenizer " +
+                                     tokenizer + " --out " + root + "/kept");
+  EXPECT_EQ(occupied.exit_code, 2);
+  EXPECT_EQ(occupied.err, "fedkseed: error: --out " + root +
+                              "/kept: is not empty (it holds notes.txt); choose an empty folder, or pass --force "
+                              "to replace its contents\n");
+  const auto refused = run_fedkseed("--quiet init-model --force --config " + small_config(root, 100) +
+                                    " --tokenizer " + tokenizer + " --out " + root + "/kept");
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_NE(refused.err.find("raise vocab_size"), std::string::npos) << refused.err;
   EXPECT_EQ(folder_entries(root + "/kept"), std::vector<std::string>{"notes.txt"});
+  EXPECT_EQ(read_text(root + "/kept/notes.txt"), "mine");
   const auto nested = run_fedkseed("--quiet init-model --config " + small_config(root, 100) + " --tokenizer " +
                                    tokenizer + " --out " + root + "/made/a/b");
   EXPECT_EQ(nested.exit_code, 2);
   EXPECT_FALSE(fs::exists(root + "/made")) << "the folders a failed init-model created are gone";
 
-  const auto copied = run_fedkseed("--quiet init-model --config " + small_config(root, 400) + " --tokenizer " +
-                                   tokenizer + " --out " + root + "/kept");
+  const auto copied = run_fedkseed("--quiet init-model --force --config " + small_config(root, 400) +
+                                   " --tokenizer " + tokenizer + " --out " + root + "/kept");
   ASSERT_EQ(copied.exit_code, 0) << copied.err;
   EXPECT_EQ(folder_entries(root + "/kept"),
-            (std::vector<std::string>{"config.json", "model.safetensors", "notes.txt", "tokenizer.model",
-                                      "tokenizer_config.json"}));
+            (std::vector<std::string>{"config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json"}));
   EXPECT_NE(fs::status(root + "/kept/tokenizer.model").permissions() & fs::perms::owner_write, fs::perms::none)
       << "the copy of a read-only tokenizer.model is owner-writable";
   EXPECT_EQ(read_text(root + "/kept/tokenizer.model"), read_text(tokenizer));
+}
+
+// A tokenizer with more ids than the embedding has rows fails at load, naming config.json,
+// not at the first forward.
+TEST(InitModel, TokenizerLargerThanTheEmbeddingIsRefused) {
+  const std::string root = make_temp_dir("tokenizer_too_large");
+  ASSERT_EQ(run_fedkseed("--quiet init-model --config " + small_config(root, 400) + " --out " + root + "/m400").exit_code, 0);
+  ASSERT_EQ(run_fedkseed("--quiet init-model --config " + small_config(root, 1000) + " --out " + root + "/m1000").exit_code, 0);
+  const int64_t ids = Tokenizer::load(root + "/m1000").vocab_size();
+  ASSERT_GT(ids, 400);
+  fs::copy_file(root + "/m1000/tokenizer.model", root + "/m400/tokenizer.model", fs::copy_options::overwrite_existing);
+  const auto result = run_fedkseed("generate --model " + root + "/m400 --prompt hi");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err, "fedkseed: error: " + root + "/m400/config.json: vocab_size is 400, but the tokenizer beside it has " +
+                            std::to_string(ids) + " ids: the embedding has no row for ids 400.." +
+                            std::to_string(ids - 1) + " (tokenizer and weights of different models?)\n");
 }
 
 // A fake Hugging Face cache: HF_HOME/hub/models--acme--tiny-llama/{refs/main, snapshots/REV}.

@@ -14,8 +14,11 @@
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
 #include "fedkseed/common/random.h"
+#include "fedkseed/common/staged_output.h"
 #include "fedkseed/data/example.h"
+#include "fedkseed/model/config_check.h"
 #include "fedkseed/model/llama.h"
+#include "fedkseed/model/model_dir.h"
 #include "fedkseed/model/tokenizer.h"
 #include "src/cli/commands.h"
 
@@ -31,10 +34,12 @@ constexpr int64_t kCorpusLines = 6000;
 struct InitModelArgs {
   std::string config, preset, out, tokenizer, dtype = "fp32";
   uint64_t seed = 42;
+  bool force = false;
 };
 
 struct ModelArgs {
   std::string model, dtype = "auto", device = "cpu";
+  bool allow_nonfinite = false;
 };
 
 struct ScoreArgs : ModelArgs {
@@ -128,49 +133,9 @@ void train_init_tokenizer(const InitModelArgs& args, int64_t config_vocab, const
   }
 }
 
-// init-model writes into a staging folder inside --out and moves the files out only when all
-// of them were written, so a failure leaves --out as it was (removed, with the parents it
-// made, if init-model made it).
-class StagedOutput {
- public:
-  explicit StagedOutput(const std::string& out) : out_(fs::absolute(out).lexically_normal()) {
-    for (fs::path missing = out_; !missing.empty() && !fs::exists(missing); missing = missing.parent_path()) {
-      made_from_ = missing;
-    }
-    std::error_code error;
-    fs::create_directories(out_, error);
-    if (!error) fs::remove_all(staging(), error);  // left by a killed run
-    if (!error) fs::create_directories(staging(), error);
-    if (error) throw Error("--out " + out + ": cannot create (" + error.message() + ")");
-  }
-  StagedOutput(const StagedOutput&) = delete;
-  StagedOutput& operator=(const StagedOutput&) = delete;
-  ~StagedOutput() {
-    std::error_code ignored;
-    fs::remove_all(staging(), ignored);
-    if (committed_ || made_from_.empty()) return;
-    for (fs::path made = out_;; made = made.parent_path()) {
-      fs::remove(made, ignored);  // only when empty
-      if (made == made_from_) break;
-    }
-  }
-  std::string staging() const { return (out_ / ".init-model.partial").string(); }
-  void commit() {
-    for (const auto& entry : fs::directory_iterator(staging())) {
-      fs::rename(entry.path(), out_ / entry.path().filename());
-    }
-    committed_ = true;
-  }
-
- private:
-  fs::path out_;
-  fs::path made_from_;  // the outermost folder of --out that init-model creates, or empty
-  bool committed_ = false;
-};
-
 void run_init_model(const InitModelArgs& args) {
   LlamaConfig config = args.preset.empty() ? llama_config_load(args.config) : llama_preset(args.preset);
-  StagedOutput output(args.out);
+  StagedOutput output(args.out, "--out", "init-model", args.force);
   const std::string dir = output.staging();
   if (args.tokenizer.empty()) {
     train_init_tokenizer(args, args.preset == "tiny" ? kTrainedVocab : config.vocab_size, dir);
@@ -200,11 +165,15 @@ void run_init_model(const InitModelArgs& args) {
             " parameters, " + args.dtype + ", vocab " + std::to_string(config.vocab_size) + ")");
 }
 
-LlamaModel load_model(const ModelArgs& args) {
+// The model and its tokenizer, checked against each other.
+std::pair<LlamaModel, Tokenizer> load_model(const ModelArgs& args) {
   const c10::Device device = parse_device(args.device);
   const c10::ScalarType dtype =
       args.dtype == "auto" ? (device.is_cpu() ? c10::kFloat : c10::kHalf) : parse_dtype(args.dtype);
-  return LlamaModel::load(args.model, dtype, device);
+  LlamaModel model = LlamaModel::load(args.model, dtype, device, args.allow_nonfinite);
+  Tokenizer tokenizer = Tokenizer::load(args.model);
+  config_check_tokenizer(model.config(), resolve_model_dir(args.model) + "/config.json", tokenizer);
+  return {std::move(model), std::move(tokenizer)};
 }
 
 at::Tensor as_row(const std::vector<int64_t>& ids) {
@@ -215,8 +184,7 @@ at::Tensor as_row(const std::vector<int64_t>& ids) {
 void run_score(const ScoreArgs& args) {
   std::ifstream in(args.data, std::ios::binary);
   if (!in) throw Error("--data " + args.data + ": cannot open");
-  const LlamaModel model = load_model(args);
-  const Tokenizer tokenizer = Tokenizer::load(args.model);
+  const auto [model, tokenizer] = load_model(args);
   std::string line;
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -244,8 +212,7 @@ void run_score(const ScoreArgs& args) {
 
 void run_generate(const GenerateArgs& args) {
   if (args.max_new_tokens < 0) throw Error("--max_new_tokens: must be >= 0");
-  const LlamaModel model = load_model(args);
-  const Tokenizer tokenizer = Tokenizer::load(args.model);
+  const auto [model, tokenizer] = load_model(args);
   const auto prompt = tokenizer.encode(args.prompt);
   const int64_t context = model.config().max_position_embeddings;
   if (static_cast<int64_t>(prompt.size()) + args.max_new_tokens > context) {
@@ -271,6 +238,7 @@ void add_model_options(CLI::App& command, ModelArgs& args) {
                   "(the reference's precision)")
       ->capture_default_str();
   command.add_option("--device", args.device, "cpu | cuda | cuda:N | N")->capture_default_str();
+  command.add_flag("--allow_nonfinite", args.allow_nonfinite, "Load weights holding NaN or Inf instead of refusing them");
 }
 
 }  // namespace
@@ -285,7 +253,8 @@ void add_model_commands(CLI::App& app) {
   auto* preset_option =
       init_command->add_option("--preset", init->preset, "tiny | dj-1.3b | open-llama-3b | llama-7b");
   config_option->excludes(preset_option);
-  init_command->add_option("--out", init->out, "Output folder")->required();
+  init_command->add_option("--out", init->out, "Output folder (new or empty)")->required();
+  init_command->add_flag("--force", init->force, "Replace the contents of a non-empty --out (once all is written)");
   init_command->add_option("--seed", init->seed, "Seed of the weights and the tokenizer corpus")
       ->capture_default_str();
   init_command->add_option("--dtype", init->dtype, "Stored dtype: fp32|fp16|bf16")->capture_default_str();

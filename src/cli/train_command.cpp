@@ -102,6 +102,7 @@ void run_train(const CLI::App& command, const TrainOptions& given) {
 
 struct ExportArgs {
   std::string run, out, device = "cpu";
+  bool force = false, allow_nonfinite = false;
 };
 
 }  // namespace
@@ -126,9 +127,13 @@ void add_train_command(CLI::App& app) {
   auto* export_command = app.add_subcommand(
       "export", "Write a run's tuned model (base model + replay of its state.json) as a Hugging Face folder");
   export_command->add_option("--run", args->run, "Run directory holding state.json")->required();
-  export_command->add_option("--out", args->out, "Output checkpoint folder")->required();
+  export_command->add_option("--out", args->out, "Output checkpoint folder (new or empty)")->required();
   export_command->add_option("--device", args->device, "Device for the replay: cpu | cuda[:N]")->capture_default_str();
-  export_command->callback([args] { export_run(args->run, args->out, args->device); });
+  export_command->add_flag("--force", args->force, "Replace the contents of a non-empty --out (once all is written)");
+  export_command->add_flag("--allow_nonfinite", args->allow_nonfinite,
+                           "Load base weights holding NaN or Inf instead of refusing them");
+  export_command->callback(
+      [args] { export_run(args->run, args->out, args->device, args->force, args->allow_nonfinite); });
 }
 
 }  // namespace fedkseed::cli

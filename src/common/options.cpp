@@ -57,10 +57,12 @@ double iid_alpha(const std::string& iid) {
 }
 
 void TrainOptions::validate() const {
-  require(num_clients >= 1, "--num_clients", shown(num_clients), ">= 1");
+  // Upper bounds far beyond any real run (the paper: 200 clients, 40 rounds, 200 steps, K 4096)
+  // that keep the per-client, per-round and per-seed tables from exhausting memory.
+  require(num_clients >= 1 && num_clients <= 1000000, "--num_clients", shown(num_clients), "1..1000000");
   require(m > 0 && m <= 1, "-m", shown(m), "(0, 1]");
-  require(rounds >= 0, "--rounds", shown(rounds), ">= 0");
-  require(local_step >= 0, "--local_step", shown(local_step), ">= 0");
+  require(rounds >= 0 && rounds <= 100000, "--rounds", shown(rounds), "0..100000");
+  require(local_step >= 0 && local_step <= 1000000, "--local_step", shown(local_step), "0..1000000");
   require_one_of("--batch_or_epoch", batch_or_epoch, {"batch", "epoch"});
   require_one_of("--dataset", dataset, {"instruct", "dolly"});
   require(batch_size >= 1, "--batch_size", shown(batch_size), ">= 1");
@@ -73,7 +75,9 @@ void TrainOptions::validate() const {
   require(std::isfinite(lr) && lr >= 0, "--lr", shown(lr), "a finite value >= 0");
   require(std::isfinite(weight_decay) && weight_decay >= 0, "--weight_decay", shown(weight_decay),
           "a finite value >= 0");
-  require(K >= 0, "-K", shown(K), ">= 0 (0 = a fresh seed every step)");
+  require(K >= 0 && K <= (1 << 24), "-K", shown(K), "0..16777216 (0 = a fresh seed every step)");
+  require(!std::isnan(grad_clip), "--grad_clip", shown(grad_clip), "a number (<= 0: off)");
+  require(std::isfinite(grad_initial), "--grad_initial", shown(grad_initial), "a finite value");
   require(std::isfinite(zo_eps) && zo_eps > 0, "--zo_eps", shown(zo_eps), "a finite value > 0");
   require(bias_loss_clip > 0, "--bias_loss_clip", shown(bias_loss_clip), "> 0");
   require_one_of("--rng", rng, {"philox-icdf", "philox", "torch"});

@@ -14,6 +14,7 @@
 #include "fedkseed/common/dtype.h"
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
+#include "fedkseed/common/staged_output.h"
 #include "fedkseed/federation/distributed.h"
 #include "fedkseed/federation/trainer.h"
 #include "fedkseed/model/model_dir.h"
@@ -168,20 +169,24 @@ TrainOptions resolve_train_options(const TrainOptions& given, const std::vector<
   return options;
 }
 
-void export_run(const std::string& run_dir, const std::string& out_dir, const std::string& device) {
+void export_run(const std::string& run_dir, const std::string& out_dir, const std::string& device, bool force,
+                bool allow_nonfinite) {
   const RunDirectory run = RunDirectory::open(run_dir);
   const RunState state = read_run_state(run);
   const TrainOptions options = options_of(state);
-  LlamaModel model = LlamaModel::load(options.model, parse_dtype(options.dtype), parse_device(device));
+  const fs::path model_dir = resolve_model_dir(options.model);
+  StagedOutput output(out_dir, "--out", "export", force, {model_dir.string(), run_dir});
+  LlamaModel model = LlamaModel::load(options.model, parse_dtype(options.dtype), parse_device(device),
+                                      allow_nonfinite || options.allow_nonfinite);
   const at::Tensor base = model.flat_parameters().clone();
   replay_state(model.named_parameters(), views_like(model, base), state, options, run.file("state.json"));
-  model.save(out_dir);
-  const fs::path model_dir = resolve_model_dir(options.model);
+  model.save(output.staging());
   for (const char* name : {"tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
                            "added_tokens.json", "generation_config.json"}) {
     const fs::path source = model_dir / name;
-    if (fs::exists(source)) fs::copy_file(source, fs::path(out_dir) / name, fs::copy_options::overwrite_existing);
+    if (fs::exists(source)) fs::copy_file(source, fs::path(output.staging()) / name);
   }
+  output.commit();
   log::info(c10::str("exported round ", state.last_round, " of ", run_dir, " to ", out_dir));
 }
 

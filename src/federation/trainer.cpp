@@ -35,6 +35,7 @@
 #include "fedkseed/federation/messages.h"
 #include "fedkseed/federation/run_state.h"
 #include "fedkseed/federation/seed_pool.h"
+#include "fedkseed/model/config_check.h"
 #include "fedkseed/model/llama.h"
 #include "fedkseed/model/model_dir.h"
 #include "fedkseed/model/tokenizer.h"
@@ -140,9 +141,10 @@ Federation::Federation(const TrainOptions& options, c10::Device device, RankGrou
       writer_(group == nullptr || group->rank() == 0),
       tokenizer_(Tokenizer::load(options_.model)),
       data_(load_federated_data(options_, tokenizer_)),
-      model_(LlamaModel::load(options_.model, parse_dtype(options_.dtype), device_)),
+      model_(LlamaModel::load(options_.model, parse_dtype(options_.dtype), device_, options_.allow_nonfinite)),
       pad_id_(batch_pad_id(tokenizer_, model_.config().vocab_size)),
       sampler_(std::vector<uint64_t>{}) {
+  config_check_tokenizer(model_.config(), resolve_model_dir(options_.model) + "/config.json", tokenizer_);
   options_.num_clients = static_cast<int64_t>(data_.clients.size());
   if ((options_.stop_after > 0 || options_.save) && !options_.log && options_.resume.empty()) {
     throw Error(std::string(options_.save ? "--save" : "--stop_after") +

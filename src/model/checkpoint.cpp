@@ -1,7 +1,9 @@
 // Finding and streaming the weight files of a Hugging Face checkpoint folder. Each file is
-// read on its own (one mapping or one .bin storage at a time), so peak memory stays at the
-// destination model plus one tensor.
+// read on its own (one safetensors tensor or one .bin storage at a time), so peak memory stays
+// at the destination model plus one tensor.
 #include "fedkseed/model/checkpoint.h"
+
+#include <ATen/ops/isfinite.h>
 
 #include <filesystem>
 #include <fstream>
@@ -18,8 +20,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
+bool is_safetensors(const std::string& path) {
+  return path.size() >= 12 && path.compare(path.size() - 12, 12, ".safetensors") == 0;
+}
+
+// NaN or Inf in a weight poisons every loss computed with it; refused unless asked for.
+void check_finite(const std::string& name, const at::Tensor& tensor, const std::string& file) {
+  if (!at::isFloatingType(tensor.scalar_type()) || at::isfinite(tensor).all().item<bool>()) return;
+  const int64_t bad = tensor.numel() - at::isfinite(tensor).sum().item<int64_t>();
+  throw Error("checkpoint " + file + ": tensor " + name + " holds " + std::to_string(bad) +
+              " NaN or infinite values (pass --allow_nonfinite to load it anyway)");
+}
+
 void read_weights_file(const std::string& path, const CheckpointVisitor& visit) {
-  if (path.size() >= 12 && path.compare(path.size() - 12, 12, ".safetensors") == 0) {
+  if (is_safetensors(path)) {
     const auto file = SafetensorsFile::open(path);
     for (const auto& entry : file.entries()) visit(entry.name, file.tensor(entry), path);
   } else {
@@ -28,8 +42,8 @@ void read_weights_file(const std::string& path, const CheckpointVisitor& visit) 
   }
 }
 
-// Reads every shard named by the index at `index_path`, after checking that all exist.
-void read_sharded(const std::string& dir, const std::string& index_path, const CheckpointVisitor& visit) {
+// The shards named by the index at `index_path`, after checking that all exist.
+std::vector<std::string> sharded_files(const std::string& dir, const std::string& index_path) {
   const std::string where = "checkpoint " + index_path;
   std::ifstream in(index_path, std::ios::binary);
   std::stringstream text;
@@ -53,27 +67,49 @@ void read_sharded(const std::string& dir, const std::string& index_path, const C
       throw Error(where + ": shard " + shard + " (holding tensor " + tensor + ") is absent from " + dir);
     }
   }
-  for (const auto& [shard, tensor] : shards) read_weights_file((fs::path(dir) / shard).string(), visit);
+  std::vector<std::string> files;
+  for (const auto& entry : shards) files.push_back((fs::path(dir) / entry.first).string());
+  return files;
+}
+
+// The weights files of `dir`, in the order checkpoint_read documents.
+std::vector<std::string> weight_files(const std::string& dir) {
+  if (!fs::is_directory(dir)) throw Error("checkpoint " + dir + ": not a directory");
+  const fs::path root(dir);
+  if (fs::exists(root / "model.safetensors")) return {(root / "model.safetensors").string()};
+  if (fs::exists(root / "model.safetensors.index.json")) {
+    return sharded_files(dir, (root / "model.safetensors.index.json").string());
+  }
+  if (fs::exists(root / "pytorch_model.bin")) return {(root / "pytorch_model.bin").string()};
+  if (fs::exists(root / "pytorch_model.bin.index.json")) {
+    return sharded_files(dir, (root / "pytorch_model.bin.index.json").string());
+  }
+  throw Error("checkpoint " + dir +
+              ": no weights found (model.safetensors, model.safetensors.index.json, pytorch_model.bin "
+              "or pytorch_model.bin.index.json)");
 }
 
 }  // namespace
 
-void checkpoint_read(const std::string& dir, const CheckpointVisitor& visit) {
-  if (!fs::is_directory(dir)) throw Error("checkpoint " + dir + ": not a directory");
-  const fs::path root(dir);
-  if (fs::exists(root / "model.safetensors")) {
-    read_weights_file((root / "model.safetensors").string(), visit);
-  } else if (fs::exists(root / "model.safetensors.index.json")) {
-    read_sharded(dir, (root / "model.safetensors.index.json").string(), visit);
-  } else if (fs::exists(root / "pytorch_model.bin")) {
-    read_weights_file((root / "pytorch_model.bin").string(), visit);
-  } else if (fs::exists(root / "pytorch_model.bin.index.json")) {
-    read_sharded(dir, (root / "pytorch_model.bin.index.json").string(), visit);
-  } else {
-    throw Error("checkpoint " + dir +
-                ": no weights found (model.safetensors, model.safetensors.index.json, pytorch_model.bin "
-                "or pytorch_model.bin.index.json)");
+void checkpoint_read(const std::string& dir, const CheckpointVisitor& visit, bool allow_nonfinite) {
+  const CheckpointVisitor checked = [&](const std::string& name, const at::Tensor& tensor, const std::string& file) {
+    if (!allow_nonfinite) check_finite(name, tensor, file);
+    visit(name, tensor, file);
+  };
+  for (const auto& file : weight_files(dir)) read_weights_file(file, checked);
+}
+
+std::map<std::string, CheckpointTensorShape> checkpoint_shapes(const std::string& dir) {
+  std::map<std::string, CheckpointTensorShape> shapes;
+  for (const auto& file : weight_files(dir)) {
+    if (is_safetensors(file)) {
+      const auto header = SafetensorsFile::open(file);
+      for (const auto& entry : header.entries()) shapes[entry.name] = {entry.shape, file};
+    } else {
+      for (auto& [name, shape] : read_torch_bin_shapes(file)) shapes[name] = {std::move(shape), file};
+    }
   }
+  return shapes;
 }
 
 }  // namespace fedkseed

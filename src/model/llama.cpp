@@ -18,6 +18,7 @@
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
 #include "fedkseed/model/checkpoint.h"
+#include "fedkseed/model/config_check.h"
 #include "fedkseed/model/model_dir.h"
 #include "fedkseed/model/safetensors.h"
 
@@ -170,9 +171,12 @@ LlamaModel::LlamaModel(const LlamaConfig& config, c10::ScalarType dtype, c10::De
   inv_freq_ = rope_inverse_frequencies(config_).to(device);
 }
 
-LlamaModel LlamaModel::load(const std::string& model_or_id, c10::ScalarType dtype, c10::Device device) {
+LlamaModel LlamaModel::load(const std::string& model_or_id, c10::ScalarType dtype, c10::Device device,
+                            bool allow_nonfinite) {
   const std::string dir = resolve_model_dir(model_or_id);
-  LlamaModel model(llama_config_load(dir + "/config.json"), dtype, device);
+  const LlamaConfig config = llama_config_load(dir + "/config.json");
+  config_check_weights(config, dir + "/config.json", dir);
+  LlamaModel model(config, dtype, device);
   std::map<std::string, at::Tensor> wanted(model.parameters_.begin(), model.parameters_.end());
   std::set<std::string> loaded;
   std::vector<std::string> unused;
@@ -195,7 +199,7 @@ LlamaModel LlamaModel::load(const std::string& model_or_id, c10::ScalarType dtyp
     }
     it->second.copy_(tensor);
     loaded.insert(name);
-  });
+  }, allow_nonfinite);
   for (const auto& [name, tensor] : model.parameters_) {
     if (loaded.count(name) == 0) {
       throw Error("checkpoint " + dir + ": tensor " + name + " " + shape_text(tensor.sizes()) +

@@ -14,7 +14,8 @@ namespace {
 using nlohmann::json;
 
 // Reads j[key] as T when present and not null, else `fallback`; a wrong JSON type is an
-// error naming `prefix + key`.
+// error naming `prefix + key`. An int64_t must be a JSON integer that fits: get<int64_t>()
+// would truncate 64.9 to 64 and wrap 2^64 - 1 to -1.
 template <class T>
 T value_or(const json& j, const std::string& key, T fallback, const std::string& source,
            const std::string& prefix = "") {
@@ -22,9 +23,18 @@ T value_or(const json& j, const std::string& key, T fallback, const std::string&
   if (it == j.end() || it->is_null()) return fallback;
   const bool ok = std::is_same_v<T, bool>          ? it->is_boolean()
                   : std::is_same_v<T, std::string> ? it->is_string()
+                  : std::is_same_v<T, int64_t>     ? it->is_number_integer()
                                                    : it->is_number();
-  if (!ok) throw Error(source + ": key '" + prefix + key + "' has the wrong type (" + it->dump() + ")");
-  return it->get<T>();
+  if (!ok) {
+    throw Error(source + ": key '" + prefix + key + "' has the wrong type (" + it->dump() + ")" +
+                (std::is_same_v<T, int64_t> && it->is_number() ? "; it must be an integer" : ""));
+  }
+  if constexpr (std::is_same_v<T, int64_t>) {
+    if (it->is_number_unsigned() && it->template get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      throw Error(source + ": key '" + prefix + key + "' is " + it->dump() + ", beyond int64");
+    }
+  }
+  return it->template get<T>();
 }
 
 void refuse_unless(bool ok, const std::string& source, const std::string& key, const std::string& why) {
@@ -103,16 +113,26 @@ int64_t LlamaConfig::parameter_count() const {
 }
 
 void LlamaConfig::validate(const std::string& what) const {
-  const std::pair<const char*, int64_t> sizes[] = {{"vocab_size", vocab_size},
-                                                   {"hidden_size", hidden_size},
-                                                   {"intermediate_size", intermediate_size},
-                                                   {"num_hidden_layers", num_hidden_layers},
-                                                   {"num_attention_heads", num_attention_heads},
-                                                   {"num_key_value_heads", num_key_value_heads},
-                                                   {"head_dim", head_dim},
-                                                   {"max_position_embeddings", max_position_embeddings}};
-  for (const auto& [key, value] : sizes) {
+  // Upper bounds far above every released LLaMA-family model (vocab 256k, hidden 16k, 126
+  // layers, 128 heads, intermediate 53k, head_dim 256, 1M positions) that keep every size
+  // product, parameter_count() and its bytes inside int64: a typo such as vocab_size 1e12 is
+  // refused here, before anything is allocated.
+  struct Size {
+    const char* key;
+    int64_t value, max;
+  };
+  const Size sizes[] = {{"vocab_size", vocab_size, 1 << 24},
+                        {"hidden_size", hidden_size, 1 << 17},
+                        {"intermediate_size", intermediate_size, 1 << 20},
+                        {"num_hidden_layers", num_hidden_layers, 1 << 12},
+                        {"num_attention_heads", num_attention_heads, 1 << 12},
+                        {"num_key_value_heads", num_key_value_heads, 1 << 12},
+                        {"head_dim", head_dim, 1 << 12},
+                        {"max_position_embeddings", max_position_embeddings, 1 << 24}};
+  for (const auto& [key, value, max] : sizes) {
     refuse_unless(value > 0, what, key, "must be positive, got " + std::to_string(value));
+    refuse_unless(value <= max, what, key,
+                  "is " + std::to_string(value) + ", above the supported maximum " + std::to_string(max));
   }
   refuse_unless(num_attention_heads % num_key_value_heads == 0, what, "num_key_value_heads",
                 "(" + std::to_string(num_key_value_heads) + ") must divide num_attention_heads (" +

@@ -1,10 +1,9 @@
-// safetensors reading (memory-mapped, every offset validated) and writing.
+// safetensors reading (pread, every offset validated as strictly as the safetensors library) and writing.
 // Layout: 8-byte little-endian header length, JSON header, raw little-endian data.
 #include "fedkseed/model/safetensors.h"
 
-#include <ATen/ops/from_blob.h>
+#include <ATen/ops/empty.h>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +13,8 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <tuple>
 
 #include "fedkseed/common/error.h"
 
@@ -89,65 +90,119 @@ SafetensorsEntry parse_entry(const std::string& name, const json& value, uint64_
 
 }  // namespace
 
-struct SafetensorsFile::Mapping {
-  const uint8_t* data = nullptr;
-  size_t size = 0;
-  ~Mapping() {
-    if (data != nullptr) munmap(const_cast<uint8_t*>(data), size);
+struct SafetensorsFile::Descriptor {
+  int fd = -1;
+  ~Descriptor() {
+    if (fd >= 0) ::close(fd);
   }
 };
 
+namespace {
+
+// Reads exactly `bytes` at `offset`. pread, not a memory map: a file truncated by someone else
+// while we read it is then a short read we report, not a SIGBUS.
+void read_exactly(int fd, uint64_t offset, void* out, uint64_t bytes, const std::string& where) {
+  auto* cursor = static_cast<char*>(out);
+  while (bytes > 0) {
+    const ssize_t got = ::pread(fd, cursor, std::min<uint64_t>(bytes, 1ull << 30), static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw Error(where + ": read failed at byte " + std::to_string(offset) + " (" + std::strerror(errno) + ")");
+    if (got == 0) {
+      throw Error(where + ": ends at byte " + std::to_string(offset) + ", before the " + std::to_string(bytes) +
+                  " more bytes its header announces (truncated while being read?)");
+    }
+    cursor += got, offset += static_cast<uint64_t>(got), bytes -= static_cast<uint64_t>(got);
+  }
+}
+
+// The header's JSON; like the safetensors library it must be an object (starting with '{')
+// and a key may not repeat in any object (nlohmann would keep the last one silently).
+json parse_header(const std::string& header, const std::string& where) {
+  if (header.empty() || header[0] != '{') throw Error(where + ": header does not start with '{' (not a safetensors file)");
+  std::vector<std::set<std::string>> open_objects;
+  const json::parser_callback_t refuse_duplicates = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) open_objects.emplace_back();
+    if (event == json::parse_event_t::object_end) open_objects.pop_back();
+    if (event == json::parse_event_t::key && !open_objects.back().insert(parsed.get<std::string>()).second) {
+      throw Error(where + ": header holds the key " + parsed.dump() + " twice in one object");
+    }
+    return true;
+  };
+  try {
+    return json::parse(header, refuse_duplicates);
+  } catch (const json::exception& error) {
+    throw Error(where + ": header is not valid JSON: " + error.what());
+  }
+}
+
+// The safetensors library's rule: sorted by offset, each tensor starts where the previous one
+// ends and the last ends at the end of the file, so no byte is shared, skipped or trailing.
+void check_contiguous(const std::vector<SafetensorsEntry>& entries, uint64_t data_bytes, const std::string& where) {
+  uint64_t expected = 0;
+  const SafetensorsEntry* previous = nullptr;
+  for (const auto& entry : entries) {
+    if (entry.begin != expected) {
+      throw Error(where + ": tensor " + entry.name + "'s data_offsets [" + std::to_string(entry.begin) + ", " +
+                  std::to_string(entry.end) + "] " + (entry.begin < expected ? "overlap" : "leave a gap after") +
+                  (previous ? " tensor " + previous->name + "'s, which end at " : " the data section's start, ") +
+                  std::to_string(expected) + "; tensors must tile the data section");
+    }
+    expected = entry.end;
+    previous = &entry;
+  }
+  if (expected != data_bytes) {
+    throw Error(where + ": the tensors cover " + std::to_string(expected) + " of the " + std::to_string(data_bytes) +
+                " data bytes; the rest belongs to no tensor");
+  }
+}
+
+}  // namespace
+
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
   const std::string where = "safetensors " + path;
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw Error(where + ": cannot be opened (" + std::strerror(errno) + ")");
-  struct stat info {};
-  fstat(fd, &info);
   SafetensorsFile file;
   file.path_ = path;
-  file.mapping_ = std::make_shared<Mapping>();
+  file.descriptor_ = std::make_shared<Descriptor>();
+  file.descriptor_->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = file.descriptor_->fd;
+  if (fd < 0) throw Error(where + ": cannot be opened (" + std::strerror(errno) + ")");
+  struct stat info {};
+  if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) throw Error(where + ": not a regular file");
   const uint64_t size = static_cast<uint64_t>(info.st_size);
-  if (size > 0) {
-    void* data = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (data == MAP_FAILED) {
-      ::close(fd);
-      throw Error(where + ": cannot be mapped (" + std::strerror(errno) + ")");
-    }
-    file.mapping_->data = static_cast<const uint8_t*>(data);
-    file.mapping_->size = size;
-  }
-  ::close(fd);
   if (size < 8) throw Error(where + ": " + std::to_string(size) + " bytes, too short for a header");
+  uint8_t length[8];
+  read_exactly(fd, 0, length, 8, where);
   uint64_t header_bytes = 0;
-  for (int i = 7; i >= 0; --i) header_bytes = (header_bytes << 8) | file.mapping_->data[i];
+  for (int i = 7; i >= 0; --i) header_bytes = (header_bytes << 8) | length[i];
   if (header_bytes > size - 8 || header_bytes > kMaxHeaderBytes) {
     throw Error(where + ": header length " + std::to_string(header_bytes) + " exceeds the file size " +
                 std::to_string(size) + " or the 100 MB limit (truncated or not a safetensors file)");
   }
-  const char* header = reinterpret_cast<const char*>(file.mapping_->data + 8);
-  json parsed;
-  try {
-    parsed = json::parse(header, header + header_bytes);
-  } catch (const json::exception& error) {
-    throw Error(where + ": header is not valid JSON: " + error.what());
-  }
-  if (!parsed.is_object()) throw Error(where + ": header must be a JSON object");
+  std::string header(header_bytes, '\0');
+  read_exactly(fd, 8, header.data(), header_bytes, where);
+  const json parsed = parse_header(header, where);
   const uint64_t data_bytes = size - 8 - header_bytes;
   file.data_offset_ = 8 + header_bytes;
   for (const auto& [name, value] : parsed.items()) {
-    if (name == "__metadata__") continue;
+    if (name == "__metadata__") {
+      const bool strings = value.is_object() && std::all_of(value.begin(), value.end(),
+                                                             [](const json& item) { return item.is_string(); });
+      if (!strings) throw Error(where + ": __metadata__ must map strings to strings");
+      continue;
+    }
     file.entries_.push_back(parse_entry(name, value, data_bytes, path));
   }
   std::sort(file.entries_.begin(), file.entries_.end(),
-            [](const auto& a, const auto& b) { return a.begin < b.begin; });
+            [](const auto& a, const auto& b) { return std::tie(a.begin, a.end) < std::tie(b.begin, b.end); });
+  check_contiguous(file.entries_, data_bytes, where);
   return file;
 }
 
 at::Tensor SafetensorsFile::tensor(const SafetensorsEntry& entry) const {
-  auto* bytes = const_cast<uint8_t*>(mapping_->data + data_offset_ + entry.begin);
-  auto keep = mapping_;
-  return at::from_blob(
-      bytes, entry.shape, [keep](void*) {}, at::TensorOptions().dtype(entry.dtype));
+  at::Tensor tensor = at::empty(entry.shape, at::TensorOptions().dtype(entry.dtype));
+  read_exactly(descriptor_->fd, data_offset_ + entry.begin, tensor.data_ptr(), entry.end - entry.begin,
+               "safetensors " + path_ + ": tensor " + entry.name);
+  return tensor;
 }
 
 void safetensors_write(const std::string& path,

@@ -1,10 +1,7 @@
 // The tokenizer a model folder asks for: a tokenizer.json (BpeTokenizer) or sentencepiece
-// behind a pimpl, plus the Hugging Face side files that define added and special tokens.
-// Nothing else in the project sees sentencepiece or nlohmann headers.
+// (through the plugin of sentencepiece_api.h) behind a pimpl, plus the Hugging Face side files
+// that define added and special tokens.
 #include "fedkseed/model/tokenizer.h"
-
-#include <sentencepiece_processor.h>
-#include <sentencepiece_trainer.h>
 
 #include <algorithm>
 #include <array>
@@ -16,6 +13,7 @@
 #include "fedkseed/common/error.h"
 #include "fedkseed/model/bpe_tokenizer.h"
 #include "fedkseed/model/model_dir.h"
+#include "src/model/sentencepiece_api.h"
 
 namespace fedkseed {
 namespace {
@@ -88,8 +86,8 @@ struct BpeImpl final : Tokenizer::Impl {
 };
 
 struct SentencepieceImpl final : Tokenizer::Impl {
-  sentencepiece::SentencePieceProcessor sp;
-  sentencepiece::SentencePieceProcessor sp_no_prefix;  // sp without the dummy "▁" prefix
+  std::unique_ptr<spm::Processor> sp{spm::api().new_processor()};
+  std::unique_ptr<spm::Processor> sp_no_prefix{spm::api().new_processor()};  // sp without the dummy "▁" prefix
   std::vector<SpecialToken> specials;  // matched longest-first at each position
   std::vector<bool> skip_on_decode;    // indexed by id
   std::array<bool, 256> first_bytes{};  // first bytes of specials: a cheap pre-check
@@ -120,8 +118,8 @@ struct SentencepieceImpl final : Tokenizer::Impl {
         return special.id;
       }
     }
-    const int piece = sp.PieceToId(content);
-    const int64_t id = sp.IdToPiece(piece) == content ? piece : size;
+    const int piece = sp->piece_to_id(content);
+    const int64_t id = sp->id_to_piece(piece) == content ? piece : size;
     add_special(content, id, false, false, false);
     return id;
   }
@@ -138,30 +136,29 @@ struct SentencepieceImpl final : Tokenizer::Impl {
     return best;
   }
 
-  void encode_piece(const sentencepiece::SentencePieceProcessor& processor, const std::string& text,
-                    std::vector<int64_t>& out) const {
+  void encode_piece(const spm::Processor& processor, const std::string& text, std::vector<int64_t>& out) const {
     if (text.empty()) return;
     std::vector<int> ids;
-    const auto status = processor.Encode(text, &ids);
-    if (!status.ok()) throw Error("tokenizer: sentencepiece failed to encode text: " + status.ToString());
+    const std::string failure = processor.encode(text, &ids);
+    if (!failure.empty()) throw Error("tokenizer: sentencepiece failed to encode text: " + failure);
     out.insert(out.end(), ids.begin(), ids.end());
   }
 
   // A text between non-normalized tokens, as the fast tokenizer sees it: normalized as a
   // whole (" " + text, without a further dummy prefix) and split at " " + a normalized token.
   void encode_segment(const std::string& text, std::vector<int64_t>& out) const {
-    if (!any_normalized || text.empty()) return encode_piece(sp, text, out);
+    if (!any_normalized || text.empty()) return encode_piece(*sp, text, out);
     const std::string spaced = " " + text;
     size_t start = 0;
     for (size_t pos = 0; pos < spaced.size(); ++pos) {
       const SpecialToken* token = spaced[pos] == ' ' ? match_at(spaced, pos + 1, true) : nullptr;
       if (token == nullptr) continue;
-      encode_piece(sp_no_prefix, spaced.substr(start, pos - start), out);
+      encode_piece(*sp_no_prefix, spaced.substr(start, pos - start), out);
       out.push_back(token->id);
       start = pos + 1 + token->content.size();
       pos = start - 1;
     }
-    encode_piece(sp_no_prefix, spaced.substr(start), out);
+    encode_piece(*sp_no_prefix, spaced.substr(start), out);
   }
 
   std::vector<int64_t> encode(const std::string& text, bool add_bos) const override {
@@ -195,11 +192,11 @@ struct SentencepieceImpl final : Tokenizer::Impl {
   std::string decode(const std::vector<int64_t>& ids) const override {
     std::vector<int> kept;
     kept.reserve(ids.size());
-    const int64_t pieces = sp.GetPieceSize();
+    const int64_t pieces = sp->piece_size();
     for (const int64_t id : ids) {
       if (id >= 0 && id < pieces && !skip_on_decode[id]) kept.push_back(static_cast<int>(id));
     }
-    return sp.DecodeIds(kept);
+    return sp->decode_ids(kept);
   }
 
   bool newline_is_boundary() const override { return newline_boundary; }
@@ -224,20 +221,20 @@ std::unique_ptr<SentencepieceImpl> load_sentencepiece(const std::string& model_d
   if (!std::filesystem::is_regular_file(model_path)) {
     throw Error("tokenizer " + model_path + ": file not found");
   }
-  const auto status = impl->sp.Load(model_path);
-  if (!status.ok()) throw Error("tokenizer " + model_path + ": not a sentencepiece model (" + status.ToString() + ")");
+  const std::string failure = impl->sp->load(model_path);
+  if (!failure.empty()) throw Error("tokenizer " + model_path + ": not a sentencepiece model (" + failure + ")");
   // Appending NormalizerSpec{add_dummy_prefix: false} (field 3 {field 3 = 0}) overrides that
   // one field: protobuf merges a repeated message field and keeps the last scalar.
-  const auto raw_status = impl->sp_no_prefix.LoadFromSerializedProto(impl->sp.serialized_model_proto() +
-                                                                     std::string("\x1a\x02\x18\x00", 4));
-  if (!raw_status.ok()) {
-    throw Error("tokenizer " + model_path + ": cannot disable its dummy prefix (" + raw_status.ToString() + ")");
+  const std::string raw_failure = impl->sp_no_prefix->load_from_serialized_proto(
+      impl->sp->serialized_model_proto() + std::string("\x1a\x02\x18\x00", 4));
+  if (!raw_failure.empty()) {
+    throw Error("tokenizer " + model_path + ": cannot disable its dummy prefix (" + raw_failure + ")");
   }
-  impl->size = impl->sp.GetPieceSize();
-  impl->unk = impl->sp.unk_id();
-  impl->bos = impl->sp.bos_id();
-  impl->eos = impl->sp.eos_id();
-  impl->pad = impl->sp.pad_id();
+  impl->size = impl->sp->piece_size();
+  impl->unk = impl->sp->unk_id();
+  impl->bos = impl->sp->bos_id();
+  impl->eos = impl->sp->eos_id();
+  impl->pad = impl->sp->pad_id();
 
   const auto config = read_json_if_present(model_dir + "/tokenizer_config.json");
   const auto added = read_json_if_present(model_dir + "/added_tokens.json");
@@ -259,9 +256,9 @@ std::unique_ptr<SentencepieceImpl> load_sentencepiece(const std::string& model_d
     throw Error("tokenizer " + model_dir + ": malformed added tokens (" + error.what() + ")");
   }
   // Control pieces (<s>, </s>) and <unk> are split out of text like added tokens.
-  for (int id = 0; id < impl->sp.GetPieceSize(); ++id) {
-    if (impl->sp.IsControl(id) || impl->sp.IsUnknown(id)) {
-      impl->add_special(impl->sp.IdToPiece(id), id, false, false, false);
+  for (int id = 0; id < impl->sp->piece_size(); ++id) {
+    if (impl->sp->is_control(id) || impl->sp->is_unknown(id)) {
+      impl->add_special(impl->sp->id_to_piece(id), id, false, false, false);
     }
   }
   const auto role = [&](const char* key) -> std::optional<std::string> {
@@ -281,8 +278,10 @@ std::unique_ptr<SentencepieceImpl> load_sentencepiece(const std::string& model_d
       if (auto text = token_text(token)) impl->resolve(*text);
     }
   }
-  for (int id = 0; id < impl->sp.GetPieceSize(); ++id) {
-    if (!impl->sp.IsByte(id) && impl->sp.IdToPiece(id).find('\n') != std::string::npos) impl->newline_boundary = false;
+  for (int id = 0; id < impl->sp->piece_size(); ++id) {
+    if (!impl->sp->is_byte(id) && impl->sp->id_to_piece(id).find('\n') != std::string::npos) {
+      impl->newline_boundary = false;
+    }
   }
   for (const auto& special : impl->specials) {
     if (special.content.find('\n') != std::string::npos) impl->newline_boundary = false;
@@ -313,29 +312,6 @@ int64_t Tokenizer::eos_id() const { return impl_->eos_id(); }
 int64_t Tokenizer::pad_id() const { return impl_->pad_id(); }
 int64_t Tokenizer::vocab_size() const { return impl_->vocab_size(); }
 
-namespace {
-
-class LinesIterator : public sentencepiece::SentenceIterator {
- public:
-  explicit LinesIterator(const std::vector<std::string>& lines) : lines_(lines) { skip_empty(); }
-  bool done() const override { return index_ >= lines_.size(); }
-  void Next() override {
-    ++index_;
-    skip_empty();
-  }
-  const std::string& value() const override { return lines_[index_]; }
-  sentencepiece::util::Status status() const override { return sentencepiece::util::Status(); }
-
- private:
-  void skip_empty() {
-    while (index_ < lines_.size() && lines_[index_].empty()) ++index_;
-  }
-  const std::vector<std::string>& lines_;
-  size_t index_ = 0;
-};
-
-}  // namespace
-
 void train_tokenizer(const std::vector<std::string>& corpus_lines, const std::string& out_dir, int vocab_size) {
   // LLaMA's own trainer settings, except a vocabulary sized for small test models.
   const std::unordered_map<std::string, std::string> args = {
@@ -356,11 +332,12 @@ void train_tokenizer(const std::vector<std::string>& corpus_lines, const std::st
       start = end + 1;
     }
   }
-  LinesIterator lines(sentences);
-  if (lines.done()) throw Error("train_tokenizer: the corpus has no non-empty line");
+  if (std::all_of(sentences.begin(), sentences.end(), [](const std::string& line) { return line.empty(); })) {
+    throw Error("train_tokenizer: the corpus has no non-empty line");
+  }
   std::string model;
-  const auto status = sentencepiece::SentencePieceTrainer::Train(args, &lines, &model);
-  if (!status.ok()) throw Error("train_tokenizer: sentencepiece training failed: " + status.ToString());
+  const std::string failure = spm::api().train(args, sentences, &model);
+  if (!failure.empty()) throw Error("train_tokenizer: sentencepiece training failed: " + failure);
 
   std::error_code ignored;
   std::filesystem::create_directories(out_dir, ignored);

@@ -468,11 +468,9 @@ at::Tensor make_tensor(const std::string& where, const std::string& name, const 
       .set_(storage, ref.offset, ref.sizes, ref.strides);
 }
 
-}  // namespace
-
-void read_torch_bin(const std::string& path,
-                    const std::function<void(const std::string& name, const at::Tensor& tensor)>& visit) {
-  const std::string where = "checkpoint " + path;
+// The archive at `path` and its state dict's entries, after checking its signature and byte order.
+std::pair<std::unique_ptr<caffe2::serialize::PyTorchStreamReader>, std::vector<std::pair<std::string, TensorRef>>>
+open_state_dict(const std::string& path, const std::string& where) {
   check_signature(path, where);
   auto reader = archive_call(where, "unreadable zip archive",
                              [&] { return std::make_unique<caffe2::serialize::PyTorchStreamReader>(path); });
@@ -485,9 +483,24 @@ void read_torch_bin(const std::string& path,
     throw Error(c10::str(where, ": big-endian archives are not supported"));
   if (!archive_call(where, "data.pkl", [&] { return reader->hasRecord("data.pkl"); }))
     throw Error(c10::str(where, ": no data.pkl record (not a torch.save archive)"));
-
   const std::string pickle = read_record("data.pkl");
-  const auto entries = state_dict_entries(where, *Unpickler(where, pickle).run());
+  auto entries = state_dict_entries(where, *Unpickler(where, pickle).run());
+  return {std::move(reader), std::move(entries)};
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::vector<int64_t>>> read_torch_bin_shapes(const std::string& path) {
+  const auto state_dict = open_state_dict(path, "checkpoint " + path);
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  for (const auto& [name, ref] : state_dict.second) shapes.emplace_back(name, ref.sizes);
+  return shapes;
+}
+
+void read_torch_bin(const std::string& path,
+                    const std::function<void(const std::string& name, const at::Tensor& tensor)>& visit) {
+  const std::string where = "checkpoint " + path;
+  const auto [reader, entries] = open_state_dict(path, where);
   std::unordered_map<std::string, int> uses;  // entries still to visit, per storage record
   for (const auto& entry : entries) ++uses[entry.second.storage.key];
   std::unordered_map<std::string, at::Storage> live;

@@ -29,6 +29,7 @@ struct TrainOptions {
   // Model and zeroth-order optimisation
   std::string model = "datajuicer/LLaMA-1B-dj-refine-150B";
   std::string dtype = "fp16";
+  bool allow_nonfinite = false;
   double lr = 0.001;
   double weight_decay = 0.0;
   double grad_clip = -100.0;
@@ -100,6 +101,7 @@ void TrainOptions::visit_fields(Visitor&& visit) {
   visit("--partition_file", partition_file, "Load the client -> record-index assignment from this JSON file");
   visit("--model", model, "Hugging Face LLaMA checkpoint folder");
   visit("--dtype", dtype, "Weights and activations: fp16|bf16|fp32");
+  visit("--allow_nonfinite", allow_nonfinite, "Load --model weights holding NaN or Inf instead of refusing them");
   visit("--lr", lr, "Learning rate (client steps and server replay)");
   visit("--weight_decay", weight_decay, "Weight decay inside the ZO update");
   visit("--grad_clip", grad_clip, "Skip a step when |L+ - L-| exceeds this (<= 0: off)");

@@ -26,7 +26,11 @@ void run_training(const TrainOptions& options);
 // Rebuilds the tuned model of a run from its state.json and base model (the replay the run
 // made: the cumulative seed pool from theta0, or with --sync incremental each round's
 // increment in order) and writes it as a Hugging Face checkpoint folder with the base
-// model's tokenizer files.
-void export_run(const std::string& run_dir, const std::string& out_dir, const std::string& device);
+// model's tokenizer files. Refuses (fedkseed::Error naming --out) an out_dir that is not empty
+// unless `force` (its contents are then replaced once the export is complete) or that is or
+// holds the run's base model or run folder; base weights with NaN/Inf unless `allow_nonfinite`
+// or the run's --allow_nonfinite.
+void export_run(const std::string& run_dir, const std::string& out_dir, const std::string& device, bool force,
+                bool allow_nonfinite);
 
 }  // namespace fedkseed

@@ -22,9 +22,11 @@ class LlamaModel {
   // Reads DIR/config.json and the weights (see checkpoint.h), DIR = resolve_model_dir(model)
   // (model_dir.h: a folder or a cached Hugging Face id), casting each tensor to `dtype`
   // (fp32|fp16|bf16) on `device` as it is read. Throws fedkseed::Error naming the file and
-  // tensor for a missing/corrupt file, an unsupported dtype, or a tensor that is missing,
-  // of the wrong shape or not floating point.
-  static LlamaModel load(const std::string& model, c10::ScalarType dtype, c10::Device device);
+  // tensor for a missing/corrupt file, an unsupported dtype, config sizes the weights' headers
+  // contradict (checked before allocating: config_check.h), or a tensor that is missing, of
+  // the wrong shape, not floating point, or (unless `allow_nonfinite`) holding NaN/Inf.
+  static LlamaModel load(const std::string& model, c10::ScalarType dtype, c10::Device device,
+                         bool allow_nonfinite = false);
   // Weights ~ N(0, 0.02) like transformers' init (norms 1), from a generator seeded with
   // `seed` on `device` (so values depend on the device type). Throws fedkseed::Error for an
   // invalid config or dtype.

@@ -1,5 +1,5 @@
-// The safetensors format: header parsing with every length checked against the file,
-// tensors viewed straight out of a read-only memory map, and a streaming writer.
+// The safetensors format: header parsing with every length checked against the file and the
+// safetensors library's rules, tensors read one at a time, and a streaming writer.
 // Checkpoint folders (shards, index files, .bin) are model/checkpoint's job.
 #pragma once
 
@@ -23,22 +23,23 @@ struct SafetensorsEntry {
 
 class SafetensorsFile {
  public:
-  // Maps `path` and parses its header. Throws fedkseed::Error naming the file for a missing
+  // Opens `path` and parses its header. Throws fedkseed::Error naming the file for a missing
   // or short file, a header length beyond the file (checked before anything is allocated),
-  // invalid JSON, an unknown dtype, or data offsets that disagree with shape or file size.
+  // invalid JSON, a key repeated in one object, an unknown dtype, data offsets that disagree
+  // with the shape, or offsets that do not tile the data section exactly (overlap, gap, tail).
   static SafetensorsFile open(const std::string& path);
 
   const std::string& path() const { return path_; }
   // Entries in data-offset order.
   const std::vector<SafetensorsEntry>& entries() const { return entries_; }
-  // A CPU tensor in the file's dtype viewing the mapped bytes (no copy, read-only memory:
-  // never write to it); it keeps the mapping alive.
+  // A new CPU tensor in the file's dtype read from the file (not a memory map, so a file
+  // truncated meanwhile is a fedkseed::Error naming it rather than a SIGBUS).
   at::Tensor tensor(const SafetensorsEntry& entry) const;
 
  private:
-  struct Mapping;
+  struct Descriptor;
   std::string path_;
-  std::shared_ptr<Mapping> mapping_;
+  std::shared_ptr<Descriptor> descriptor_;
   std::vector<SafetensorsEntry> entries_;
   uint64_t data_offset_ = 0;  // 8 + header length
 };

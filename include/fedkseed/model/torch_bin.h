@@ -7,6 +7,8 @@
 
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace fedkseed {
 
@@ -18,5 +20,9 @@ namespace fedkseed {
 // legacy non-zip .bin, a non-tensor entry, or any pickle construct beyond tensors in a dict.
 void read_torch_bin(const std::string& path,
                     const std::function<void(const std::string& name, const at::Tensor& tensor)>& visit);
+
+// The (name, shape) of each state-dict entry at `path`, in the file's order, from the pickle
+// alone: no tensor data is read. Throws like read_torch_bin.
+std::vector<std::pair<std::string, std::vector<int64_t>>> read_torch_bin_shapes(const std::string& path);
 
 }  // namespace fedkseed
