@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "fedkseed/common/error.h"
-#include "src/cli/commands.h"
+#include "commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"fedkseed: federated full-parameter tuning of LLaMA with K random seeds (FedKSeed)"};

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed {
 namespace {
@@ -37,9 +37,10 @@ TEST(Bench, TinyOnCpuWritesEveryFigure) {
     }
     EXPECT_GT(f.at("floor").get<double>(), 0.0) << name;
   }
-  // A replay of 8 seeds costs about twice one of 4: both were timed, none extrapolated.
+  // Both replay sizes were timed, none extrapolated. (How the times compare is the machine's
+  // business: a test asserts no wall-clock relation.)
+  EXPECT_FALSE(figures.at("replay_k4_s").at("extrapolated").get<bool>());
   EXPECT_FALSE(figures.at("replay_k8_s").at("extrapolated").get<bool>());
-  EXPECT_GT(figures.at("replay_k8_s").at("value").get<double>(), figures.at("replay_k4_s").at("value").get<double>());
 }
 
 TEST(Bench, BadPresetAndSeqExitWith2) {

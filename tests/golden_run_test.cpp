@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "fedkseed/model/llama.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -13,7 +13,7 @@
 #include "fedkseed/common/error.h"
 #include "fedkseed/optimizers/perturbation.h"
 #include "fedkseed/optimizers/philox.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed {
 namespace {

@@ -19,7 +19,7 @@
 #include "fedkseed/common/logging.h"
 #include "fedkseed/common/random.h"
 #include "fedkseed/optimizers/zo_flat.h"
-#include "src/bench/bench_internal.h"
+#include "bench_internal.h"
 
 #if FEDKSEED_WITH_CUDA
 #include <ATen/cuda/CUDAGraph.h>

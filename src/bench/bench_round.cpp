@@ -10,7 +10,7 @@
 #include "fedkseed/common/random.h"
 #include "fedkseed/optimizers/seed_sampler.h"
 #include "fedkseed/optimizers/zo_flat.h"
-#include "src/bench/bench_internal.h"
+#include "bench_internal.h"
 
 namespace fedkseed::bench {
 namespace {

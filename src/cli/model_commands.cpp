@@ -17,7 +17,7 @@
 #include "fedkseed/data/example.h"
 #include "fedkseed/model/llama.h"
 #include "fedkseed/model/tokenizer.h"
-#include "src/cli/commands.h"
+#include "commands.h"
 
 namespace fedkseed::cli {
 namespace {
