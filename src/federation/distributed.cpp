@@ -462,6 +462,13 @@ RankGroup::RankGroup(const Launch& launch, const std::string& backend, c10::Devi
   } catch (const std::exception& error) {
     g.stop(g.stop_beating, g.beats);
     g.stop(g.stop_watching, g.watchdog);
+    // A peer that failed right after its side of the rendezvous closes its connections while
+    // this rank still connects: its error note, posted before it exits, names the real cause.
+    const auto deadline = Clock::now() + 3 * g.beat_interval;
+    while (Clock::now() < deadline) {
+      g.check_failures();
+      std::this_thread::sleep_for(kPoll);
+    }
     const auto* c10_error = dynamic_cast<const c10::Error*>(&error);
     throw Error(c10::str("rank ", launch.rank, ": ", backend, " process group: ",
                          c10_error ? c10_error->what_without_backtrace() : error.what()));

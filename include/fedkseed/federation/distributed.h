@@ -2,8 +2,8 @@
 // (torchrun, or RANK/WORLD_SIZE/... set by hand), a TCPStore rendezvous, a Gloo or NCCL
 // process group for the round's all-gather of a few kilobytes, and per-rank heartbeats and
 // main-thread progress so a rank that crashes, is killed or hangs stops the others with an
-// error naming it; When the
-// ranks exchange it is the trainer's business. The c10d headers stay in the .cpp.
+// error naming it. What the ranks exchange, and when, is the trainer's business (cohort.h
+// holds the record of a client's round they exchange). The c10d headers stay in the .cpp.
 #pragma once
 
 #include <c10/core/Device.h>
