@@ -2,7 +2,7 @@
 # The checks that need a GPU host, in stages (each writes its log under OUT_DIR):
 #   build      offline build against the host's torch (scripts/setup.sh --offline DEB_DIR)
 #   prebuilt   instead of build: binaries built on another machine against the same torch 2.11
-#              (PREBUILT=DIR holding fedkseed and fedkseed_tests), libraries from DEB_DIR
+#              (PREBUILT=DIR holding fedkseed, fedkseed_tests and libfedkseed_sentencepiece.so), libraries from DEB_DIR
 #   tests      the whole ctest suite, CUDA tests included (needs the build stage)
 #   cuda-tests the CUDA and parity tests straight from fedkseed_tests (works after prebuilt too)
 #   distributed  a tiny CUDA run alone, through torchrun with nccl (1 rank) and gloo (2 ranks
@@ -59,6 +59,7 @@ use_prebuilt() {
   mkdir -p "$build/tests" "$python_dir" /work /tmp/fedkseed-prefix
   cp "${PREBUILT:?prebuilt needs PREBUILT=DIR}/fedkseed" "$build/"
   cp "$PREBUILT/fedkseed_tests" "$build/tests/"
+  cp "$PREBUILT/libfedkseed_sentencepiece.so" "$build/"  # the tokenizer's plugin, beside the binary
   [ -e /work/main ] || ln -s "$root" /work/main
   printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v "${PYTHON:-python3}")" >"$python_dir/python"
   chmod +x "$python_dir/python"

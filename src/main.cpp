@@ -8,7 +8,7 @@
 #include <string>
 
 #include "fedkseed/common/error.h"
-#include "src/cli/commands.h"
+#include "commands.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include "fedkseed/common/error.h"
 #include "fedkseed/data/example.h"
 #include "fedkseed/model/tokenizer.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed {
 namespace {

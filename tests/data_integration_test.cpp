@@ -17,7 +17,7 @@
 #include "fedkseed/data/federated_data.h"
 #include "fedkseed/data/synthetic.h"
 #include "fedkseed/model/tokenizer.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed {
 namespace test {
@@ -53,7 +53,10 @@ std::string dolly_15k_dir() {
   return synthetic_dolly_dir(15011);
 }
 
-TEST(DataDollyIntegration, SplitsFifteenThousandRecordsLikeTheReference) {
+// The invariants of the reference's split (not its exact assignment, which needs numpy's
+// generator): summarization held out as the test set, 200 clients of >= 10 records, sizes and
+// label histograms that add up, and an equal split of a subsample.
+TEST(DataDollyIntegration, SplitsFifteenThousandRecordsConsistently) {
   TrainOptions options;
   options.dataset = "dolly";
   options.data_dir = dolly_15k_dir();
@@ -61,10 +64,7 @@ TEST(DataDollyIntegration, SplitsFifteenThousandRecordsLikeTheReference) {
   int64_t summarization = 0;
   for (const auto& record : records) summarization += record.category == "summarization";
   const Tokenizer tokenizer = Tokenizer::load(tokenizer_dir());
-  const auto start = std::chrono::steady_clock::now();
   const FederatedData data = load_federated_data(options, tokenizer);
-  std::cout << "[ timing   ] dolly " << records.size() << " records load+tokenise+partition: " << seconds_since(start)
-            << " s\n";
 
   EXPECT_EQ(static_cast<int64_t>(data.test.size()), summarization);
   EXPECT_EQ(data.test_generation.size(), data.test.size());
@@ -78,7 +78,6 @@ TEST(DataDollyIntegration, SplitsFifteenThousandRecordsLikeTheReference) {
     train += static_cast<int64_t>(data.clients[c].size());
   }
   EXPECT_EQ(train + summarization, static_cast<int64_t>(records.size())) << "client sizes sum to the train size";
-  EXPECT_LT(seconds_since(start), 30.0);
 
   options.iid = "0";
   options.num_clients = 7;

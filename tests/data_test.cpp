@@ -17,7 +17,7 @@
 #include "fedkseed/data/natural_instructions.h"
 #include "fedkseed/data/synthetic.h"
 #include "fedkseed/model/tokenizer.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed {
 namespace test {

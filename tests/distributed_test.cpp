@@ -20,8 +20,9 @@
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/options.h"
+#include "fedkseed/federation/cohort.h"
 #include "fedkseed/federation/distributed.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -9,7 +9,7 @@
 #include "fedkseed/evaluation/rouge.h"
 #include "fedkseed/model/llama.h"
 #include "fedkseed/model/tokenizer.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed {
 namespace {

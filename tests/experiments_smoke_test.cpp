@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 

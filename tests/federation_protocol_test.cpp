@@ -5,6 +5,7 @@
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/federation/messages.h"
+#include "fedkseed/federation/seed_pairs.h"
 #include "fedkseed/federation/seed_pool.h"
 
 namespace fedkseed {
@@ -31,10 +32,10 @@ TEST(SeedPool, AggregatesSizeWeightedMeansOfPerClientSums) {
   EXPECT_DOUBLE_EQ(increment[2], 0.75 * -4.0);
   pool.aggregate(cohort, true);
   EXPECT_DOUBLE_EQ(pool.cumulative()[0], 4.25 + 0.5 * 3.0 + 0.5 * 8.0);
-  const auto pairs = pool.nonzero();
+  const auto pairs = nonzero_pairs(pool.seeds(), pool.cumulative());
   ASSERT_EQ(pairs.size(), 2u);
-  EXPECT_EQ(pairs[0].first, 11u);
-  EXPECT_EQ(pairs[1].first, 33u);
+  EXPECT_EQ(pairs[0].seed, 11u);
+  EXPECT_EQ(pairs[1].seed, 33u);
   EXPECT_THROW(pool.aggregate({{1, {3}, {1.0}}}, false), Error);
 }
 
@@ -59,15 +60,37 @@ TEST(Schedule, DistinctClientsPerRoundAndDeterministic) {
 }
 
 TEST(Messages, RoundTripAndSizesMatchTheEncoding) {
+  // Header: layout, round, first fresh index, fresh seed count.
+  constexpr std::size_t kHeader = 1 + 4 + 4 + 4;
   Downlink down;
   down.round = 7;
-  down.seed_deltas.assign(4096, 0.5f);
+  down.increments = {{5, {3, 4095}, {0.5, -1e-300}}, {6, {}, {}}};
   const std::string down_bytes = encode(down);
-  EXPECT_EQ(down_bytes.size(), 1 + 4 + 4 + 4096 * 4u);
-  EXPECT_EQ(decode_downlink(down_bytes).seed_deltas, down.seed_deltas);
-  down.probabilities.assign(4096, 1.0f / 4096);
-  EXPECT_EQ(encode(down).size(), 1 + 4 + 4 + 2 * 4096 * 4u);
-  EXPECT_EQ(decode_downlink(encode(down)).probabilities, down.probabilities);
+  EXPECT_EQ(down_bytes.size(), kHeader + 4 + (8 + 2 * 12) + 8);
+  EXPECT_EQ(static_cast<int64_t>(down_bytes.size()), static_cast<int64_t>(kHeader) + encoded_size(down.increments));
+  const Downlink decoded_down = decode_downlink(down_bytes);
+  ASSERT_EQ(decoded_down.increments.size(), 2u);
+  EXPECT_EQ(decoded_down.increments[0].round, 5u);
+  EXPECT_EQ(decoded_down.increments[0].indices, down.increments[0].indices);
+  EXPECT_EQ(decoded_down.increments[0].values, down.increments[0].values);
+  EXPECT_TRUE(decoded_down.increments[1].indices.empty());
+  EXPECT_THROW(decode_downlink(down_bytes.substr(0, down_bytes.size() - 1)), Error);
+  EXPECT_THROW(decode_downlink(down_bytes + "x"), Error);
+
+  down.whole_pool = true;
+  down.pool.assign(4096, 0.25);
+  down.probabilities.assign(4096, 1.0 / 4096);
+  down.first_fresh = 9;
+  down.fresh_seeds = {99999999999ULL};
+  const std::string pool_bytes = encode(down);
+  EXPECT_EQ(static_cast<int64_t>(pool_bytes.size()),
+            static_cast<int64_t>(kHeader) + 8 + encoded_pool_size(4096) + 4 + 4096 * 8);
+  const Downlink decoded_pool = decode_downlink(pool_bytes);
+  EXPECT_TRUE(decoded_pool.whole_pool);
+  EXPECT_EQ(decoded_pool.pool, down.pool);
+  EXPECT_EQ(decoded_pool.probabilities, down.probabilities);
+  EXPECT_EQ(decoded_pool.first_fresh, 9u);
+  EXPECT_EQ(decoded_pool.fresh_seeds, down.fresh_seeds);
 
   Uplink up;
   up.data_size = 55;

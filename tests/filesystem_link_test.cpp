@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed::test {
 namespace {

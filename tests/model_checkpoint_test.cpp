@@ -15,7 +15,7 @@
 #include "fedkseed/model/model_dir.h"
 #include "fedkseed/model/safetensors.h"
 #include "fedkseed/model/tokenizer.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed::test {
 namespace {

@@ -6,7 +6,7 @@
 #include <ATen/ATen.h>
 
 #if FEDKSEED_WITH_CUDA
-#include "src/model/fused_cuda.h"
+#include "fused_cuda.h"
 #endif
 
 namespace fedkseed {

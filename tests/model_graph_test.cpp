@@ -1,5 +1,5 @@
-// LlamaModel::graphed_loss against loss(): identical on the CPU (the same call), and on CUDA the
-// padded, graph-replayed loss equals the eager one within fp16 rounding for several shapes
+// LlamaModel::graphed_loss against loss() on CUDA (on the CPU it is the same call, nothing to
+// test): the padded, graph-replayed loss equals the eager one within fp16 rounding for several shapes
 // (lengths not a multiple of the bucket, batch > 1, a head dim that is not a multiple of 8).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -25,12 +25,6 @@ std::pair<at::Tensor, at::Tensor> example(int64_t batch, int64_t tokens, int64_t
   at::Tensor labels = ids.clone();
   labels.narrow(1, 0, tokens / 3).fill_(-100);
   return {ids, labels};
-}
-
-TEST(ModelGraph, CpuGraphedLossIsLoss) {
-  const LlamaModel model = LlamaModel::random_init(small_config(16), 1, at::kFloat, at::kCPU);
-  const auto [ids, labels] = example(2, 21, 3);
-  EXPECT_EQ(model.graphed_loss(ids, labels).item<float>(), model.loss(ids, labels).item<float>());
 }
 
 TEST(ModelGraph, CudaGraphedLossMatchesEagerLoss) {

@@ -9,7 +9,7 @@
 
 #include "fedkseed/model/llama.h"
 #include "fedkseed/model/safetensors.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed::test {
 namespace {

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "fedkseed/evaluation/report.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed::test {
 namespace {

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fedkseed/evaluation/rouge.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed::test {
 namespace {

@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "fedkseed/model/tokenizer.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed::test {
 namespace {

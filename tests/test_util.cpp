@@ -1,4 +1,4 @@
-#include "tests/test_util.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>

@@ -11,7 +11,7 @@
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/data/batch.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed {
 namespace {

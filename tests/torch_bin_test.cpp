@@ -16,7 +16,7 @@
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/model/torch_bin.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed {
 namespace {

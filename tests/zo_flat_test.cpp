@@ -9,7 +9,7 @@
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/optimizers/zo_flat.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed {
 namespace {

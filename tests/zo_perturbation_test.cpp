@@ -15,7 +15,7 @@
 #include "fedkseed/optimizers/perturbation.h"
 #include "fedkseed/optimizers/perturbation_cuda.h"
 #include "fedkseed/optimizers/philox.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed {
 namespace {

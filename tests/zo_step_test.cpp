@@ -11,7 +11,7 @@
 #include "fedkseed/common/random.h"
 #include "fedkseed/optimizers/seed_sampler.h"
 #include "fedkseed/optimizers/zo_step.h"
-#include "tests/test_util.h"
+#include "test_util.h"
 
 namespace fedkseed {
 namespace {

@@ -19,7 +19,7 @@
 #include "fedkseed/common/logging.h"
 #include "fedkseed/common/random.h"
 #include "fedkseed/optimizers/zo_flat.h"
-#include "src/bench/bench_internal.h"
+#include "bench_internal.h"
 
 #if FEDKSEED_WITH_CUDA
 #include <ATen/cuda/CUDAGraph.h>
@@ -155,7 +155,7 @@ Measured measure_core(LlamaModel& model, const BenchOptions& options) {
   step_options.rng = params.rng();
   ZoDeviceLoop loop(params, step_options, total);
   auto step = [&] {
-    loop.step({-1, static_cast<uint64_t>(rng.uniform_int(1, 100000000000LL))},
+    loop.step({-1, static_cast<uint64_t>(rng.uniform_int(1, kSeedEnd))},
               [&] { return model.graphed_loss(ids, labels); });
   };
   peak_bytes_and_reset(device, true);

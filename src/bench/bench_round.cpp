@@ -10,7 +10,7 @@
 #include "fedkseed/common/random.h"
 #include "fedkseed/optimizers/seed_sampler.h"
 #include "fedkseed/optimizers/zo_flat.h"
-#include "src/bench/bench_internal.h"
+#include "bench_internal.h"
 
 namespace fedkseed::bench {
 namespace {
@@ -53,7 +53,7 @@ RoundResult measure_round(LlamaModel& model, const BenchOptions& options) {
   Rng rng(options.seed, "bench round");
   std::vector<uint64_t> candidates;
   for (int64_t j = 0; j < options.round_k; ++j) {
-    candidates.push_back(static_cast<uint64_t>(rng.uniform_int(1, 100000000000LL)));
+    candidates.push_back(static_cast<uint64_t>(rng.uniform_int(1, kSeedEnd)));
   }
   const SeedSampler sampler(candidates);
   const ZoFlatParams params(model.named_parameters(), parse_rng_kind(options.rng));

@@ -1,6 +1,6 @@
 // The top-level CLI: global options and the list of subcommands.
 #include "fedkseed/common/logging.h"
-#include "src/cli/commands.h"
+#include "commands.h"
 
 namespace fedkseed::cli {
 

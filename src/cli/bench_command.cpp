@@ -6,7 +6,7 @@
 
 #include "fedkseed/bench/bench.h"
 #include "fedkseed/common/error.h"
-#include "src/cli/commands.h"
+#include "commands.h"
 
 namespace fedkseed::cli {
 

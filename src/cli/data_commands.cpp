@@ -18,7 +18,7 @@
 #include "fedkseed/data/partition.h"
 #include "fedkseed/data/synthetic.h"
 #include "fedkseed/model/tokenizer.h"
-#include "src/cli/commands.h"
+#include "commands.h"
 
 namespace fedkseed::cli {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/evaluation/rouge.h"
-#include "src/cli/commands.h"
+#include "commands.h"
 
 namespace fedkseed::cli {
 namespace {

@@ -20,7 +20,7 @@
 #include "fedkseed/model/llama.h"
 #include "fedkseed/model/model_dir.h"
 #include "fedkseed/model/tokenizer.h"
-#include "src/cli/commands.h"
+#include "commands.h"
 
 namespace fedkseed::cli {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/evaluation/report.h"
-#include "src/cli/commands.h"
+#include "commands.h"
 
 namespace fedkseed::cli {
 namespace {

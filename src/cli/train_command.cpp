@@ -9,8 +9,10 @@
 #include "fedkseed/common/logging.h"
 #include "fedkseed/common/options.h"
 #include "fedkseed/federation/distributed.h"
+#include "fedkseed/evaluation/run_evaluation.h"
 #include "fedkseed/federation/trainer.h"
-#include "src/cli/commands.h"
+#include "commands.h"
+#include "resolve_options.h"
 
 namespace fedkseed::cli {
 namespace {
@@ -97,7 +99,7 @@ void run_train(const CLI::App& command, const TrainOptions& given) {
   const TrainOptions options = resolve_train_options(given, given_flags);
   const auto launch = launch_from_environment();
   if (!launch || launch->rank == 0) std::cout << options_to_yaml(options) << std::flush;
-  run_training(options);
+  run_training(options, run_evaluation(options));
 }
 
 struct ExportArgs {

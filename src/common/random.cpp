@@ -6,15 +6,10 @@
 #include <sstream>
 
 #include "fedkseed/common/error.h"
+#include "fedkseed/common/hash.h"
 
 namespace fedkseed {
 namespace {
-
-uint64_t fnv1a(const std::string& text) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ULL;
-  return hash;
-}
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;

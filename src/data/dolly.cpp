@@ -10,7 +10,7 @@
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/random.h"
 #include "fedkseed/model/tokenizer.h"
-#include "src/data/loaders.h"
+#include "loaders.h"
 
 namespace fedkseed {
 

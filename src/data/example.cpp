@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "fedkseed/model/tokenizer.h"
-#include "src/data/parallel.h"
+#include "parallel.h"
 
 namespace fedkseed {
 

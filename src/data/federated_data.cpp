@@ -3,7 +3,7 @@
 #include "fedkseed/data/federated_data.h"
 
 #include "fedkseed/common/error.h"
-#include "src/data/loaders.h"
+#include "loaders.h"
 
 namespace fedkseed {
 

@@ -16,8 +16,8 @@
 #include "fedkseed/common/logging.h"
 #include "fedkseed/common/random.h"
 #include "fedkseed/model/tokenizer.h"
-#include "src/data/loaders.h"
-#include "src/data/parallel.h"
+#include "loaders.h"
+#include "parallel.h"
 
 namespace fedkseed {
 namespace {

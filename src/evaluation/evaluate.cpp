@@ -9,7 +9,7 @@
 
 #include "fedkseed/data/batch.h"
 #include "fedkseed/evaluation/rouge.h"
-#include "fedkseed/federation/distributed.h"  // note_progress: a rank's liveness
+#include "fedkseed/common/progress.h"  // a rank's liveness
 #include "fedkseed/model/llama.h"
 #include "fedkseed/model/tokenizer.h"
 

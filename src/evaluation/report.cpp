@@ -5,11 +5,11 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "fedkseed/common/error.h"
+#include "fedkseed/common/file.h"
 #include "fedkseed/federation/run_state.h"
 
 namespace fs = std::filesystem;
@@ -19,17 +19,15 @@ namespace {
 
 using nlohmann::json;
 
-std::string read_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": not found (" + what + ")");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+std::string read_run_file(const std::string& path, const std::string& what) {
+  const auto text = read_file(path);
+  if (!text) throw Error(path + ": not found (" + what + ")");
+  return *text;
 }
 
 json parse_json_file(const std::string& path) {
   try {
-    return json::parse(read_file(path, "a run directory file"));
+    return json::parse(read_run_file(path, "a run directory file"));
   } catch (const json::exception& error) {
     throw Error(path + ": malformed JSON: " + error.what());
   }
@@ -37,7 +35,7 @@ json parse_json_file(const std::string& path) {
 
 // config.yaml as the trainer writes it: one `key: <JSON scalar>` per line.
 json read_config_yaml(const std::string& path) {
-  std::istringstream in(read_file(path, "is this a run directory written with --log?"));
+  std::istringstream in(read_run_file(path, "is this a run directory written with --log?"));
   json config = json::object();
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
@@ -113,7 +111,7 @@ RunSummary read_run_summary(const std::string& run_dir) {
   }
   const json config = read_config_yaml(config_path);
   const std::string state_path = (dir / "state.json").string();
-  const RunState state = run_state_from_json(read_file(state_path, "the run has not finished round 0"), state_path);
+  const RunState state = run_state_from_json(read_run_file(state_path, "the run has not finished round 0"), state_path);
 
   RunSummary summary;
   summary.run_dir = run_dir;

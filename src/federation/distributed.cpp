@@ -47,15 +47,14 @@
 #include "fedkseed/common/device.h"
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
-#include "src/federation/rank_launch.h"
+#include "fedkseed/common/progress.h"
+#include "rank_launch.h"
 
 namespace fedkseed {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kPoll = std::chrono::milliseconds(20);
-
-std::atomic<int64_t> progress_notes{0};
 
 std::vector<uint8_t> to_bytes(const std::string& text) { return {text.begin(), text.end()}; }
 std::string to_text(const std::vector<uint8_t>& bytes) { return {bytes.begin(), bytes.end()}; }
@@ -107,8 +106,6 @@ std::string progress_of(const std::vector<uint8_t>& beat) {
 }
 
 }  // namespace
-
-void note_progress() noexcept { progress_notes.fetch_add(1, std::memory_order_relaxed); }
 
 std::string resolve_backend(const std::string& flag, c10::Device device) {
   const std::string backend = flag != "auto" ? flag : device.is_cuda() && FEDKSEED_WITH_NCCL ? "nccl" : "gloo";
@@ -215,7 +212,7 @@ struct RankGroup::Impl {
 std::string RankGroup::Impl::own_beat(int64_t beat) const {
   timespec cpu{};
   clock_gettime(main_clock, &cpu);
-  return c10::str(beat, " ", progress_notes.load(std::memory_order_relaxed), " ",
+  return c10::str(beat, " ", progress_notes(), " ",
                   static_cast<int64_t>(cpu.tv_sec) * 1000 + cpu.tv_nsec / 1000000, waiting > 0 ? " w" : "");
 }
 
@@ -465,6 +462,13 @@ RankGroup::RankGroup(const Launch& launch, const std::string& backend, c10::Devi
   } catch (const std::exception& error) {
     g.stop(g.stop_beating, g.beats);
     g.stop(g.stop_watching, g.watchdog);
+    // A peer that failed right after its side of the rendezvous closes its connections while
+    // this rank still connects: its error note, posted before it exits, names the real cause.
+    const auto deadline = Clock::now() + 3 * g.beat_interval;
+    while (Clock::now() < deadline) {
+      g.check_failures();
+      std::this_thread::sleep_for(kPoll);
+    }
     const auto* c10_error = dynamic_cast<const c10::Error*>(&error);
     throw Error(c10::str("rank ", launch.rank, ": ", backend, " process group: ",
                          c10_error ? c10_error->what_without_backtrace() : error.what()));

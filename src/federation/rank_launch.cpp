@@ -1,13 +1,10 @@
-// The launch of a rank from torchrun's environment variables, the balanced assignment of a
-// round's clients to ranks, and the wire format of the client records the ranks exchange.
-#include "src/federation/rank_launch.h"
+// The launch of a rank from torchrun's environment variables and its device.
+#include "rank_launch.h"
 
 #include <c10/util/StringUtil.h>
 #include <torch/cuda.h>
 
-#include <algorithm>
 #include <cstdlib>
-#include <cstring>
 
 #include "fedkseed/common/device.h"
 #include "fedkseed/common/error.h"
@@ -48,20 +45,6 @@ std::string required(const char* name) {
   return *value;
 }
 
-template <class T>
-void append_raw(std::string& out, T value) {
-  out.append(reinterpret_cast<const char*>(&value), sizeof(T));  // x86-64 and aarch64 are little-endian
-}
-
-template <class T>
-T take_raw(const std::string& in, std::size_t& offset) {
-  if (offset + sizeof(T) > in.size()) throw Error("rank exchange: truncated client record");
-  T value;
-  std::memcpy(&value, in.data() + offset, sizeof(T));
-  offset += sizeof(T);
-  return value;
-}
-
 }  // namespace
 
 std::optional<Launch> launch_from_environment() {
@@ -91,48 +74,6 @@ c10::Device rank_device(const std::string& flag, const Launch& launch) {
                        "one GPU per rank)"));
   }
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
-}
-
-std::vector<int64_t> assign_balanced(const std::vector<int64_t>& costs, int64_t ranks) {
-  std::vector<int64_t> order(costs.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return costs[a] > costs[b]; });
-  std::vector<int64_t> load(ranks, 0), owner(costs.size(), 0);
-  for (int64_t item : order) {
-    const int64_t least = std::min_element(load.begin(), load.end()) - load.begin();  // first minimum
-    owner[item] = least;
-    load[least] += costs[item];
-  }
-  return owner;
-}
-
-std::string encode_records(const std::vector<ClientRecord>& records) {
-  std::string out;
-  for (const auto& record : records) {
-    append_raw(out, record.slot);
-    append_raw(out, static_cast<uint32_t>(record.uplink.size()));
-    out += record.uplink;
-    append_raw(out, record.loss_sum);
-    append_raw(out, record.pass);
-    append_raw(out, record.offset);
-  }
-  return out;
-}
-
-std::vector<ClientRecord> decode_records(const std::string& bytes) {
-  std::vector<ClientRecord> records;
-  for (std::size_t offset = 0; offset < bytes.size();) {
-    ClientRecord& record = records.emplace_back();
-    record.slot = take_raw<uint32_t>(bytes, offset);
-    const auto size = take_raw<uint32_t>(bytes, offset);
-    if (offset + size > bytes.size()) throw Error("rank exchange: truncated client record");
-    record.uplink = bytes.substr(offset, size);
-    offset += size;
-    record.loss_sum = take_raw<double>(bytes, offset);
-    record.pass = take_raw<int64_t>(bytes, offset);
-    record.offset = take_raw<int64_t>(bytes, offset);
-  }
-  return records;
 }
 
 }  // namespace fedkseed

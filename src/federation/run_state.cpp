@@ -7,13 +7,13 @@
 #include <sstream>
 
 #include "fedkseed/common/error.h"
+#include "fedkseed/common/file.h"
+#include "fedkseed/optimizers/seed_sampler.h"
 
 namespace fedkseed {
 namespace {
 
 using nlohmann::json;
-
-constexpr uint64_t kSeedLimit = 100000000000ULL;  // the reference draws seeds in [1, 1e11)
 
 json number_or_null(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
 
@@ -67,7 +67,7 @@ SeedsAndSchedule read_seeds_file(const std::string& path) {
     const json& listed = object.at("seeds");
     for (std::size_t j = 0; listed.is_array() && j < listed.size(); ++j) {
       const json& seed = listed[j];
-      if (!seed.is_number_unsigned() || seed.get<uint64_t>() < 1 || seed.get<uint64_t>() >= kSeedLimit) {
+      if (!seed.is_number_unsigned() || seed.get<uint64_t>() < 1 || seed.get<uint64_t>() >= static_cast<uint64_t>(kSeedEnd)) {
         throw Error("--seeds_file " + path + ": seeds[" + std::to_string(j) + "] = " + seed.dump() +
                     " is not an integer in [1, 1e11)");
       }
@@ -81,6 +81,27 @@ SeedsAndSchedule read_seeds_file(const std::string& path) {
 }
 
 std::string seeds_file_json(const SeedsAndSchedule& seeds) { return seeds_to_json(seeds).dump() + "\n"; }
+
+void check_schedule(const SeedsAndSchedule& seeds, int64_t num_clients, int64_t rounds, const std::string& source) {
+  if (static_cast<int64_t>(seeds.schedule.size()) < rounds) {
+    throw Error("--seeds_file " + source + ": schedule has " + std::to_string(seeds.schedule.size()) +
+                " rounds, --rounds is " + std::to_string(rounds));
+  }
+  for (std::size_t round = 0; round < seeds.schedule.size(); ++round) {
+    std::vector<bool> listed(num_clients, false);
+    for (int64_t client : seeds.schedule[round]) {
+      if (client < 0 || client >= num_clients) {
+        throw Error("--seeds_file " + source + ": client " + std::to_string(client) + " outside [0, " +
+                    std::to_string(num_clients) + ")");
+      }
+      if (listed[client]) {
+        throw Error("--seeds_file " + source + ": client " + std::to_string(client) + " is listed twice in round " +
+                    std::to_string(round + 1) + " of the schedule");
+      }
+      listed[client] = true;
+    }
+  }
+}
 
 std::string run_state_json(const RunState& state) {
   json positions = json::array();
@@ -109,7 +130,10 @@ RunState run_state_from_json(const std::string& text, const std::string& source)
   try {
     const json object = json::parse(text);
     RunState state;
-    state.options_json = object.at("options").dump();
+    json options = object.at("options");
+    // Runs saved before philox-icdf existed name no generator: they all drew with philox.
+    if (options.is_object() && !options.contains("rng")) options["rng"] = "philox";
+    state.options_json = options.dump();
     state.last_round = object.at("last_round").get<int64_t>();
     state.seeds = seeds_from_json(object.at("seeds_and_schedule"));
     state.pool_seeds = object.at("pool_seeds").get<std::vector<uint64_t>>();
@@ -133,6 +157,12 @@ RunState run_state_from_json(const std::string& text, const std::string& source)
   } catch (const json::exception& error) {
     throw Error(source + ": not a valid run state: " + error.what());
   }
+}
+
+RunState read_run_state(const RunDirectory& run) {
+  const auto text = read_file(run.file("state.json"));
+  if (!text) throw Error("run directory " + run.path() + ": no state.json (was the run started with --log?)");
+  return run_state_from_json(*text, run.file("state.json"));
 }
 
 std::string round_metrics_json(const RoundMetrics& m) {

@@ -5,18 +5,13 @@
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/random.h"
+#include "fedkseed/optimizers/seed_sampler.h"
 
 namespace fedkseed {
-namespace {
-
-constexpr int64_t kSeedLimit = 100000000000LL;  // the reference draws seeds in [1, 1e11)
-
-}  // namespace
-
 SeedPool SeedPool::draw(int64_t K, uint64_t seed) {
   Rng rng(seed, "candidate_seeds");
   std::vector<uint64_t> candidates(K);
-  for (auto& candidate : candidates) candidate = static_cast<uint64_t>(rng.uniform_int(1, kSeedLimit));
+  for (auto& candidate : candidates) candidate = static_cast<uint64_t>(rng.uniform_int(1, kSeedEnd));
   return from_candidates(std::move(candidates));
 }
 
@@ -51,14 +46,6 @@ std::vector<double> SeedPool::aggregate(const std::vector<ClientUpdate>& cohort,
   }
   for (std::size_t j = 0; j < increment.size(); ++j) cumulative_[j] += increment[j];
   return increment;
-}
-
-std::vector<std::pair<uint64_t, double>> SeedPool::nonzero() const {
-  std::vector<std::pair<uint64_t, double>> pairs;
-  for (std::size_t j = 0; j < seeds_.size(); ++j) {
-    if (cumulative_[j] != 0.0) pairs.emplace_back(seeds_[j], cumulative_[j]);
-  }
-  return pairs;
 }
 
 void SeedPool::restore(std::vector<uint64_t> seeds, std::vector<double> cumulative) {

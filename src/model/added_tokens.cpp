@@ -1,11 +1,11 @@
 // Added-token matching with tokenizers' rules for single_word, lstrip and rstrip.
-#include "src/model/added_tokens.h"
+#include "added_tokens.h"
 
 #include <utf8proc.h>
 
 #include <algorithm>
 
-#include "src/model/byte_level.h"
+#include "byte_level.h"
 
 namespace fedkseed::bpe {
 namespace {

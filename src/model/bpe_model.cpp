@@ -1,13 +1,13 @@
 // Byte-pair merging as tokenizers' BPE model does it: start from one symbol per character,
 // then repeatedly apply the lowest-ranked merge present, leftmost first, until none applies.
-#include "src/model/bpe_model.h"
+#include "bpe_model.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <queue>
 
 #include "fedkseed/common/error.h"
-#include "src/model/byte_level.h"
+#include "byte_level.h"
 
 namespace fedkseed::bpe {
 namespace {

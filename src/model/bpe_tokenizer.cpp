@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "fedkseed/common/error.h"
-#include "src/model/tokenizer_json.h"
+#include "tokenizer_json.h"
 
 namespace fedkseed {
 namespace {

@@ -1,5 +1,5 @@
 // GPT-2's bytes_to_unicode table and the UTF-8 helpers of the byte-level BPE tokenizer.
-#include "src/model/byte_level.h"
+#include "byte_level.h"
 
 #include <array>
 #include <unordered_map>

@@ -1,6 +1,6 @@
 // The kernels of fused_cuda.h: grid-stride elementwise loops. Rounding points mirror ATen's:
 // float opmath inside each op, one rounding to the tensor's dtype at the end of each op.
-#include "src/model/fused_cuda.h"
+#include "fused_cuda.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/cuda/CUDAContext.h>

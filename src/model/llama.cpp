@@ -23,7 +23,7 @@
 #include "fedkseed/model/safetensors.h"
 
 #if FEDKSEED_WITH_CUDA
-#include "src/model/fused_cuda.h"
+#include "fused_cuda.h"
 #endif
 
 namespace fedkseed {

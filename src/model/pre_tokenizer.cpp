@@ -1,12 +1,12 @@
 // Pre-tokenizer steps over a list of pieces, each step mapping one piece to several, as
 // tokenizers' PreTokenizedString::split does. PCRE2 stays inside this file.
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "src/model/pre_tokenizer.h"
+#include "pre_tokenizer.h"
 
 #include <pcre2.h>
 
 #include "fedkseed/common/error.h"
-#include "src/model/byte_level.h"
+#include "byte_level.h"
 
 namespace fedkseed::bpe {
 namespace {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "fedkseed/common/error.h"
-#include "src/model/sentencepiece_api.h"
+#include "sentencepiece_api.h"
 
 namespace fedkseed::spm {
 namespace {

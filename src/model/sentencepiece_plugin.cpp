@@ -4,7 +4,7 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
-#include "src/model/sentencepiece_api.h"
+#include "sentencepiece_api.h"
 
 namespace fedkseed::spm {
 namespace {

@@ -1,12 +1,12 @@
 // Normalizer steps; utf8proc provides the Unicode normal forms and stays inside this file.
-#include "src/model/text_normalizer.h"
+#include "text_normalizer.h"
 
 #include <utf8proc.h>
 
 #include <cstdlib>
 
 #include "fedkseed/common/error.h"
-#include "src/model/byte_level.h"
+#include "byte_level.h"
 
 namespace fedkseed::bpe {
 namespace {

@@ -1,8 +1,8 @@
 // Decoder steps over a list of token strings, as tokenizers' decode_chain runs them: each
 // step maps the list to a new list (ByteLevel and Fuse to a single string).
-#include "src/model/token_decoder.h"
+#include "token_decoder.h"
 
-#include "src/model/byte_level.h"
+#include "byte_level.h"
 
 namespace fedkseed::bpe {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "src/model/pre_tokenizer.h"
+#include "pre_tokenizer.h"
 
 namespace fedkseed::bpe {
 

@@ -13,7 +13,7 @@
 #include "fedkseed/common/error.h"
 #include "fedkseed/model/bpe_tokenizer.h"
 #include "fedkseed/model/model_dir.h"
-#include "src/model/sentencepiece_api.h"
+#include "sentencepiece_api.h"
 
 namespace fedkseed {
 namespace {

@@ -1,6 +1,6 @@
 // tokenizer.json -> steps. Each component type the families in the README use is mapped;
 // an unknown one is an error rather than a silent difference from the tokenizers package.
-#include "src/model/tokenizer_json.h"
+#include "tokenizer_json.h"
 
 #include <fstream>
 #include <nlohmann/json.hpp>

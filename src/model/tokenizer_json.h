@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "src/model/added_tokens.h"
-#include "src/model/bpe_model.h"
-#include "src/model/pre_tokenizer.h"
-#include "src/model/text_normalizer.h"
-#include "src/model/token_decoder.h"
+#include "added_tokens.h"
+#include "bpe_model.h"
+#include "pre_tokenizer.h"
+#include "text_normalizer.h"
+#include "token_decoder.h"
 
 namespace fedkseed::bpe {
 

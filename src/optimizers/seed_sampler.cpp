@@ -10,10 +10,6 @@
 
 namespace fedkseed {
 
-namespace {
-constexpr int64_t kFreshSeedEnd = 100000000000;  // the reference's candidates lie in [1, 10^11)
-}
-
 SeedSampler::SeedSampler(std::vector<uint64_t> candidates) : candidates_(std::move(candidates)) {}
 
 void SeedSampler::set_probabilities(std::vector<double> probabilities) {
@@ -34,7 +30,7 @@ void SeedSampler::set_probabilities(std::vector<double> probabilities) {
 
 SeedPick SeedSampler::sample(Rng& rng) const {
   if (candidates_.empty()) {
-    return SeedPick{-1, static_cast<uint64_t>(rng.uniform_int(1, kFreshSeedEnd))};
+    return SeedPick{-1, static_cast<uint64_t>(rng.uniform_int(1, kSeedEnd))};
   }
   const int64_t index = probabilities_.empty()
                             ? rng.uniform_int(0, static_cast<int64_t>(candidates_.size()))

@@ -2,8 +2,8 @@
 // (torchrun, or RANK/WORLD_SIZE/... set by hand), a TCPStore rendezvous, a Gloo or NCCL
 // process group for the round's all-gather of a few kilobytes, and per-rank heartbeats and
 // main-thread progress so a rank that crashes, is killed or hangs stops the others with an
-// error naming it; and the record of a client's round that travels between ranks. When the
-// ranks exchange it is the trainer's business. The c10d headers stay in the .cpp.
+// error naming it. What the ranks exchange, and when, is the trainer's business (cohort.h
+// holds the record of a client's round they exchange). The c10d headers stay in the .cpp.
 #pragma once
 
 #include <c10/core/Device.h>
@@ -16,12 +16,6 @@
 #include <vector>
 
 namespace fedkseed {
-
-// Marks progress of the process's main thread (the trainer calls it at each ZO step and
-// evaluation batch, RankGroup at each collective): a rank whose main thread neither notes
-// progress nor uses CPU time for --dist_timeout outside a collective counts as hung.
-// Lock-free; any thread, any time (also without a RankGroup, where nobody reads it).
-void note_progress() noexcept;
 
 // Where this process stands in a launch of several processes.
 struct Launch {
@@ -45,24 +39,6 @@ c10::Device rank_device(const std::string& flag, const Launch& launch);
 // --backend resolved for `device`: "auto" is nccl on CUDA and gloo on the CPU. Throws
 // fedkseed::Error for nccl on the CPU or in a build without NCCL.
 std::string resolve_backend(const std::string& flag, c10::Device device);
-
-// Owner rank of each item when items of the given costs are split over `ranks`: largest cost
-// first (ties: earlier item first) to the least-loaded rank (ties: lowest rank). Deterministic.
-std::vector<int64_t> assign_balanced(const std::vector<int64_t>& costs, int64_t ranks);
-
-// One cohort client's round as it travels between ranks.
-struct ClientRecord {
-  uint32_t slot = 0;             // the client's position in the round's cohort
-  std::string uplink;            // its serialised Uplink (messages.h)
-  double loss_sum = 0.0;         // the sum of its applied steps' L+
-  int64_t pass = 0, offset = 0;  // its data position after the round (ClientData::Position)
-};
-
-// Concatenated records (little-endian): slot u32, uplink size u32, uplink, loss_sum f64,
-// pass i64, offset i64.
-std::string encode_records(const std::vector<ClientRecord>& records);
-// Throws fedkseed::Error on a truncated buffer.
-std::vector<ClientRecord> decode_records(const std::string& bytes);
 
 class RankGroup {
  public:

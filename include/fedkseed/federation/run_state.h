@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "fedkseed/common/run_dir.h"
+
 namespace fedkseed {
 
 struct SeedsAndSchedule {
@@ -17,6 +19,9 @@ struct SeedsAndSchedule {
 // (and the index of a seed outside the reference's range [1, 1e11)).
 SeedsAndSchedule read_seeds_file(const std::string& path);
 std::string seeds_file_json(const SeedsAndSchedule& seeds);
+// Throws fedkseed::Error naming --seeds_file `source` unless the schedule has `rounds` rounds
+// (or more) of distinct clients in [0, num_clients): a client trains once per round.
+void check_schedule(const SeedsAndSchedule& seeds, int64_t num_clients, int64_t rounds, const std::string& source);
 
 // One round's aggregated increment of the seeds it touched: (pool index, value).
 using SparseIncrement = std::vector<std::pair<int64_t, double>>;
@@ -45,6 +50,8 @@ struct RunState {
 std::string run_state_json(const RunState& state);
 // Throws fedkseed::Error naming `source` when the JSON is malformed or incomplete.
 RunState run_state_from_json(const std::string& text, const std::string& source);
+// The run's state.json; throws fedkseed::Error when it is missing or malformed.
+RunState read_run_state(const RunDirectory& run);
 
 struct RoundMetrics {
   int64_t round = 0;

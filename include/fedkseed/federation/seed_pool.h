@@ -34,8 +34,6 @@ class SeedPool {
   // to the cumulative values and returns this round's increment per pool entry
   // (entries created this round included). Throws fedkseed::Error for an index >= K.
   std::vector<double> aggregate(const std::vector<ClientUpdate>& cohort, bool equal_weight);
-  // (seed, G) of every entry with G != 0, in pool order: what the replay applies.
-  std::vector<std::pair<uint64_t, double>> nonzero() const;
   // Restores the cumulative values (and, when unbounded, the seeds) from a saved state.
   void restore(std::vector<uint64_t> seeds, std::vector<double> cumulative);
 

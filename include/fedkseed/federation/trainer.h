@@ -3,25 +3,39 @@
 // run directory, communication accounting, resume and export.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
-#include <vector>
 
 #include "fedkseed/common/options.h"
 
 namespace fedkseed {
 
-// The options a run uses. A new run: `given` validated, with absolute paths (so --resume and
-// export work from any directory) and -K set to the size of a --seeds_file's seed list. With
-// given.resume: the options saved in that run directory, except --stop_after, --backend and
-// --dist_timeout; of `given_flags` (the flags set on the command line or in --config) those
-// whose value differs from the saved one are named in one warning, and a different --rounds is
-// refused. Throws fedkseed::Error for bad flags, seeds file or run directory.
-TrainOptions resolve_train_options(const TrainOptions& given, const std::vector<std::string>& given_flags);
+class LlamaModel;
+class Tokenizer;
+struct FederatedData;
 
-// Runs (or, with options.resume, continues) a federated run with options from
-// resolve_train_options. Throws fedkseed::Error for bad input (model, data, a run directory
-// that does not match).
-void run_training(const TrainOptions& options);
+// The final evaluation of a run: --eval_metric's value and, for rouge, the lines of
+// final_generations.jsonl (empty otherwise).
+struct FinalEvaluation {
+  double value = 0.0;
+  std::string generations;
+};
+
+// How a run evaluates its global model. The evaluation layer, above the federation, fills it
+// (evaluation/run_evaluation.h), so the federation does not depend on it.
+struct RunEvaluation {
+  // The test loss after a round.
+  std::function<double(const LlamaModel& model, const FederatedData& data, int64_t pad_id)> round_loss;
+  std::function<FinalEvaluation(const LlamaModel& model, const Tokenizer& tokenizer, const FederatedData& data,
+                                int64_t pad_id)>
+      final;
+};
+
+// Runs (or, with options.resume, continues) a federated run with options from the CLI's flag
+// resolution. Throws fedkseed::Error for bad input (model, data, a run directory that does
+// not match).
+void run_training(const TrainOptions& options, const RunEvaluation& evaluation);
 
 // Rebuilds the tuned model of a run from its state.json and base model (the replay the run
 // made: the cumulative seed pool from theta0, or with --sync incremental each round's

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "fedkseed/common/hash.h"
 #include "fedkseed/optimizers/normal_table.h"
 
 #if defined(__CUDACC__)
@@ -212,13 +213,6 @@ FEDKSEED_HD void icdf_normals8(uint64_t seed, uint64_t name_hash, uint64_t group
 inline constexpr float kIcdfTable[2 * FEDKSEED_ICDF_SEGMENTS] = FEDKSEED_ICDF_TABLE_VALUES;
 
 // FNV-1a, 64 bit: the parameter name's share of the Philox counter.
-inline uint64_t name_hash(const char* name, std::size_t length) {
-  uint64_t hash = 0xCBF29CE484222325ull;
-  for (std::size_t i = 0; i < length; ++i) {
-    hash ^= static_cast<unsigned char>(name[i]);
-    hash *= 0x100000001B3ull;
-  }
-  return hash;
-}
+inline uint64_t name_hash(const char* name, std::size_t length) { return fnv1a(name, length); }
 
 }  // namespace fedkseed::philox

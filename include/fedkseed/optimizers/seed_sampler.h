@@ -10,6 +10,9 @@
 
 namespace fedkseed {
 
+// Seeds are drawn in [1, kSeedEnd), as the reference draws its candidates.
+constexpr int64_t kSeedEnd = 100000000000;
+
 // The seed of one step: index into the candidates, or -1 for a fresh seed (K = 0).
 struct SeedPick {
   int64_t index = -1;

@@ -1,0 +1,86 @@
+// A training run's files (see run_files.h).
+#include "run_files.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "fedkseed/common/logging.h"
+
+namespace fs = std::filesystem;
+
+namespace fedkseed {
+namespace {
+
+// Replaces the previous <prefix>_round<r>* (a state file, or with --save_weights a model
+// folder) by this round's, written first: the reference keeps one "best" and one "final".
+void replace_saved(const RunDirectory& run, const std::string& prefix, int64_t round,
+                   const std::function<void(const std::string& name)>& write) {
+  const std::string name = prefix + "_round" + std::to_string(round);
+  write(name);
+  for (const auto& entry : fs::directory_iterator(run.path())) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind(prefix + "_round", 0) == 0 && file != name && file != name + ".json") fs::remove_all(entry.path());
+  }
+}
+
+}  // namespace
+
+RunFiles RunFiles::create(const TrainOptions& options, const SeedsAndSchedule& seeds) {
+  RunFiles files(RunDirectory::create(options.log_root));
+  files.dir_.write_file("config.yaml", options_to_yaml(options));
+  files.dir_.write_file("seeds.json", seeds_file_json(seeds));
+  return files;
+}
+
+RunFiles RunFiles::reopen(const std::string& path, const RunState& state) {
+  RunFiles files(RunDirectory::open(path));
+  std::ifstream in(files.dir_.file("metrics.jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    const auto parsed = nlohmann::json::parse(line, nullptr, false);
+    if (parsed.is_object() && parsed.contains("round") && parsed.at("round").is_number_integer() &&
+        parsed.at("round").get<int64_t>() <= state.last_round) {
+      files.metrics_lines_ += line + "\n";
+    }
+  }
+  files.dir_.write_file("metrics.jsonl", files.metrics_lines_);
+  files.write_results(state);
+  return files;
+}
+
+void RunFiles::add_metrics(const RoundMetrics& metrics) {
+  metrics_lines_ += round_metrics_json(metrics) + "\n";
+  dir_.write_file("metrics.jsonl", metrics_lines_);
+}
+
+// results.json (NaN losses as null: JSON has no NaN) and memory.json.
+void RunFiles::write_results(const RunState& state) const {
+  dir_.write_file("results.json", nlohmann::json({{"eval_avg_acc", state.eval_losses}}).dump() + "\n");
+  const nlohmann::json memory = {{"0", {{"max_memory_allocated", state.peak_memory_allocated},
+                                        {"max_memory_reserved", state.peak_memory_reserved}}}};
+  dir_.write_file("memory.json", memory.dump() + "\n");
+}
+
+void RunFiles::save_round(const RunState& state, bool best, const TrainOptions& options,
+                          const std::function<void(const std::string& folder)>& write_weights) const {
+  const std::string text = run_state_json(state);
+  write_results(state);
+  std::vector<std::string> kinds;
+  if (options.save) kinds.push_back("final");
+  if (options.save && best) kinds.push_back("best");
+  for (const auto& kind : kinds) {
+    replace_saved(dir_, "state_" + kind, state.last_round,
+                  [&](const std::string& name) { dir_.write_file(name + ".json", text); });
+    if (options.save_weights) {
+      replace_saved(dir_, "model_" + kind, state.last_round,
+                    [&](const std::string& name) { write_weights(dir_.file(name)); });
+    }
+  }
+  dir_.write_file("state.json", text);
+}
+
+void RunFiles::write_final_eval(const std::string& metric, double value) const {
+  dir_.write_file("final_eval.json", nlohmann::json({{"final_eval_" + metric, value}}).dump() + "\n");
+}
+
+}  // namespace fedkseed

@@ -1,0 +1,43 @@
+// Internal to the federation: the run directory as a training run keeps it up to date —
+// config.yaml and seeds.json at the start; each round metrics.jsonl, results.json,
+// memory.json, the --save copies and state.json, written last (the commit point); at the end
+// final_eval.json (and final_generations.jsonl).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "fedkseed/common/options.h"
+#include "fedkseed/common/run_dir.h"
+#include "fedkseed/federation/run_state.h"
+
+namespace fedkseed {
+
+class RunFiles {
+ public:
+  // A new run directory under options.log_root holding config.yaml and seeds.json.
+  static RunFiles create(const TrainOptions& options, const SeedsAndSchedule& seeds);
+  // A resumed run's directory, with metrics.jsonl, results.json and memory.json rebuilt from
+  // `state`: a run killed before its state.json may have left them a round ahead (or, from an
+  // older fedkseed, a torn metrics line).
+  static RunFiles reopen(const std::string& path, const RunState& state);
+
+  const RunDirectory& directory() const { return dir_; }
+  void add_metrics(const RoundMetrics& metrics);
+  // results.json and memory.json, the --save copies ("final", and "best" when `best`; with
+  // --save_weights `write_weights(folder)` writes the model), then state.json.
+  void save_round(const RunState& state, bool best, const TrainOptions& options,
+                  const std::function<void(const std::string& folder)>& write_weights) const;
+  // final_eval.json {"final_eval_<metric>": value}.
+  void write_final_eval(const std::string& metric, double value) const;
+
+ private:
+  explicit RunFiles(RunDirectory dir) : dir_(std::move(dir)) {}
+  void write_results(const RunState& state) const;
+
+  RunDirectory dir_;
+  std::string metrics_lines_;  // metrics.jsonl, rewritten whole (atomically) every round
+};
+
+}  // namespace fedkseed
