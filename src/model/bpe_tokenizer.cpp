@@ -10,21 +10,12 @@
 
 #include "fedkseed/common/error.h"
 #include "tokenizer_json.h"
+#include "tokenizer_files.h"
 
 namespace fedkseed {
 namespace {
 
 using nlohmann::json;
-
-std::optional<json> read_json_if_present(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  try {
-    return json::parse(in);
-  } catch (const json::exception& error) {
-    throw Error("tokenizer file " + path + ": not valid JSON (" + error.what() + ")");
-  }
-}
 
 // "eos_token" etc.: a string, an AddedToken object {"content": ...} or null.
 std::optional<std::string> token_text(const json& config, const char* key) {

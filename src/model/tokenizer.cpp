@@ -14,6 +14,7 @@
 #include "fedkseed/model/bpe_tokenizer.h"
 #include "fedkseed/model/model_dir.h"
 #include "sentencepiece_api.h"
+#include "tokenizer_files.h"
 
 namespace fedkseed {
 namespace {
@@ -31,16 +32,6 @@ struct SpecialToken {
   // does with a non-special token from added_tokens.json (e.g. DataJuicer's <SEP>).
   bool normalized = false;
 };
-
-std::optional<json> read_json_if_present(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  try {
-    return json::parse(in);
-  } catch (const json::exception& error) {
-    throw Error("tokenizer file " + path + ": not valid JSON (" + error.what() + ")");
-  }
-}
 
 // "bos_token" etc. are either a string, an AddedToken object {"content": ...} or null.
 std::optional<std::string> token_text(const json& value) {
