@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# The reference FedKSeed ZO step (reference-spec §3.4–3.6, §3.9) written in PyTorch + transformers
+# The reference FedKSeed ZO step (perturb, two losses, restore, update; per-seed replay) written in PyTorch + transformers
 # on a random LlamaForCausalLM of a preset's shape: torch.manual_seed(s) then one torch.normal per
 # parameter, out-of-place updates (p.data = p.data + scale*z), g via .item(), per-seed replay.
 # Prints one JSON line: step / forward / pass milliseconds, replay seconds (timed for a few seeds,

@@ -129,7 +129,7 @@ TEST(ModelConfig, ControlCharactersInValuesAreEscapedOnOneLine) {
                         "only 'llama' is supported\n");
 }
 
-// reference-spec §8.2: DataJuicer's pad <PAD> = 32004 needs vocab >= 32005, or transformers'
+// DataJuicer's pad <PAD> = 32004 needs vocab >= 32005, or transformers'
 // nn.Embedding(vocab, hidden, padding_idx=pad) refuses the config. Built on the meta device.
 TEST(ModelConfig, DjPresetKeepsItsPadInsideTheEmbedding) {
   const LlamaConfig config = llama_preset("dj-1.3b");

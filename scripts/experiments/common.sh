@@ -113,7 +113,7 @@ train() {
   [ "${DRY_RUN:-0}" = 1 ] || "${command[@]}"
 }
 
-# The paper's FedKSeed run (reference-spec §7.1): lr 3e-7, eps 5e-4, tau = 200 local steps of
+# The paper's FedKSeed run: lr 3e-7, eps 5e-4, tau = 200 local steps of
 # batch 1, 5% of clients per round, fp16, Rouge-L after the last round. K = 4096: the FedKSeed
 # setting of the paper as re-reported by Ferret (§5, App. C.1.2) and the reference's default -K.
 # "$@" adds or replaces flags.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The reference's perturbation and update (FedKSeed optimizers/mezo_*.py, reference-spec §3.5,
-§3.6, §3.9) on CPU tensors, for tests/zo_perturbation_test.cpp's --rng torch parity test.
+"""The reference's perturbation, update and global replay (FedKSeed's optimizers/mezo_*.py)
+on CPU tensors, for tests/zo_perturbation_test.cpp's --rng torch parity test.
 
 Usage: zo_torch_reference.py OUT_DIR [DEVICE] (cpu, or cuda: the reference's normals come from
 the device's generator, so CUDA values hold for one GPU type only). Writes, for parameter i of PARAMS, raw little-endian

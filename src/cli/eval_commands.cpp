@@ -38,7 +38,7 @@ void run_rouge(const RougeArgs& args) {
   }
   double total = 0.0;
   for (std::size_t i = 0; i < hyps.size(); ++i) total += rouge_l_f(hyps[i], refs[i]).value_or(0.0);
-  // ordered_json: the issue spells the line {"rouge_l_f": ..., "n": ...} in that order.
+  // ordered_json: the line reads {"rouge_l_f": ..., "n": ...} in that order.
   nlohmann::ordered_json result = {{"rouge_l_f", hyps.empty() ? 0.0 : total / hyps.size()}, {"n", hyps.size()}};
   std::cout << result.dump() << std::endl;
 }

@@ -1,5 +1,5 @@
 // The flags of `fedkseed train`: the reference main.py's names, meanings and defaults
-// (reference-spec §1) plus what a C++ tool needs. Each field is declared once here;
+// (the reference's main.py flags) plus what a C++ tool needs. Each field is declared once here;
 // visit_fields() feeds the same list to the CLI binding, JSON and config.yaml.
 #pragma once
 

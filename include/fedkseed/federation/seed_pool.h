@@ -1,5 +1,5 @@
 // The server's seed pool: the K candidate seeds and, per seed, the cumulative
-// aggregated scalar gradient G_j since round 1 (reference-spec §3.1, §3.8). With K = 0
+// aggregated scalar gradient G_j since round 1. With K = 0
 // every step brings a fresh seed and the pool grows by one entry per such step.
 // Torch-free.
 #pragma once
@@ -44,7 +44,7 @@ class SeedPool {
 };
 
 // Cohorts of int(num_clients * m) distinct clients for rounds 1..rounds, drawn up front
-// from Rng(seed, "schedule") (reference-spec §2 step 9).
+// from Rng(seed, "schedule"), as the reference draws it.
 std::vector<std::vector<int64_t>> draw_client_schedule(int64_t num_clients, double m, int64_t rounds,
                                                        uint64_t seed);
 
