@@ -242,25 +242,30 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 }
 
 // Blocks that fit on the device at once (at most `work`): persistent blocks load the table once.
-template <typename Kernel>
-unsigned resident_blocks(Kernel kernel, int64_t work) {
-  int per_sm = 0;
-  C10_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0));
+// The occupancy query (the kernel's registers and shared memory against the SM's) runs once per
+// kernel and process, not on every pass.
+template <auto kKernel>
+unsigned resident_blocks(int64_t work) {
+  static const int per_sm = [] {
+    int blocks = 0;
+    C10_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kKernel, kThreads, 0));
+    return std::max(blocks, 1);
+  }();
   const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
-  return static_cast<unsigned>(std::max<int64_t>(1, std::min(work, sms * std::max(per_sm, 1))));
+  return static_cast<unsigned>(std::max<int64_t>(1, std::min(work, sms * per_sm)));
 }
 
 template <typename Gen>
 struct FlatKernels {
   template <typename T>
   static void launch(const ZoChunk* table, int64_t chunk_count, const ZoFlatTerms& terms, cudaStream_t stream) {
-    auto* kernel = zo_flat_kernel<T, Gen>;
-    kernel<<<resident_blocks(kernel, chunk_count), kThreads, 0, stream>>>(table, chunk_count, terms);
+    zo_flat_kernel<T, Gen><<<resident_blocks<zo_flat_kernel<T, Gen>>(chunk_count), kThreads, 0, stream>>>(
+        table, chunk_count, terms);
   }
   template <typename T>
   static void launch(const ZoChunk* table, int64_t chunk_count, const ZoStepTerms& terms, cudaStream_t stream) {
-    auto* kernel = zo_flat_step_kernel<T, Gen>;
-    kernel<<<resident_blocks(kernel, chunk_count), kThreads, 0, stream>>>(table, chunk_count, terms);
+    zo_flat_step_kernel<T, Gen><<<resident_blocks<zo_flat_step_kernel<T, Gen>>(chunk_count), kThreads, 0, stream>>>(
+        table, chunk_count, terms);
   }
 };
 
@@ -306,9 +311,9 @@ void launch(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t 
                        reinterpret_cast<uintptr_t>(src_ptr) % 16 == 0;
   const int64_t unit_count = aligned ? n / U::kElements : 0;
   const int64_t work = std::max(unit_count, n - unit_count * U::kElements);
-  auto* kernel = zo_combine_kernel<T, Gen>;
-  kernel<<<resident_blocks(kernel, (work + kThreads - 1) / kThreads), kThreads, 0,
-           at::cuda::getCurrentCUDAStream()>>>(out_ptr, src_ptr, n, unit_count, alpha, name_hash, terms);
+  zo_combine_kernel<T, Gen><<<resident_blocks<zo_combine_kernel<T, Gen>>((work + kThreads - 1) / kThreads),
+                               kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(out_ptr, src_ptr, n, unit_count,
+                                                                                alpha, name_hash, terms);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
