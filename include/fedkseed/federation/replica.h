@@ -19,7 +19,7 @@ namespace fedkseed {
 struct ReplayOptions {
   double lr = 0.0;
   double weight_decay = 0.0;
-  RngKind rng = RngKind::philox_icdf;
+  RngKind rng = kDefaultRng;
 };
 
 // Views of the flat buffer `flat` laid out as the model's parameters lie in the model's buffer.

@@ -19,6 +19,7 @@ namespace fedkseed {
 // generator of earlier versions). torch = manual_seed(seed) + one at::normal per parameter in
 // list order (the reference).
 enum class RngKind { philox_icdf, philox, torch };
+constexpr RngKind kDefaultRng = RngKind::philox_icdf;  // --rng's default (options.h spells it too)
 
 // Throws fedkseed::Error naming --rng unless `text` is "philox-icdf", "philox" or "torch".
 RngKind parse_rng_kind(const std::string& text);
@@ -42,7 +43,7 @@ bool zo_decays(const std::string& name);
 // z(seed, name, i) for i < numel as a float32 tensor of `sizes` on `device`; rng must be a
 // philox generator (throws fedkseed::Error otherwise).
 at::Tensor zo_direction(const std::string& name, uint64_t seed, at::IntArrayRef sizes,
-                        c10::Device device, RngKind rng = RngKind::philox_icdf);
+                        c10::Device device, RngKind rng = kDefaultRng);
 
 // θ += scale·z(seed) for every parameter (the reference's perturbation with scale = ±ε, −2ε).
 void zo_perturb(const NamedParams& params, uint64_t seed, double scale, RngKind rng);

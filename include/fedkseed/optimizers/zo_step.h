@@ -19,7 +19,7 @@ struct ZoStepOptions {
   double lr = 3e-7;            // --lr
   double weight_decay = 0.0;   // --weight_decay
   double grad_clip = -100.0;   // --grad_clip: > 0 skips steps with |L+ − L−| above it
-  RngKind rng = RngKind::philox_icdf;
+  RngKind rng = kDefaultRng;
 };
 
 struct ZoStepResult {
