@@ -9,7 +9,8 @@
 #                                    DIR/prefix and build against an existing torch
 #                                    (PYTHON=/path/to/python with torch 2.11 importable)
 # Environment: BUILD_DIR (default build), FEDKSEED_CUDA (AUTO|ON|OFF), FEDKSEED_CUDA_ARCHS
-# (default 90), JOBS (default: number of cores).
+# (default 90), JOBS (default: number of cores), SETUP_TARGET (build only this target, e.g.
+# fedkseed without the tests).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -109,5 +110,5 @@ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torc
   -DPython_EXECUTABLE="$python" -DFEDKSEED_PYTHON="$python" \
   -DFEDKSEED_CUDA="${FEDKSEED_CUDA:-AUTO}" -DFEDKSEED_CUDA_ARCHS="${FEDKSEED_CUDA_ARCHS:-90}" \
   "${cmake_args[@]}" >/dev/null
-cmake --build "$build_dir" -j "$jobs"
+cmake --build "$build_dir" -j "$jobs" ${SETUP_TARGET:+--target "$SETUP_TARGET"}
 say "built $build_dir/fedkseed"

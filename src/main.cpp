@@ -8,6 +8,7 @@
 #include <string>
 
 #include "fedkseed/common/error.h"
+#include "fedkseed/common/threads.h"
 #include "commands.h"
 
 namespace {
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   CLI::App app{"fedkseed: federated full-parameter tuning of LLaMA with K random seeds (FedKSeed)"};
   fedkseed::cli::build_app(app);
   try {
+    fedkseed::use_threads(0);  // the cores this process may use, not LibTorch's every core of the machine
     app.parse(argc, argv);
   } catch (const CLI::Success& done) {
     return app.exit(done);  // --help, --version

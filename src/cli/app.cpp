@@ -20,6 +20,7 @@ void build_app(CLI::App& app) {
 
   add_train_command(app);
   add_model_commands(app);
+  add_pretrain_command(app);
   add_data_commands(app);
   add_eval_commands(app);
   add_report_command(app);

@@ -13,6 +13,7 @@ void apply_log_options(const CLI::App& app);
 
 void add_train_command(CLI::App& app);    // train_command.cpp: train, export
 void add_model_commands(CLI::App& app);   // model_commands.cpp: init-model, score, generate
+void add_pretrain_command(CLI::App& app); // pretrain_command.cpp: pretrain
 void add_data_commands(CLI::App& app);    // data_commands.cpp: data-stats
 void add_eval_commands(CLI::App& app);    // eval_commands.cpp: rouge
 void add_report_command(CLI::App& app);   // report_command.cpp: report

@@ -41,7 +41,7 @@ void check_resume_flags(const TrainOptions& given, const TrainOptions& saved, co
   std::string ignored;
   for (const auto& flag : flags) {
     const std::string key = flag.substr(flag.find_first_not_of('-'));
-    if (key == "resume" || key == "stop_after" || key == "backend" || key == "dist_timeout" ||
+    if (key == "resume" || key == "stop_after" || key == "backend" || key == "dist_timeout" || key == "threads" ||
         !asked.contains(key) || asked.at(key) == kept.at(key)) {
       continue;
     }
@@ -58,7 +58,7 @@ void check_resume_flags(const TrainOptions& given, const TrainOptions& saved, co
   const auto launch = launch_from_environment();
   if (!ignored.empty() && (!launch || launch->rank == 0)) {
     log::warn("--resume " + given.resume + ": ignoring " + ignored + ": a resumed run keeps its saved flags "
-              "(only --stop_after, --backend and --dist_timeout may change)");
+              "(only --stop_after, --threads, --backend and --dist_timeout may change)");
   }
 }
 
@@ -93,6 +93,7 @@ TrainOptions resolve_train_options(const TrainOptions& given, const std::vector<
   options.stop_after = given.stop_after;
   options.backend = given.backend;
   options.dist_timeout = given.dist_timeout;
+  options.threads = given.threads;
   options.validate();
   return options;
 }

@@ -7,7 +7,9 @@
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
+#include "fedkseed/common/device.h"
 #include "fedkseed/common/options.h"
+#include "fedkseed/common/threads.h"
 #include "fedkseed/federation/distributed.h"
 #include "fedkseed/evaluation/run_evaluation.h"
 #include "fedkseed/federation/trainer.h"
@@ -98,7 +100,13 @@ void run_train(const CLI::App& command, const TrainOptions& given) {
   }
   const TrainOptions options = resolve_train_options(given, given_flags);
   const auto launch = launch_from_environment();
-  if (!launch || launch->rank == 0) std::cout << options_to_yaml(options) << std::flush;
+  use_threads(options.threads);
+  if (!launch || launch->rank == 0) {
+    std::cout << options_to_yaml(options) << std::flush;
+    if (parse_device(options.device).is_cpu()) {
+      if (const auto advice = oversubscription_advice()) log::warn(*advice);
+    }
+  }
   run_training(options, run_evaluation(options));
 }
 

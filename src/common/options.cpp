@@ -89,6 +89,7 @@ void TrainOptions::validate() const {
   require(stop_after >= 0, "--stop_after", shown(stop_after), ">= 0 (0 = off)");
   require_one_of("--backend", backend, {"auto", "nccl", "gloo"});
   require(backend != "nccl" || device != "cpu", "--backend", "'nccl' with --device cpu", "gloo or auto on the CPU");
+  require(threads >= 0 && threads <= 4096, "--threads", shown(threads), "0 (automatic) or 1..4096");
   require(dist_timeout >= 1, "--dist_timeout", shown(dist_timeout), ">= 1 (seconds)");
   parse_device(device);
 }

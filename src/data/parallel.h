@@ -1,4 +1,4 @@
-// parallel_for over [0, n) on all CPU cores (internal to the data layer). The first
+// parallel_for over [0, n) on thread_count() threads (internal to the data layer). The first
 // exception thrown by any index (lowest index wins) is rethrown after all threads end.
 #pragma once
 
@@ -9,11 +9,13 @@
 #include <thread>
 #include <vector>
 
+#include "fedkseed/common/threads.h"
+
 namespace fedkseed::detail {
 
 template <class Body>
 void parallel_for(int64_t n, Body&& body) {
-  const int64_t workers = std::min<int64_t>(n, std::max(1u, std::thread::hardware_concurrency()));
+  const int64_t workers = std::min<int64_t>(n, thread_count());
   std::vector<std::exception_ptr> errors(static_cast<size_t>(std::max<int64_t>(n, 0)));
   std::atomic<int64_t> next{0};
   const auto work = [&] {

@@ -13,6 +13,7 @@
 #include "fedkseed/federation/run_state.h"
 #include "fedkseed/federation/trainer.h"
 #include "fedkseed/model/model_dir.h"
+#include "fedkseed/model/tokenizer.h"
 
 namespace fs = std::filesystem;
 
@@ -32,11 +33,7 @@ void export_run(const std::string& run_dir, const std::string& out_dir, const st
                {options.lr, options.weight_decay, parse_rng_kind(options.rng)}, options.sync == "incremental",
                run.file("state.json"));
   model.save(output.staging());
-  for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
-                           "added_tokens.json", "generation_config.json"}) {
-    const fs::path source = model_dir / name;
-    if (fs::exists(source)) fs::copy_file(source, fs::path(output.staging()) / name);
-  }
+  copy_tokenizer_files(model_dir.string(), output.staging());
   output.commit();
   log::info(c10::str("exported round ", state.last_round, " of ", run_dir, " to ", out_dir));
 }

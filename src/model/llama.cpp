@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
+#include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 
 #include <cmath>
@@ -58,9 +59,14 @@ at::Tensor rope_inverse_frequencies(const LlamaConfig& config) {
 
 // transformers' LlamaRMSNorm: normalise in fp32, cast back, then scale by the weight.
 // On CUDA the same operations run as 3 kernels instead of 8 (bit-identical, see fused_cuda.h).
+// The fused kernels have no backward: a forward that autograd records runs the ATen operations.
+bool fused_cuda_applies(const at::Tensor& x, const at::Tensor& weight) {
+  return x.is_cuda() && !x.requires_grad() && !weight.requires_grad();
+}
+
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 #if FEDKSEED_WITH_CUDA
-  if (x.is_cuda()) {
+  if (fused_cuda_applies(x, weight)) {
     return detail::rms_norm_scale_cuda(x, detail::square_to_float_cuda(x).mean(-1, /*keepdim=*/true), weight, eps);
   }
 #endif
@@ -73,7 +79,7 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
                                                double eps) {
 #if FEDKSEED_WITH_CUDA
-  if (x.is_cuda()) {
+  if (fused_cuda_applies(x, weight) && !delta.requires_grad()) {
     auto [sum, squares] = detail::add_square_to_float_cuda(x, delta);
     return {sum, detail::rms_norm_scale_cuda(sum, squares.mean(-1, /*keepdim=*/true), weight, eps)};
   }
@@ -92,7 +98,7 @@ at::Tensor rotate_half(const at::Tensor& x) {
 at::Tensor rope_query_key(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin, int64_t rotated,
                           int64_t hd) {
 #if FEDKSEED_WITH_CUDA
-  if (qkv.is_cuda()) return detail::rope_query_key_cuda(qkv, cos, sin, rotated, hd);
+  if (fused_cuda_applies(qkv, cos)) return detail::rope_query_key_cuda(qkv, cos, sin, rotated, hd);
 #endif
   const at::Tensor query_key =
       qkv.narrow(-1, 0, rotated * hd).view({qkv.size(0), qkv.size(1), rotated, hd}).transpose(1, 2);
@@ -102,7 +108,7 @@ at::Tensor rope_query_key(const at::Tensor& qkv, const at::Tensor& cos, const at
 // The SwiGLU product silu(gate) * up (one kernel on CUDA).
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) {
 #if FEDKSEED_WITH_CUDA
-  if (detail::silu_mul_cuda_accepts(gate, up)) return detail::silu_mul_cuda(gate, up);
+  if (fused_cuda_applies(gate, up) && detail::silu_mul_cuda_accepts(gate, up)) return detail::silu_mul_cuda(gate, up);
 #endif
   return at::silu(gate) * up;
 }
@@ -127,13 +133,14 @@ void check_ids(const at::Tensor& ids, int64_t vocab, const std::string& what) {
 
 }  // namespace
 
-LlamaModel::LlamaModel(const LlamaConfig& config, c10::ScalarType dtype, c10::Device device)
+LlamaModel::LlamaModel(const LlamaConfig& config, c10::ScalarType dtype, c10::Device device, bool requires_grad)
     : config_(config) {
   config_.validate("model config");
   check_dtype(dtype);
   const int64_t h = config.hidden_size, hd = config.head_dim, heads = config.num_attention_heads,
                 kv = config.num_key_value_heads, inter = config.intermediate_size, vocab = config.vocab_size;
-  flat_ = at::empty({config.parameter_count()}, at::TensorOptions().dtype(dtype).device(device));
+  flat_ = at::empty({config.parameter_count()}, at::TensorOptions().dtype(dtype).device(device))
+              .requires_grad_(requires_grad);  // before the views, so that they carry gradients to it
   int64_t offset = 0;
   auto take = [&](const std::string& name, std::vector<int64_t> shape) {
     int64_t numel = 1;
@@ -341,11 +348,13 @@ at::Tensor LlamaModel::logits(const at::Tensor& input_ids, const at::Tensor& att
 
 at::Tensor LlamaModel::loss(const at::Tensor& input_ids, const at::Tensor& labels,
                             const at::Tensor& attention_mask) const {
+  c10::InferenceMode guard;
   return labelled_losses(input_ids, labels, attention_mask, at::Reduction::Mean);
 }
 
 at::Tensor LlamaModel::sample_losses(const at::Tensor& input_ids, const at::Tensor& labels,
                                      const at::Tensor& attention_mask) const {
+  c10::InferenceMode guard;
   const at::Tensor host_labels = labels.to(at::kCPU, at::kLong);
   const at::Tensor token_losses =
       labelled_losses(input_ids, host_labels, attention_mask, at::Reduction::None).to(at::kCPU, at::kDouble);
@@ -359,7 +368,6 @@ at::Tensor LlamaModel::sample_losses(const at::Tensor& input_ids, const at::Tens
 
 at::Tensor LlamaModel::labelled_losses(const at::Tensor& input_ids, const at::Tensor& labels,
                                        const at::Tensor& attention_mask, int64_t reduction) const {
-  c10::InferenceMode guard;
   TORCH_CHECK(labels.sizes() == input_ids.sizes(), "LlamaModel::loss: labels ", labels.sizes(),
               " do not match input_ids ", input_ids.sizes());
   const at::Tensor ids = embedding_ids(input_ids, attention_mask);
@@ -390,6 +398,18 @@ at::Tensor LlamaModel::rows_loss(const at::Tensor& hidden, const at::Tensor& row
   at::Tensor flat = hidden.narrow(1, 0, shifted).reshape({-1, config_.hidden_size});
   if (rows.defined()) flat = flat.index_select(0, rows);
   return at::cross_entropy_loss(lm_head(flat), targets, {}, reduction, -100);
+}
+
+LlamaModel LlamaModel::with_gradients() const {
+  LlamaModel copy(config_, dtype(), device(), /*requires_grad=*/true);
+  at::NoGradGuard no_grad;
+  copy.flat_.copy_(flat_);
+  return copy;
+}
+
+at::Tensor LlamaModel::training_loss(const at::Tensor& input_ids, const at::Tensor& labels,
+                                     const at::Tensor& attention_mask) const {
+  return labelled_losses(input_ids, labels, attention_mask, at::Reduction::Mean);
 }
 
 void LlamaModel::save(const std::string& dir) const {

@@ -41,6 +41,7 @@ struct TrainOptions {
   std::string rng = "philox-icdf";
   // Run
   std::string device = "0";
+  int64_t threads = 0;
   bool log = false;
   std::string log_root = "logs";
   int64_t seed = 42;
@@ -115,6 +116,8 @@ void TrainOptions::visit_fields(Visitor&& visit) {
         "Box-Muller; earlier versions' default) | torch (the reference's)");
   visit("--device", device, "cpu | cuda | cuda:N | N (CUDA device index); under torchrun (RANK set) any CUDA "
                            "device means this rank's local GPU, cuda:LOCAL_RANK (modulo the GPU count)");
+  visit("--threads", threads, "CPU threads for LibTorch and data preparation; 0 = the cores this process may use "
+                             "(its CPU affinity, capped by OMP_NUM_THREADS)");
   visit("--log", log, "Write the run directory <log_root>/<timestamp>/");
   visit("--log_root", log_root, "Root of run directories");
   visit("--seed", seed, "Seed of every random choice");

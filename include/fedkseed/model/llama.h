@@ -66,6 +66,12 @@ class LlamaModel {
   at::Tensor graphed_loss(const at::Tensor& input_ids, const at::Tensor& labels, int64_t bucket = 64) const;
   // Drops the captured graphs (and their memory).
   void clear_graphs() const;
+  // For first-order training: a copy whose flat parameters are a leaf tensor that requires
+  // grad (its views carry gradients to it); update it in place under at::NoGradGuard.
+  LlamaModel with_gradients() const;
+  // loss() recorded by autograd (on CUDA through the unfused ATen operations), for backward().
+  at::Tensor training_loss(const at::Tensor& input_ids, const at::Tensor& labels,
+                           const at::Tensor& attention_mask = {}) const;
   // Greedy decoding with a KV cache of the (non-empty) prompts as one left-padded batch.
   // Returns each prompt's new tokens, stopping after max_new_tokens or before its first
   // `eos_id` (excluded). `pad_id` fills padded slots, which are masked; an id outside the
@@ -97,7 +103,7 @@ class LlamaModel {
 
   struct LossGraphs;  // loss_graph.cpp
 
-  LlamaModel(const LlamaConfig& config, c10::ScalarType dtype, c10::Device device);
+  LlamaModel(const LlamaConfig& config, c10::ScalarType dtype, c10::Device device, bool requires_grad = false);
   // Final-normed hidden states [B, T, hidden]. `positions` [B, T] int64; `mask` is a bool
   // [B, 1, T, keys] attention mask or undefined for plain causal attention; with `cache`
   // the new keys/values are written at cache->length and attention covers the cache.

@@ -54,6 +54,11 @@ class Tokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
+// Copies the tokenizer files of model folder `from` (tokenizer.json, tokenizer.model, their JSON
+// side files, generation_config.json) that exist into folder `to`, so that `to` tokenises and
+// stops generating as `from` does. Throws fedkseed::Error naming a file that cannot be copied.
+void copy_tokenizer_files(const std::string& from, const std::string& to);
+
 // Trains a LLaMA-style sentencepiece model (BPE, byte_fallback, digits split, unk=0 bos=1
 // eos=2, no pad) on `corpus_lines` and writes out_dir/tokenizer.model and a
 // tokenizer_config.json that transformers' LlamaTokenizer loads. Throws fedkseed::Error
