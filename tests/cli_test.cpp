@@ -93,7 +93,8 @@ TEST(Cli, HugeCountsAndNanAreRefusedNamingTheFlag) {
       {"--local_step 1000000000000", "--local_step: 1000000000000 is invalid; accepted: 0..1000000"},
       {"--num_clients 1000000000000", "--num_clients: 1000000000000 is invalid; accepted: 1..1000000"},
       {"--grad_clip nan", "--grad_clip: nan is invalid; accepted: a number (<= 0: off)"},
-      {"--grad_initial inf", "--grad_initial: inf is invalid; accepted: a finite value"}};
+      {"--grad_initial inf", "--grad_initial: inf is invalid; accepted: a finite value"},
+      {"--threads -1", "--threads: -1 is invalid; accepted: 0 (automatic) or 1..4096"}};
   for (const auto& [flags, message] : cases) {
     const auto result = run_fedkseed("train --device cpu --model /nonexistent/model " + flags);
     EXPECT_EQ(result.exit_code, 2) << flags << ": " << result.err;
