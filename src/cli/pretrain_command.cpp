@@ -1,7 +1,10 @@
 // `fedkseed pretrain`: first-order training of a checkpoint on instruction data in the training
 // template and plain text, so that zeroth-order tuning starts from a base that has learned the
 // language and the format (MeZO's prompt-based setting) instead of from random weights.
+#include <ATen/Context.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -31,7 +34,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct PretrainArgs {
-  std::string model, out, device = "cpu", data_dir = "data", ni_tasks;
+  std::string model, out, device = "cpu", data_dir = "data", ni_tasks, ni_tasks_text;
   std::vector<std::string> dolly, dolly_text, text;
   FirstOrderOptions training;
   int64_t max_length = 256, log_every = 50, threads = 0;
@@ -39,50 +42,42 @@ struct PretrainArgs {
   bool force = false;
 };
 
-// Prompt + response in the training template, as whole sequences (BOS ... EOS).
-void add_templated(std::vector<std::vector<int64_t>>& sequences, const Tokenizer& tokenizer,
-                   const std::vector<PromptPair>& pairs, int64_t max_length) {
-  for (auto& example : make_examples(tokenizer, pairs, max_length)) sequences.push_back(std::move(example.input_ids));
-}
-
+// Every source as (prompt, response) pairs: templated ones with the training template's
+// prompt, plain text with an empty prompt (so the sequence is BOS + text + EOS).
 std::vector<std::vector<int64_t>> read_sequences(const PretrainArgs& args, const Tokenizer& tokenizer) {
-  std::vector<std::vector<int64_t>> sequences;
+  std::vector<PromptPair> pairs;
   for (const auto& path : args.dolly) {
-    std::vector<PromptPair> pairs;
     for (const auto& record : read_dolly(path)) pairs.push_back({dolly_prompt(record.instruction, record.context), record.response});
-    add_templated(sequences, tokenizer, pairs, args.max_length);
   }
-  if (!args.ni_tasks.empty()) {
-    std::ifstream list(args.ni_tasks);
-    if (!list) throw Error("--ni_tasks " + args.ni_tasks + ": cannot be read");
+  for (const auto& path : args.dolly_text) {
+    for (const auto& record : read_dolly(path)) {
+      pairs.push_back({"", record.instruction + (record.context.empty() ? "" : " " + record.context) + " " + record.response});
+    }
+  }
+  for (const auto& [list_path, templated] : {std::pair{args.ni_tasks, true}, std::pair{args.ni_tasks_text, false}}) {
+    if (list_path.empty()) continue;
+    std::ifstream list(list_path);
+    if (!list) throw Error(std::string(templated ? "--ni_tasks " : "--ni_tasks_text ") + list_path + ": cannot be read");
     const std::string root = ni_root(args.data_dir);
-    std::vector<PromptPair> pairs;
     for (std::string name; std::getline(list, name);) {
       if (name.find_first_not_of(" \t\r") == std::string::npos) continue;
       const NiTask task = read_ni_task(root, name, args.max_length);
-      for (const auto& instance : task.instances) pairs.push_back({ni_prompt(task.definition, instance.input, true), instance.output});
-    }
-    add_templated(sequences, tokenizer, pairs, args.max_length);
-  }
-  const auto add_text = [&](const std::string& document) {
-    std::vector<int64_t> ids = tokenizer.encode(document);
-    ids.push_back(tokenizer.eos_id());
-    if (static_cast<int64_t>(ids.size()) > args.max_length) ids.resize(args.max_length);
-    sequences.push_back(std::move(ids));
-  };
-  for (const auto& path : args.dolly_text) {
-    for (const auto& record : read_dolly(path)) {
-      add_text(record.instruction + (record.context.empty() ? "" : " " + record.context) + " " + record.response);
+      for (const auto& instance : task.instances) {
+        pairs.push_back(templated ? PromptPair{ni_prompt(task.definition, instance.input, true), instance.output}
+                                  : PromptPair{"", task.definition + " " + instance.input + " " + instance.output});
+      }
     }
   }
   for (const auto& path : args.text) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error("--text " + path + ": cannot be read");
     for (std::string line; std::getline(in, line);) {
-      if (line.find_first_not_of(" \t\r") != std::string::npos) add_text(line);
+      if (line.find_first_not_of(" \t\r") != std::string::npos) pairs.push_back({"", line});
     }
   }
-  if (sequences.empty()) throw Error("pretrain: no data; give --dolly, --dolly_text, --ni_tasks or --text");
+  if (pairs.empty()) throw Error("pretrain: no data; give --dolly, --dolly_text, --ni_tasks, --ni_tasks_text or --text");
+  std::vector<std::vector<int64_t>> sequences;
+  for (auto& example : make_examples(tokenizer, pairs, args.max_length)) sequences.push_back(std::move(example.input_ids));
   return sequences;
 }
 
@@ -95,6 +90,12 @@ void run_pretrain(const PretrainArgs& args) {
   if (args.log_every < 1) throw Error("--log_every: must be >= 1");
   use_threads(args.threads);
   const c10::Device device = parse_device(args.device);
+  if (device.is_cuda()) {
+    // Same seed, same weights on a GPU too: deterministic kernels (sorted embedding backward,
+    // fixed cuBLAS workspaces) instead of atomics.
+    setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+    at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+  }
   const std::string model_dir = resolve_model_dir(args.model);
   StagedOutput output(args.out, "--out", "pretrain", args.force, {model_dir});
   const auto start = std::chrono::steady_clock::now();
@@ -171,6 +172,9 @@ void add_pretrain_command(CLI::App& app) {
   command->add_option("--ni_tasks", args->ni_tasks,
                       "File listing Natural Instructions task names (one per line), read from --data_dir, trained "
                       "in the training template");
+  command->add_option("--ni_tasks_text", args->ni_tasks_text,
+                      "Like --ni_tasks, each instance trained as plain text: definition, input and output joined by "
+                      "spaces, no template");
   command->add_option("--data_dir", args->data_dir, "Root holding natural-instructions/")->capture_default_str();
   command->add_option("--text", args->text, "Plain text, one document per line (repeatable)");
   command->add_option("--steps", args->training.steps, "AdamW steps")->capture_default_str();
