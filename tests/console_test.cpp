@@ -44,7 +44,7 @@ class Console : public ::testing::Test {
   // A small run on the CPU; --device and --dtype are left to their defaults.
   static std::string train_args(const std::string& extra) {
     return "train --model " + model() + " --data_dir " + *workspace_ +
-           "/data --dataset dolly --num_clients 4 -m 0.5 --rounds 2 --local_step 2 -K 8 --max_length 64 "
+           "/data --dataset dolly --num_clients 4 -m 0.5 --rounds 2 --local_step 2 -K 8 --max_length 160 "
            "--eval_max_samples 2 " + extra;
   }
   static std::string* workspace_;
