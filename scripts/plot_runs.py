@@ -10,10 +10,12 @@ differ only in --seed are one line: their mean, with a band (or error bar) of on
 The table of the same runs is `fedkseed report`.
 """
 import argparse
+import itertools
 import json
 import math
 import os
 import sys
+import textwrap
 from collections import OrderedDict
 
 import matplotlib
@@ -27,6 +29,19 @@ NOT_AN_EXPERIMENT = {"seed", "log_root", "device", "resume", "stop_after", "log"
 # Options named in a line's label when they vary between the given runs: these first, then
 # any other in alphabetical order (K and bias_sampling are in the method's name).
 LABEL_KEYS = ["dataset", "iid", "lr", "zo_eps", "local_step", "m", "num_clients", "rounds", "model", "dtype"]
+# Shorter names of options in labels.
+ABBREVIATIONS = {"num_clients": "N", "local_step": "steps", "zo_eps": "eps", "batch_size": "bs",
+                 "max_length": "len", "dataset_subsample": "subsample", "eval_max_samples": "eval_n",
+                 "bias_loss_clip": "clip", "grad_initial": "g0", "weight_decay": "wd", "batch_or_epoch": "per"}
+# Options holding paths: labels show the last component.
+PATH_KEYS = {"model", "data_dir", "partition_file", "seeds_file"}
+# Legend labels and titles wrap at these widths (characters), so neither squeezes the axes.
+LABEL_WIDTH = 34
+TITLE_WIDTH = 60
+# Line styles and markers cycle with periods 4 and 6 (colours with 10), so that two lines of
+# the same colour, as from 11 or more runs, still differ.
+LINE_STYLES = ["-", "--", "-.", ":"]
+MARKERS = ["o", "s", "^", "D", "v", "P"]
 
 
 class RunError(Exception):
@@ -120,12 +135,30 @@ def group_runs(runs):
     labelled = []
     for members in groups.values():
         config = members[0]["config"]
-        parts = ([f"K={config['K']}"] if config["K"] else []) + [f"{k}={config.get(k)}" for k in varying]
+        parts = ([f"K={config['K']}"] if config["K"] else []) + [short_option(k, config.get(k)) for k in varying]
         label = members[0]["method"] + (f" ({', '.join(parts)})" if parts else "")
         if len(members) > 1:
             label += f", {len(members)} seeds"
         labelled.append((label, members))
     return labelled, varying
+
+
+def short_option(key, value):
+    """`key=value` for a label: abbreviated key, a path's last component, long text cut."""
+    if key in PATH_KEYS and isinstance(value, str) and value:
+        value = os.path.basename(os.path.normpath(value))
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    if len(text) > 20:
+        text = text[:19] + "…"
+    return f"{ABBREVIATIONS.get(key, key)}={text}"
+
+
+def styles():
+    """Distinct (colour, line style, marker) for successive lines."""
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i in itertools.count():
+        yield {"color": colours[i % len(colours)], "linestyle": LINE_STYLES[i % len(LINE_STYLES)],
+               "marker": MARKERS[i % len(MARKERS)]}
 
 
 def mean_std(values):
@@ -150,7 +183,7 @@ def series_mean(members, field):
 
 
 def plot_series(ax, xs, means, stds, label, **style):
-    (line,) = ax.plot(xs, means, marker="o", markersize=3, label=label, **style)
+    (line,) = ax.plot(xs, means, markersize=4, label=label, **style)
     if any(s is not None for s in stds):
         low = [m - (s or 0.0) for m, s in zip(means, stds)]
         high = [m + (s or 0.0) for m, s in zip(means, stds)]
@@ -158,24 +191,25 @@ def plot_series(ax, xs, means, stds, label, **style):
 
 
 def plot_eval_loss(groups, out):
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    for label, members in groups:
-        plot_series(ax, *series_mean(members, "eval"), label)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for (label, members), style in zip(groups, styles()):
+        plot_series(ax, *series_mean(members, "eval"), label, **style)
     finish(ax, "Test loss per round (mean ± 1 std over seeds)", "communication round", "test loss")
     return save(fig, out, "eval_loss.png")
 
 
 def plot_communication(groups, out):
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    for label, members in groups:
-        plot_series(ax, *series_mean(members, "cumulative_bytes"), label)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for (label, members), style in zip(groups, styles()):
+        plot_series(ax, *series_mean(members, "cumulative_bytes"), label, **style)
     fedavg = OrderedDict()  # one line per model and dtype: full-model bytes depend on nothing else here
     for _, members in groups:
         config = members[0]["config"]
         fedavg.setdefault((config["model"], config["dtype"]), members[0]["fedavg_bytes"])
-    for (model, dtype), points in fedavg.items():
+    fedavg_styles = itertools.cycle(["--", ":", "-.", (0, (5, 1, 1, 1))])  # references of several models differ
+    for ((model, dtype), points), linestyle in zip(fedavg.items(), fedavg_styles):
         name = os.path.basename(os.path.normpath(model)) if len(fedavg) > 1 else "same model"
-        ax.plot([x for x, _ in points], [y for _, y in points], color="black", linestyle="--",
+        ax.plot([x for x, _ in points], [y for _, y in points], color="black", linestyle=linestyle,
                 label=f"FedAvg, full model up+down ({name}, {dtype})")
     ax.set_yscale("log")
     finish(ax, "Cumulative communication, all clients", "communication round", "bytes sent, up + down (log)")
@@ -187,7 +221,7 @@ def plot_k_ablation(runs, varying, out):
     lines = OrderedDict()
     for run in runs:
         config = run["config"]
-        name = run["method"] + "".join(f", {k}={config.get(k)}" for k in varying)
+        name = run["method"] + "".join(f", {short_option(k, config.get(k))}" for k in varying)
         lines.setdefault(name, []).append(run)
     metrics = [("rouge_l", "final Rouge-L (%)"), ("final_loss", "final test loss")]
     metrics = [(f, y) for f, y in metrics if any(run[f] is not None for run in runs)]
@@ -196,10 +230,10 @@ def plot_k_ablation(runs, varying, out):
         return None
     fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.5), squeeze=False)
     for ax, (field, ylabel) in zip(axes[0], metrics):
-        for name, members in bounded.items():
+        for (name, members), style in zip(bounded.items(), styles()):
             ks = sorted({r["config"]["K"] for r in members if r["config"]["K"]})
             stats = [mean_std([r[field] for r in members if r["config"]["K"] == k]) for k in ks]
-            ax.errorbar(ks, [m for m, _ in stats], yerr=[s or 0.0 for _, s in stats], marker="o", capsize=3, label=name)
+            ax.errorbar(ks, [m for m, _ in stats], yerr=[s or 0.0 for _, s in stats], capsize=3, label=name, **style)
         for name, members in lines.items():
             if members[0]["config"]["K"] == 0:
                 mean, _ = mean_std([r[field] for r in members])
@@ -212,22 +246,24 @@ def plot_k_ablation(runs, varying, out):
 
 
 def finish(ax, title, xlabel, ylabel, integer_x=True, legend_outside=True):
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, TITLE_WIDTH), fontsize=11)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
     if integer_x:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    handles, labels = ax.get_legend_handles_labels()
+    labels = [textwrap.fill(label, LABEL_WIDTH, break_on_hyphens=False) for label in labels]
     if legend_outside:
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+        ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     else:
-        ax.legend(fontsize=8)
+        ax.legend(handles, labels, fontsize=8)
 
 
 def save(fig, out, name):
+    """The PNG grown to hold the legend beside the axes and every title, rather than the axes shrunk."""
     path = os.path.join(out, name)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    fig.savefig(path, dpi=130, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
     return path
 

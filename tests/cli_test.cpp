@@ -108,10 +108,10 @@ TEST(Cli, UnknownFlagIsAnError) {
   EXPECT_NE(result.err.find("--round"), std::string::npos) << result.err;
 }
 
-// Flags are parsed and echoed as config.yaml before the model is opened, so a missing
-// model shows how the flags were understood and that parsing itself succeeded.
+// Flags are parsed and, with --log_level debug, logged as config.yaml before the model is
+// opened, so a missing model shows how the flags were understood and that parsing succeeded.
 CommandResult parse_only(const std::string& arguments) {
-  return run_fedkseed("train --device cpu --model /nonexistent/model " + arguments);
+  return run_fedkseed("train --device cpu --model /nonexistent/model --log_level debug " + arguments);
 }
 
 void expect_parsed(const CommandResult& result, const std::string& context) {
@@ -124,11 +124,11 @@ TEST(Cli, UsePromptsWorksBareAndWithAValue) {
   for (const char* form : {"--use_prompts", "--use_prompts true", "--use_prompts=1"}) {
     const auto result = parse_only(form);
     expect_parsed(result, form);
-    EXPECT_NE(result.out.find("use_prompts: true"), std::string::npos) << form;
+    EXPECT_NE(result.err.find("use_prompts: true"), std::string::npos) << form;
   }
   const auto off = parse_only("--use_prompts false");
   expect_parsed(off, "--use_prompts false");
-  EXPECT_NE(off.out.find("use_prompts: false"), std::string::npos) << off.err;
+  EXPECT_NE(off.err.find("use_prompts: false"), std::string::npos) << off.err;
 }
 
 TEST(Cli, ConfigFileSetsFlagsAndCommandLineWins) {
@@ -136,9 +136,9 @@ TEST(Cli, ConfigFileSetsFlagsAndCommandLineWins) {
   write_text(dir + "/run.toml", "K = 17\nrounds = 0\nlr = 3e-7\nbias_sampling = true\ndataset = \"dolly\"\n");
   const auto result = parse_only("--config " + dir + "/run.toml -K 23");
   expect_parsed(result, "config file");
-  EXPECT_NE(result.out.find("K: 23"), std::string::npos) << result.out;
-  EXPECT_NE(result.out.find("bias_sampling: true"), std::string::npos) << result.out;
-  EXPECT_NE(result.out.find("dataset: \"dolly\""), std::string::npos) << result.out;
+  EXPECT_NE(result.err.find("K: 23"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("bias_sampling: true"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("dataset: \"dolly\""), std::string::npos) << result.err;
 
   write_text(dir + "/typo.toml", "rouns = 3\n");
   const auto typo = run_fedkseed("train --device cpu --config " + dir + "/typo.toml");

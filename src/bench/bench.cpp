@@ -50,6 +50,12 @@ double median_ms(c10::Device device, int warmup, int repetitions, const std::fun
   return times[times.size() / 2];
 }
 
+void announce(const std::string& name, double value, const std::string& unit) {
+  char text[160];
+  std::snprintf(text, sizeof text, "bench: %-22s %12.4g %s", name.c_str(), value, unit.c_str());
+  log::info(text);
+}
+
 std::pair<at::Tensor, at::Tensor> random_example(int64_t tokens, int64_t vocab, uint64_t seed) {
   Rng rng(seed, "bench example");
   at::Tensor ids = at::empty({1, tokens}, at::kLong);
@@ -63,6 +69,7 @@ std::pair<at::Tensor, at::Tensor> random_example(int64_t tokens, int64_t vocab, 
 
 namespace {
 
+using bench::announce;
 using bench::median_ms;
 // The rate an exact generator reaches on one H200 (philox-icdf's target); replays are compute-bound.
 constexpr double kTargetNormalsPerS = 1.3e12;
@@ -139,15 +146,21 @@ Measured measure_core(LlamaModel& model, const BenchOptions& options) {
     at::Tensor copy = at::empty_like(flat);
     m.copy_bytes_per_s = 2 * bytes / (1e-3 * median_ms(device, 1, options.repetitions, [&] { copy.copy_(flat); }));
   }
+  announce("device copy", m.copy_bytes_per_s / 1e9, "GB/s");
   m.gemm_ms = weight_gemms_ms(model, options);
+  announce("weight_gemms_ms", m.gemm_ms, "ms");
   const auto [ids, labels] = bench::random_example(options.seq, model.config().vocab_size, options.seed);
   m.forward_ms = median_ms(device, options.warmup, options.repetitions, [&] { model.graphed_loss(ids, labels); });
+  announce("forward_ms", m.forward_ms, "ms");
   m.eager_forward_ms = median_ms(device, 1, std::min(options.repetitions, 5), [&] { model.loss(ids, labels); });
+  announce("forward_eager_ms", m.eager_forward_ms, "ms");
 
   const ZoFlatParams params(model.named_parameters(), parse_rng_kind(options.rng));
   m.pass_ms = median_ms(device, options.warmup, options.repetitions, [&] { params.perturb(7, 1e-3); });
+  announce("pass_ms", m.pass_ms, "ms");
   m.pass2_ms = median_ms(device, options.warmup, options.repetitions,
                          [&] { params.replay_incremental({{7, 1.0}, {8, -1.0}}, 1e-6, 0.0); });
+  announce("pass_two_normals_ms", m.pass2_ms, "ms");
 
   Rng rng(options.seed, "bench step seeds");
   const int total = options.warmup + 2 * options.repetitions;
@@ -160,6 +173,7 @@ Measured measure_core(LlamaModel& model, const BenchOptions& options) {
   };
   peak_bytes_and_reset(device, true);
   m.step_ms = median_ms(device, options.warmup, options.repetitions, step);
+  announce("zo_step_ms", m.step_ms, "ms");
   bench::synchronize(device);
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < options.repetitions; ++i) step();
@@ -167,6 +181,7 @@ Measured measure_core(LlamaModel& model, const BenchOptions& options) {
   m.step_pipelined_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / options.repetitions;
   loop.finish();
+  announce("zo_step_pipelined_ms", m.step_pipelined_ms, "ms");
   m.peak_bytes = peak_bytes_and_reset(device, false);
   return m;
 }
@@ -190,14 +205,15 @@ LlamaConfig bench_config(const std::string& preset) {
 
 BenchReport run_bench(const BenchOptions& options) {
   if (options.seq < 2) throw Error("--seq: " + std::to_string(options.seq) + " is too short; use at least 2");
-  const c10::ScalarType dtype = parse_dtype(options.dtype);
   const c10::Device device = parse_device(options.device);
+  const c10::ScalarType dtype = resolve_dtype(options.dtype, device);
   if (!rng_is_philox(parse_rng_kind(options.rng))) throw Error("--rng: bench times philox-icdf or philox");
   const LlamaConfig config = bench_config(options.preset);
   log::info("bench: " + options.preset + " (" + std::to_string(config.parameter_count()) + " weights), " +
-            options.dtype + " on " + device.str() + ", seq " + std::to_string(options.seq));
+            dtype_name(dtype) + " on " + device.str() + ", seq " + std::to_string(options.seq) +
+            "; each figure below as it is measured");
   LlamaModel model = LlamaModel::random_init(config, options.seed, dtype, device);
-  BenchReport report{options.preset, device.str(), options.dtype, options.seq, config.parameter_count(), {}};
+  BenchReport report{options.preset, device.str(), dtype_name(dtype), options.seq, config.parameter_count(), {}};
   const double n = static_cast<double>(config.parameter_count());
   const double bytes = static_cast<double>(model.flat_parameters().nbytes());
 
@@ -235,6 +251,7 @@ BenchReport run_bench(const BenchOptions& options) {
       figure.extrapolated = true;
     }
     figure.ratio = figure.value / figure.floor;
+    announce(figure.name, figure.value, figure.extrapolated ? "s (extrapolated)" : "s");
     f.push_back(figure);
   }
   f.push_back(rate_figure("normals_per_s", "1/s", normals_per_s, kTargetNormalsPerS, "target 1.3e12/s"));
@@ -245,10 +262,12 @@ BenchReport run_bench(const BenchOptions& options) {
       const double ceiling = static_cast<double>(batch) * m.copy_bytes_per_s / bytes;
       f.push_back(rate_figure(batch == 1 ? "decode_b1_tokens_per_s" : "decode_tokens_per_s", "tok/s", d.tokens_per_s,
                               ceiling, "batch / (weights read once per token at copy bandwidth)"));
+      announce(f.back().name, d.tokens_per_s, "tok/s");
     }
   }
   if (options.round_clients > 0 && options.round_steps > 0) {
     const bench::RoundResult r = bench::measure_round(model, options);
+    announce("round_s", r.seconds, "s");
     const double scale = r.mean_tokens / static_cast<double>(options.seq);
     const double floor = 1e-3 * static_cast<double>(r.steps) * (2 * m.gemm_ms * scale + 2 * pass_floor_ms) +
                          static_cast<double>(r.touched_seeds) * n / kTargetNormalsPerS +

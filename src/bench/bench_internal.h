@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <utility>
 
 #include "fedkseed/bench/bench.h"
@@ -15,6 +16,8 @@
 namespace fedkseed::bench {
 
 void synchronize(c10::Device device);
+// One console line for a figure as soon as it is measured (a large model takes minutes in all).
+void announce(const std::string& name, double value, const std::string& unit);
 // Median milliseconds of `repetitions` calls of fn, each synchronised, after `warmup` calls.
 double median_ms(c10::Device device, int warmup, int repetitions, const std::function<void()>& fn);
 // One training example of `tokens` random ids in [3, vocab) labelled on its second half:

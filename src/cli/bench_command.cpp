@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "fedkseed/bench/bench.h"
+#include "fedkseed/common/device.h"
 #include "fedkseed/common/error.h"
 #include "commands.h"
 
@@ -16,8 +17,9 @@ void add_bench_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand("bench", "Time a ZO step, forward, passes, replay, decoding and a round");
   command->add_option("--preset", options->preset, "tiny|dj-1.3b|open-llama-3b|llama-7b")->required();
   command->add_option("--seq", options->seq, "tokens per training example")->capture_default_str();
-  command->add_option("--dtype", options->dtype, "fp16|bf16|fp32")->capture_default_str();
-  command->add_option("--device", options->device, "cuda|cuda:N|cpu")->capture_default_str();
+  command->add_option("--dtype", options->dtype, "fp16|bf16|fp32, or auto: fp32 on the CPU, fp16 on a GPU")
+      ->capture_default_str();
+  command->add_option("--device", options->device, kDeviceHelp)->capture_default_str();
   command->add_option("--rng", options->rng, "direction generator: philox-icdf|philox")->capture_default_str();
   command->add_option("--json", *json_path, "also write the figures as JSON to this file");
   command->add_option("--warmup", options->warmup, "untimed calls before each figure")->capture_default_str();

@@ -38,7 +38,7 @@ struct InitModelArgs {
 };
 
 struct ModelArgs {
-  std::string model, dtype = "auto", device = "cpu";
+  std::string model, dtype = "auto", device = "auto";
   bool allow_nonfinite = false;
 };
 
@@ -51,6 +51,17 @@ struct GenerateArgs : ModelArgs {
   std::string prompt;
   int64_t max_new_tokens = 128;
 };
+
+// What score and generate feed the model: the training format (data/example.h) around text
+// used as given, so a model tuned by `train` wants the prompt in training's template.
+std::string fed_text_help(const std::string& fed) {
+  std::string dolly = dolly_prompt("{instruction}", "");
+  for (std::size_t at = dolly.find('\n'); at != std::string::npos; at = dolly.find('\n', at + 2)) {
+    dolly.replace(at, 1, "\\n");
+  }
+  return fed + "\nNo prompt template is applied: to match training, give the prompt in training's, e.g. Dolly's "
+               "without a context:\n  \"" + dolly + "\"\n(with a context, and Natural Instructions': see the README).\n";
+}
 
 // Procedurally generated English (sentences, numbers, the prompt template, a little code)
 // for training init-model's small tokenizer; deterministic for a given seed.
@@ -168,9 +179,7 @@ void run_init_model(const InitModelArgs& args) {
 // The model and its tokenizer, checked against each other.
 std::pair<LlamaModel, Tokenizer> load_model(const ModelArgs& args) {
   const c10::Device device = parse_device(args.device);
-  const c10::ScalarType dtype =
-      args.dtype == "auto" ? (device.is_cpu() ? c10::kFloat : c10::kHalf) : parse_dtype(args.dtype);
-  LlamaModel model = LlamaModel::load(args.model, dtype, device, args.allow_nonfinite);
+  LlamaModel model = LlamaModel::load(args.model, resolve_dtype(args.dtype, device), device, args.allow_nonfinite);
   Tokenizer tokenizer = Tokenizer::load(args.model);
   config_check_tokenizer(model.config(), resolve_model_dir(args.model) + "/config.json", tokenizer);
   return {std::move(model), std::move(tokenizer)};
@@ -237,7 +246,7 @@ void add_model_options(CLI::App& command, ModelArgs& args) {
                   "fp32|fp16|bf16, or auto: fp32 on the CPU (matches transformers to ~1e-5), fp16 on CUDA "
                   "(the reference's precision)")
       ->capture_default_str();
-  command.add_option("--device", args.device, "cpu | cuda | cuda:N | N")->capture_default_str();
+  command.add_option("--device", args.device, kDeviceHelp)->capture_default_str();
   command.add_flag("--allow_nonfinite", args.allow_nonfinite, "Load weights holding NaN or Inf instead of refusing them");
 }
 
@@ -275,6 +284,10 @@ void add_model_commands(CLI::App& app) {
   auto* score_command = app.add_subcommand("score",
                                            "Per-line loss of {\"prompt\", \"response\"} JSONL in the "
                                            "training format: one {\"loss\", \"tokens\"} line each");
+  score_command->footer(fed_text_help(
+      "Scored text: BOS + prompt + response + EOS (BOS where the tokenizer puts one), prompt and response joined "
+      "as they are, with no separator (training's format). The loss is the mean cross-entropy over the response "
+      "tokens and EOS; \"tokens\" counts them."));
   add_model_options(*score_command, *score);
   score_command->add_option("--data", score->data, "JSONL file")->required();
   score_command
@@ -286,7 +299,10 @@ void add_model_commands(CLI::App& app) {
   auto* generate_command = app.add_subcommand(
       "generate", "Greedy continuation of --prompt: one {\"ids\", \"text\"} line (EOS excluded)");
   add_model_options(*generate_command, *generate);
-  generate_command->add_option("--prompt", generate->prompt, "Prompt text (BOS is prepended)")->required();
+  generate_command->add_option("--prompt", generate->prompt, "Prompt text, used as given (BOS is prepended)")
+      ->required();
+  generate_command->footer(fed_text_help(
+      "Continued text: BOS + prompt, greedily, until EOS or --max_new_tokens (the final evaluation's format)."));
   generate_command->add_option("--max_new_tokens", generate->max_new_tokens, "Most tokens to generate")
       ->capture_default_str();
   generate_command->callback([generate] { run_generate(*generate); });

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "fedkseed/common/device.h"
+#include "fedkseed/common/dtype.h"
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
 #include "fedkseed/common/run_dir.h"
@@ -33,6 +35,27 @@ TrainOptions with_absolute_paths(TrainOptions options) {
   return options;
 }
 
+bool speaks_for_the_run() {
+  const auto launch = launch_from_environment();
+  return !launch || launch->rank == 0;
+}
+
+// --device, --dtype and --init_on as the run uses them, so that config.yaml and a resume
+// record what ran: auto's device; fp32 on the CPU unless --dtype names one (with a note);
+// theta0 in host memory on the CPU, where there is no GPU to keep it on.
+TrainOptions with_resolved_device(TrainOptions options) {
+  const c10::Device device = parse_device(options.device);
+  if (options.device == "auto") options.device = device.str();
+  if (options.dtype == "auto") {
+    options.dtype = dtype_name(resolve_dtype(options.dtype, device));
+    if (device.is_cpu() && speaks_for_the_run()) {
+      log::info("note: --dtype fp32 on the CPU (fp16 is about 3x slower there); give --dtype to choose another");
+    }
+  }
+  if (device.is_cpu() || options.init_on == "auto") options.init_on = device.is_cpu() ? "cpu" : "gpu";
+  return options;
+}
+
 // Warns about (or, for --rounds and --rng, refuses) flags given with a resume whose value
 // differs from the run's saved one.
 void check_resume_flags(const TrainOptions& given, const TrainOptions& saved, const std::vector<std::string>& flags) {
@@ -55,8 +78,7 @@ void check_resume_flags(const TrainOptions& given, const TrainOptions& saved, co
     }
     ignored += (ignored.empty() ? "" : ", ") + flag;
   }
-  const auto launch = launch_from_environment();
-  if (!ignored.empty() && (!launch || launch->rank == 0)) {
+  if (!ignored.empty() && speaks_for_the_run()) {
     log::warn("--resume " + given.resume + ": ignoring " + ignored + ": a resumed run keeps its saved flags "
               "(only --stop_after, --threads, --backend and --dist_timeout may change)");
   }
@@ -71,7 +93,8 @@ TrainOptions resolve_train_options(const TrainOptions& given, const std::vector<
       throw Error(std::string(given.save ? "--save" : "--stop_after") +
                   " needs --log: the run state is written to the run directory");
     }
-    TrainOptions options = with_absolute_paths(given);
+    TrainOptions options = with_resolved_device(with_absolute_paths(given));
+    options.validate();  // the resolved device against --backend
     if (!given.seeds_file.empty()) options.K = static_cast<int64_t>(read_seeds_file(given.seeds_file).seeds.size());
     if (options.bias_sampling && options.K == 0) {
       throw Error(options.seeds_file.empty()

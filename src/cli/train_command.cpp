@@ -1,13 +1,13 @@
 // `fedkseed train`: the reference main.py's flags bound to TrainOptions, then the run.
 #include <filesystem>
-#include <iostream>
 #include <memory>
+#include <sstream>
 #include <type_traits>
 #include <vector>
 
+#include "fedkseed/common/device.h"
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
-#include "fedkseed/common/device.h"
 #include "fedkseed/common/options.h"
 #include "fedkseed/common/threads.h"
 #include "fedkseed/federation/distributed.h"
@@ -54,6 +54,9 @@ std::vector<std::string> apply_config_file(CLI::App& command, const std::string&
     throw Error("--config " + path + ": " + error.what());
   }
   CLI::App& app = *command.get_parent();
+  // --quiet and --log_level are one setting, the verbosity: either on the command line
+  // overrides both keys of the file (a file's quiet = true gives way to --log_level info).
+  const bool verbosity_given = app.count("--quiet") + app.count("--log_level") > 0;
   std::vector<std::string> set;
   for (const auto& item : items) {
     if (item.name == "++" || item.name == "--") continue;  // section markers
@@ -63,7 +66,7 @@ std::vector<std::string> apply_config_file(CLI::App& command, const std::string&
     if (option == nullptr || item.name == "config") {
       throw Error("--config " + path + ": unknown key '" + item.fullname() + "'");
     }
-    if (option->count() > 0) continue;
+    if (option->count() > 0 || (global && verbosity_given)) continue;
     try {
       option->add_result(item.inputs);
       option->run_callback();
@@ -92,7 +95,20 @@ void validate_naming_config(const TrainOptions& options, const std::vector<std::
   }
 }
 
-// Prints the options the run actually uses (a resumed run's saved ones) as YAML, then runs.
+// The options that shape a run, on one line; config.yaml in the run folder holds them all.
+std::string options_summary(const TrainOptions& options) {
+  std::ostringstream line;
+  line << (options.bias_sampling ? "FedKSeed-Pro" : "FedKSeed") << " on " << options.dataset
+       << (options.dataset == "dolly" ? " (--iid " + options.iid + ")" : std::string()) << ": " << options.rounds
+       << " rounds, m " << options.m << ", " << options.local_step
+       << (options.batch_or_epoch == "batch" ? " steps" : " epochs") << " per client, K " << options.K
+       << ", lr " << options.lr << ", eps " << options.zo_eps << ", " << options.dtype << " on " << options.device
+       << ", model " << options.model;
+  return line.str();
+}
+
+// Names the options the run actually uses (a resumed run's saved ones) in one line, all of them
+// with --log_level debug, then runs.
 void run_train(const CLI::App& command, const TrainOptions& given) {
   std::vector<std::string> given_flags;
   for (const CLI::Option* option : command.get_options()) {
@@ -102,7 +118,8 @@ void run_train(const CLI::App& command, const TrainOptions& given) {
   const auto launch = launch_from_environment();
   use_threads(options.threads);
   if (!launch || launch->rank == 0) {
-    std::cout << options_to_yaml(options) << std::flush;
+    log::info(options_summary(options) + (options.log ? " (all options: config.yaml in the run folder)" : ""));
+    log::debug("options:\n" + options_to_yaml(options));
     if (parse_device(options.device).is_cpu()) {
       if (const auto advice = oversubscription_advice()) log::warn(*advice);
     }
@@ -111,7 +128,7 @@ void run_train(const CLI::App& command, const TrainOptions& given) {
 }
 
 struct ExportArgs {
-  std::string run, out, device = "cpu";
+  std::string run, out, device = "auto";
   bool force = false, allow_nonfinite = false;
 };
 
@@ -138,7 +155,8 @@ void add_train_command(CLI::App& app) {
       "export", "Write a run's tuned model (base model + replay of its state.json) as a Hugging Face folder");
   export_command->add_option("--run", args->run, "Run directory holding state.json")->required();
   export_command->add_option("--out", args->out, "Output checkpoint folder (new or empty)")->required();
-  export_command->add_option("--device", args->device, "Device for the replay: cpu | cuda[:N]")->capture_default_str();
+  export_command->add_option("--device", args->device, std::string("Device of the replay: ") + kDeviceHelp)
+      ->capture_default_str();
   export_command->add_flag("--force", args->force, "Replace the contents of a non-empty --out (once all is written)");
   export_command->add_flag("--allow_nonfinite", args->allow_nonfinite,
                            "Load base weights holding NaN or Inf instead of refusing them");

@@ -12,6 +12,14 @@ c10::ScalarType parse_dtype(const std::string& text, const std::string& flag) {
   throw Error(flag + ": '" + text + "' is invalid; accepted: fp16|bf16|fp32");
 }
 
+c10::ScalarType resolve_dtype(const std::string& text, c10::Device device, const std::string& flag) {
+  if (text == "auto") return device.is_cpu() ? c10::kFloat : c10::kHalf;
+  if (text != "fp16" && text != "bf16" && text != "fp32") {
+    throw Error(flag + ": '" + text + "' is invalid; accepted: auto|fp16|bf16|fp32");
+  }
+  return parse_dtype(text, flag);
+}
+
 std::string dtype_name(c10::ScalarType type) {
   switch (type) {
     case c10::kHalf: return "fp16";

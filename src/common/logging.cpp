@@ -25,6 +25,9 @@ std::shared_ptr<spdlog::logger>& logger() {
   return instance;
 }
 
+constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::debug, spdlog::level::info, spdlog::level::warn,
+                                                 spdlog::level::err, spdlog::level::off};
+
 bool stdout_is_terminal() { return isatty(fileno(stdout)) == 1; }
 
 }  // namespace
@@ -38,12 +41,9 @@ Level parse_level(const std::string& name) {
   throw Error("--log_level: '" + name + "' is not one of debug, info, warn, error, off");
 }
 
-void set_level(Level level) {
-  static constexpr spdlog::level::level_enum kLevels[] = {
-      spdlog::level::debug, spdlog::level::info, spdlog::level::warn, spdlog::level::err,
-      spdlog::level::off};
-  logger()->set_level(kLevels[static_cast<int>(level)]);
-}
+void set_level(Level level) { logger()->set_level(kLevels[static_cast<int>(level)]); }
+
+bool enabled(Level level) { return logger()->should_log(kLevels[static_cast<int>(level)]); }
 
 void add_file_sink(const std::string& path) {
   auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path);

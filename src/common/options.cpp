@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "fedkseed/common/device.h"
-#include "fedkseed/common/dtype.h"
 #include "fedkseed/common/error.h"
 
 namespace fedkseed {
@@ -71,7 +70,7 @@ void TrainOptions::validate() const {
   require(zerotask >= 0 && zerotask <= 7, "--zerotask", shown(zerotask), "0..7 (Dolly category codes)");
   require(dataset_subsample > 0 && dataset_subsample <= 1, "--dataset_subsample",
           shown(dataset_subsample), "(0, 1]");
-  parse_dtype(dtype);
+  require_one_of("--dtype", dtype, {"auto", "fp16", "bf16", "fp32"});
   require(std::isfinite(lr) && lr >= 0, "--lr", shown(lr), "a finite value >= 0");
   require(std::isfinite(weight_decay) && weight_decay >= 0, "--weight_decay", shown(weight_decay),
           "a finite value >= 0");
@@ -83,7 +82,7 @@ void TrainOptions::validate() const {
   require_one_of("--rng", rng, {"philox-icdf", "philox", "torch"});
   require_one_of("--eval_metric", eval_metric, {"rouge", "loss"});
   require_one_of("--sync", sync, {"from_init", "incremental"});
-  require_one_of("--init_on", init_on, {"gpu", "cpu"});
+  require_one_of("--init_on", init_on, {"auto", "gpu", "cpu"});
   require(eval_every >= 1, "--eval_every", shown(eval_every), ">= 1");
   require(eval_max_samples >= 0, "--eval_max_samples", shown(eval_max_samples), ">= 0 (0 = all)");
   require(stop_after >= 0, "--stop_after", shown(stop_after), ">= 0 (0 = off)");

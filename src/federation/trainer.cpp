@@ -31,6 +31,7 @@
 #include "fedkseed/model/model_dir.h"
 #include "fedkseed/model/config_check.h"
 #include "fedkseed/model/tokenizer.h"
+#include "run_console.h"
 #include "run_files.h"
 
 namespace fs = std::filesystem;
@@ -80,9 +81,9 @@ class Federation {
   void save_round(int64_t round, bool best);
   double evaluate_round();
   void final_evaluation();
-  void log_round(const RoundMetrics& metrics, double seconds) const;
 
   TrainOptions options_;
+  RunConsole console_;  // first, so that its wall clock includes loading the model and data
   const RunEvaluation& evaluation_;
   c10::Device device_;
   RankGroup* group_;
@@ -106,6 +107,7 @@ class Federation {
 Federation::Federation(const TrainOptions& options, const RunEvaluation& evaluation, c10::Device device,
                        RankGroup* group)
     : options_(options),
+      console_(options_, group ? group->size() : 1),
       evaluation_(evaluation),
       device_(device),
       group_(group),
@@ -277,15 +279,7 @@ void Federation::final_evaluation() {
   if (files_) files_->write_final_eval(metric, result.value);
   std::cout << "final round " << metric << ": " << result.value
             << (metric == "rouge" ? c10::str(" (Rouge-L ", result.value * 100, ")") : std::string()) << std::endl;
-}
-
-void Federation::log_round(const RoundMetrics& metrics, double seconds) const {
-  log::info(c10::str("round ", metrics.round, "/", options_.rounds, ": train L+ ", metrics.train_loss, ", eval loss ",
-                     metrics.eval_loss, ", bytes up ", metrics.bytes_up, " down ", metrics.bytes_down, " (total ",
-                     progress_.bytes_up + progress_.bytes_down, "; FedAvg would send ", metrics.bytes_fedavg,
-                     " this round)",
-                     group_ ? c10::str(", between ", group_->size(), " ranks ", metrics.bytes_between_ranks) : "",
-                     ", ", seconds, " s"));
+  console_.summary(progress_, result.value, files_ ? files_->directory().path() : "");
 }
 
 void Federation::run() {
@@ -308,7 +302,7 @@ void Federation::run() {
     progress_.seconds += seconds_since(start);
     if (files_) files_->add_metrics(metrics);
     save_round(round, best);
-    log_round(metrics, seconds_since(start));
+    console_.round(metrics, progress_, seconds_since(start));
     if (round == options_.stop_after && round < options_.rounds) {
       if (group_) group_->leave();
       if (files_) log::info(c10::str("stopped after round ", round, "; continue with --resume ", files_->directory().path()));

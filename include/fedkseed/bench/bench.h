@@ -12,8 +12,8 @@ namespace fedkseed {
 struct BenchOptions {
   std::string preset = "dj-1.3b";
   int64_t seq = 256;
-  std::string dtype = "fp16";
-  std::string device = "cuda";
+  std::string dtype = "auto";                  // fp32 on the CPU, fp16 on a GPU
+  std::string device = "auto";
   std::string rng = "philox-icdf";             // the direction generator (philox-icdf | philox)
   int warmup = 3;
   int repetitions = 20;                        // timed repetitions per figure (median)

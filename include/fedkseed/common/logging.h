@@ -14,6 +14,8 @@ enum class Level { debug, info, warn, error, off };
 // Parses "debug|info|warn|error|off"; throws fedkseed::Error naming the flag otherwise.
 Level parse_level(const std::string& name);
 void set_level(Level level);
+// Whether messages of `level` reach the console.
+bool enabled(Level level);
 // Also writes every message to `path` (appending), e.g. <run_dir>/train.log.
 void add_file_sink(const std::string& path);
 

@@ -1,0 +1,114 @@
+// The console of a training run (see run_console.h).
+#include "run_console.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "fedkseed/common/logging.h"
+
+namespace fedkseed {
+namespace {
+
+// 42s, 3m05s, 2h07m.
+std::string duration_text(double seconds) {
+  const auto total = static_cast<int64_t>(std::llround(std::max(seconds, 0.0)));
+  char text[32];
+  if (total < 60) {
+    std::snprintf(text, sizeof text, "%llds", static_cast<long long>(total));
+  } else if (total < 3600) {
+    std::snprintf(text, sizeof text, "%lldm%02llds", static_cast<long long>(total / 60),
+                  static_cast<long long>(total % 60));
+  } else {
+    std::snprintf(text, sizeof text, "%lldh%02lldm", static_cast<long long>(total / 3600),
+                  static_cast<long long>(total % 3600 / 60));
+  }
+  return text;
+}
+
+// 512 B, 3.4 kB, 1.2 GB (powers of 1000).
+std::string bytes_text(double bytes) {
+  static const char* const kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+  int unit = 0;
+  while (std::fabs(bytes) >= 1000 && unit < 5) {
+    bytes /= 1000;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", bytes, kUnits[unit]);
+  return text;
+}
+
+std::string number_text(double value, const char* format = "%.4f") {
+  if (std::isnan(value)) return "nan";
+  char text[32];
+  std::snprintf(text, sizeof text, format, value);
+  return text;
+}
+
+}  // namespace
+
+RunConsole::RunConsole(const TrainOptions& options, int ranks) : options_(options), ranks_(ranks) {}
+
+void RunConsole::round(const RoundMetrics& metrics, const RunState& progress, double seconds) {
+  if (rounds_run_ == 0) first_round_ = metrics.round;
+  ++rounds_run_;
+  const int64_t steps = metrics.steps_applied + metrics.steps_skipped;
+  steps_ += steps;
+  skipped_ += metrics.steps_skipped;
+  round_seconds_ += seconds;
+  const double left = round_seconds_ / static_cast<double>(rounds_run_) * static_cast<double>(options_.rounds - metrics.round);
+  std::ostringstream line;
+  line << "round " << metrics.round << "/" << options_.rounds << " ("
+       << 100 * metrics.round / std::max<int64_t>(options_.rounds, 1) << "%): train L+ "
+       << number_text(metrics.train_loss) << ", eval loss "
+       << (metrics.evaluated ? number_text(metrics.eval_loss) : std::string("-")) << " (best "
+       << number_text(progress.best_eval_loss) << "), " << steps << " steps at "
+       << number_text(metrics.seconds_train > 0 ? steps / metrics.seconds_train : NAN, "%.1f") << "/s, "
+       << metrics.steps_skipped << " skipped, bytes up " << bytes_text(metrics.bytes_up) << " down "
+       << bytes_text(metrics.bytes_down) << " (FedAvg: " << bytes_text(metrics.bytes_fedavg) << ")";
+  if (ranks_ > 1) line << ", between " << ranks_ << " ranks " << bytes_text(metrics.bytes_between_ranks);
+  line << ", " << number_text(seconds, "%.1f") << " s, ETA " << duration_text(left);
+  log::info(line.str());
+}
+
+void RunConsole::summary(const RunState& progress, double final_value, const std::string& run_folder) const {
+  if (!log::enabled(log::Level::info)) return;
+  const auto& losses = progress.eval_losses;
+  std::ostringstream out;
+  out << "\nsummary\n";
+  if (!losses.empty()) {
+    out << "  eval loss       round 0 " << number_text(losses.front()) << ", best "
+        << (progress.best_round < 0 ? std::string("none (every loss NaN)")
+                                    : number_text(progress.best_eval_loss) + " (round " +
+                                          std::to_string(progress.best_round) + ")")
+        << ", final " << number_text(losses.back()) << "\n";
+  }
+  if (options_.eval_metric == "rouge") {
+    out << "  final Rouge-L   " << number_text(100 * final_value, "%.2f") << "\n";
+  } else {
+    out << "  final eval loss " << number_text(final_value) << " (--eval_metric loss)\n";
+  }
+  out << "  communication   up " << bytes_text(static_cast<double>(progress.bytes_up)) << ", down "
+      << bytes_text(static_cast<double>(progress.bytes_down)) << " in " << options_.rounds << " rounds\n";
+  out << "  skipped steps   " << skipped_ << " of " << steps_;
+  if (first_round_ > 1) out << " (rounds " << first_round_ << "-" << options_.rounds << ", since the resume)";
+  out << "\n  wall time       "
+      << duration_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()) << "\n";
+  if (run_folder.empty()) {
+    out << "  run folder      none (add --log to keep one)\n";
+  } else {
+    const std::string name = std::filesystem::path(run_folder).filename().string();
+    out << "  run folder      " << run_folder << "\n"
+        << "next\n"
+        << "  fedkseed report " << run_folder << "\n"
+        << "  fedkseed export --run " << run_folder << " --out exported/" << name << "\n"
+        << "  .venv/bin/python scripts/plot_runs.py " << run_folder << " --out figures\n";
+  }
+  std::cout << out.str() << std::flush;
+}
+
+}  // namespace fedkseed

@@ -1,0 +1,38 @@
+// Internal to the federation: what a training run tells its user as it goes — one progress line
+// per round (rounds done, steps/s, time left, skipped steps) and, at the end, a summary with the
+// run folder and the commands that take the run further. The run files are written elsewhere
+// (run_files.h); nothing here changes them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "fedkseed/common/options.h"
+#include "fedkseed/federation/run_state.h"
+
+namespace fedkseed {
+
+class RunConsole {
+ public:
+  // `ranks`: processes sharing the cohort (1 for a single-process run). The wall clock starts here.
+  RunConsole(const TrainOptions& options, int ranks);
+
+  // The round's line at info level: metrics of the round that took `seconds`, with `progress`
+  // (totals and eval history) already updated by it.
+  void round(const RoundMetrics& metrics, const RunState& progress, double seconds);
+  // The summary block on stdout (unless the console level is above info): eval losses from
+  // `progress`, the final evaluation's `final_value` (--eval_metric), bytes, skipped steps, wall
+  // time, and — when `run_folder` is not empty — the folder and the report/export/plot commands.
+  void summary(const RunState& progress, double final_value, const std::string& run_folder) const;
+
+ private:
+  TrainOptions options_;
+  int ranks_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  int64_t first_round_ = 0;  // the first round this process ran (a resumed run starts later)
+  int64_t rounds_run_ = 0, steps_ = 0, skipped_ = 0;
+  double round_seconds_ = 0.0;
+};
+
+}  // namespace fedkseed
