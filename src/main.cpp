@@ -1,5 +1,6 @@
 // The fedkseed executable: runs the CLI and turns every failure into one line on
-// stderr with an exit code (2: bad input or usage, 1: internal failure).
+// stderr with an exit code (2: bad input or usage, 1: internal failure, 128 + signal: stopped
+// by SIGINT or SIGTERM at a round boundary).
 #include <c10/util/Exception.h>
 
 #include <CLI/CLI.hpp>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "fedkseed/common/error.h"
+#include "fedkseed/common/interrupt.h"
 #include "fedkseed/common/threads.h"
 #include "commands.h"
 
@@ -49,6 +51,9 @@ int main(int argc, char** argv) {
   } catch (const fedkseed::Error& error) {
     std::cerr << "fedkseed: error: " << error.what() << "\n";
     return 2;
+  } catch (const fedkseed::Interrupted& stop) {
+    std::cerr << "fedkseed: " << stop.what() << "\n";
+    return 128 + stop.signal();
   } catch (const c10::Error& error) {
     if (is_out_of_memory(error)) {
       std::cerr << "fedkseed: error: out of memory: " << allocator_message(error.what_without_backtrace()) << "\n";

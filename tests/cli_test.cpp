@@ -54,7 +54,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"--dataset alpaca", "--dataset", "instruct|dolly"},
                       BadInput{"--dtype fp8", "--dtype", "fp16|bf16|fp32"},
                       BadInput{"--config /nonexistent/fedkseed.toml", "--config", "fedkseed.toml"},
-                      BadInput{"--config /", "--config /", "not a readable file"}),
+                      BadInput{"--config /", "--config /", "not a readable file"},
+                      BadInput{"--log --run_name a/b", "--run_name", "one folder name"},
+                      BadInput{"--run_name x", "--run_name", "needs --log"}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return "case" + std::to_string(info.index); });
 
 // No machine has 1000 GPUs: a CPU-only build, a machine without GPUs and one with GPUs all

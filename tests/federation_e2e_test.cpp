@@ -2,8 +2,6 @@
 // measured bytes, resume (clean stop and kill -9) and export.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -307,21 +305,7 @@ TEST_F(FederationE2E, SaveKeepsOnlyTheLatestFinalAndBestRound) {
 TEST_F(FederationE2E, KillNineMidRoundThenResumeEqualsAnUninterruptedRun) {
   const std::string whole = train("whole_kill", "--rounds 4");
   const std::string root = *workspace_ + "/runs/killed";
-  // fedkseed itself is the child (no shell), so SIGKILL hits the training process.
-  std::vector<std::string> words;
-  std::istringstream split(train_args(root, "--rounds 4"));
-  for (std::string word; split >> word;) words.push_back(word);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    std::vector<char*> argv = {const_cast<char*>(FEDKSEED_BINARY)};
-    for (auto& word : words) argv.push_back(word.data());
-    argv.push_back(nullptr);
-    freopen("/dev/null", "w", stdout);
-    freopen("/dev/null", "w", stderr);
-    execv(FEDKSEED_BINARY, argv.data());
-    _exit(127);
-  }
+  const int child = start_fedkseed(train_args(root, "--rounds 4"), "/dev/null");
   // Wait until round 1 is saved, then kill during round 2 (or later).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   std::string killed;
@@ -334,8 +318,7 @@ TEST_F(FederationE2E, KillNineMidRoundThenResumeEqualsAnUninterruptedRun) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   kill(child, SIGKILL);
-  int status = 0;
-  waitpid(child, &status, 0);
+  wait_for_exit(child);
   ASSERT_FALSE(killed.empty());
   const int64_t saved_round = read_json(killed + "/state.json").at("last_round").get<int64_t>();
   if (saved_round == 4 && fs::exists(killed + "/final_eval.json")) GTEST_SKIP() << "the run finished before the kill";

@@ -61,8 +61,15 @@ json without(json object, std::initializer_list<const char*> keys) {
   return object;
 }
 
+// state.json's identity without the files' modification times, which differ on every machine.
+json without_mtimes(json state) {
+  for (auto& file : state["identity"]["model"]["files"]) file.erase("mtime_ns");
+  for (auto& file : state["identity"]["data"]) file.erase("mtime_ns");
+  return state;
+}
+
 // Everything the run wrote, with the machine-dependent parts (the workspace path, timings,
-// memory peaks, the timestamped run folder) taken out.
+// memory peaks, file modification times, the timestamped run folder) taken out.
 json normalised_run(const std::string& run, const std::string& workspace, const std::string& stdout_text) {
   const auto text = [&](const std::string& file) { return replace_all(read_text(run + "/" + file), workspace, "<ws>"); };
   json out;
@@ -72,7 +79,8 @@ json normalised_run(const std::string& run, const std::string& workspace, const 
   out["files"] = files;
   out["config.yaml"] = text("config.yaml");
   out["seeds.json"] = json::parse(text("seeds.json"));
-  out["state.json"] = without(json::parse(text("state.json")), {"seconds", "peak_memory_allocated", "peak_memory_reserved"});
+  out["state.json"] = without_mtimes(
+      without(json::parse(text("state.json")), {"seconds", "peak_memory_allocated", "peak_memory_reserved"}));
   out["results.json"] = json::parse(text("results.json"));
   out["final_eval.json"] = json::parse(text("final_eval.json"));
   json metrics = json::array();

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
 #include <atomic>
@@ -30,6 +31,22 @@ CommandResult run_command(const std::string& command) {
 
 CommandResult run_fedkseed(const std::string& arguments) {
   return run_command(std::string(FEDKSEED_BINARY) + " " + arguments);
+}
+
+int start_fedkseed(const std::string& arguments, const std::string& err_path) {
+  const std::string command = std::string("exec ") + FEDKSEED_BINARY + " " + arguments + " >/dev/null 2>" + err_path;
+  const pid_t child = fork();
+  if (child == 0) {
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return child;
+}
+
+int wait_for_exit(int pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 std::string make_temp_dir(const std::string& prefix) {

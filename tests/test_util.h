@@ -19,6 +19,11 @@ struct CommandResult {
 CommandResult run_command(const std::string& command);
 // Runs the built fedkseed binary with `arguments` (already shell-quoted as needed).
 CommandResult run_fedkseed(const std::string& arguments);
+// Starts the built fedkseed binary with `arguments` in the background, stdout to /dev/null and
+// stderr to `err_path`; the returned process is fedkseed itself (signals reach it, not a shell).
+int start_fedkseed(const std::string& arguments, const std::string& err_path);
+// Waits for a process from start_fedkseed; its exit code, or 128 + the signal that ended it.
+int wait_for_exit(int pid);
 // A fresh empty directory under the system temp dir, unique per call.
 std::string make_temp_dir(const std::string& prefix);
 // Writes `text` to `path`, creating parent folders.

@@ -89,8 +89,8 @@ void check_resume_flags(const TrainOptions& given, const TrainOptions& saved, co
 TrainOptions resolve_train_options(const TrainOptions& given, const std::vector<std::string>& given_flags) {
   if (given.resume.empty()) {
     given.validate();
-    if ((given.stop_after > 0 || given.save) && !given.log) {
-      throw Error(std::string(given.save ? "--save" : "--stop_after") +
+    if ((given.stop_after > 0 || given.save || !given.run_name.empty()) && !given.log) {
+      throw Error(std::string(given.save ? "--save" : given.stop_after > 0 ? "--stop_after" : "--run_name") +
                   " needs --log: the run state is written to the run directory");
     }
     TrainOptions options = with_resolved_device(with_absolute_paths(given));

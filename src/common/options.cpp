@@ -83,6 +83,9 @@ void TrainOptions::validate() const {
   require_one_of("--eval_metric", eval_metric, {"rouge", "loss"});
   require_one_of("--sync", sync, {"from_init", "incremental"});
   require_one_of("--init_on", init_on, {"auto", "gpu", "cpu"});
+  require(run_name.empty() || (run_name != "." && run_name != ".." && run_name.find('/') == std::string::npos &&
+                                run_name.size() <= 255),
+          "--run_name", "'" + run_name + "'", "one folder name (no '/', not . or ..)");
   require(eval_every >= 1, "--eval_every", shown(eval_every), ">= 1");
   require(eval_max_samples >= 0, "--eval_max_samples", shown(eval_max_samples), ">= 0 (0 = all)");
   require(stop_after >= 0, "--stop_after", shown(stop_after), ">= 0 (0 = off)");

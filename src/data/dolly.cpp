@@ -131,6 +131,7 @@ FederatedData load_dolly_data(const TrainOptions& options, const Tokenizer& toke
   const std::string path = dolly_file(options.data_dir);
   const std::vector<DollyRecord> records = read_dolly(path);
   FederatedData data;
+  data.files.push_back(path);
   data.categories = dolly_categories(records);
   if (options.zerotask >= static_cast<int64_t>(data.categories.size())) {
     throw Error("dolly file " + path + ": --zerotask " + std::to_string(options.zerotask) + " but only " +

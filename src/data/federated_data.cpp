@@ -23,9 +23,13 @@ FederatedData load_federated_data(const TrainOptions& options, const Tokenizer& 
     }
   }
   const PartitionFile* partition = options.partition_file.empty() ? nullptr : &given;
-  if (options.dataset == "dolly") return detail::load_dolly_data(options, tokenizer, partition);
-  if (options.dataset == "instruct") return detail::load_ni_data(options, tokenizer, partition);
-  throw Error("--dataset: '" + options.dataset + "' is not dolly or instruct");
+  if (options.dataset != "dolly" && options.dataset != "instruct") {
+    throw Error("--dataset: '" + options.dataset + "' is not dolly or instruct");
+  }
+  FederatedData data = options.dataset == "dolly" ? detail::load_dolly_data(options, tokenizer, partition)
+                                                  : detail::load_ni_data(options, tokenizer, partition);
+  if (partition != nullptr) data.files.push_back(options.partition_file);
+  return data;
 }
 
 double mean_train_tokens(const FederatedData& data) {

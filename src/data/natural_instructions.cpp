@@ -195,6 +195,9 @@ FederatedData load_ni_data(const TrainOptions& options, const Tokenizer& tokeniz
     results[i] = load_task(root, name, train, options, tokenizer, group);
   });
   data.partition = {"instruct", {}, {}, true};
+  if (given == nullptr) data.files.push_back(root + "/splits/default/train_tasks.txt");
+  if (given == nullptr || !given->has_test) data.files.push_back(root + "/splits/default/test_tasks.txt");
+  for (const auto& job : jobs) data.files.push_back(ni_task_path(root, std::get<0>(job)));
   for (size_t i = 0; i < jobs.size(); ++i) {
     TaskResult& result = results[i];
     if (std::get<1>(jobs[i])) {

@@ -24,17 +24,40 @@ void replace_saved(const RunDirectory& run, const std::string& prefix, int64_t r
   }
 }
 
+// `text` as one shell word.
+std::string shell_quoted(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,/:=+@%") ==
+                           std::string::npos) {
+    return text;
+  }
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// The program as this process was started (argv[0]).
+std::string program() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string name;
+  std::getline(in, name, '\0');
+  return name.empty() ? "fedkseed" : name;
+}
+
 }  // namespace
 
+std::string RunFiles::resume_command() const {
+  return shell_quoted(program()) + " train --resume " + shell_quoted(dir_.path());
+}
+
 RunFiles RunFiles::create(const TrainOptions& options, const SeedsAndSchedule& seeds) {
-  RunFiles files(RunDirectory::create(options.log_root));
+  RunFiles files(RunDirectory::create(options.log_root, options.run_name));
   files.dir_.write_file("config.yaml", options_to_yaml(options));
   files.dir_.write_file("seeds.json", seeds_file_json(seeds));
   return files;
 }
 
-RunFiles RunFiles::reopen(const std::string& path, const RunState& state) {
-  RunFiles files(RunDirectory::open(path));
+RunFiles RunFiles::reopen(const RunDirectory& locked, const RunState& state) {
+  RunFiles files(locked);
   std::ifstream in(files.dir_.file("metrics.jsonl"));
   for (std::string line; std::getline(in, line);) {
     const auto parsed = nlohmann::json::parse(line, nullptr, false);

@@ -16,14 +16,17 @@ namespace fedkseed {
 
 class RunFiles {
  public:
-  // A new run directory under options.log_root holding config.yaml and seeds.json.
+  // A new run directory under options.log_root (named options.run_name, or by the time),
+  // locked while this object lives, holding config.yaml and seeds.json.
   static RunFiles create(const TrainOptions& options, const SeedsAndSchedule& seeds);
-  // A resumed run's directory, with metrics.jsonl, results.json and memory.json rebuilt from
-  // `state`: a run killed before its state.json may have left them a round ahead (or, from an
-  // older fedkseed, a torn metrics line).
-  static RunFiles reopen(const std::string& path, const RunState& state);
+  // A resumed run's directory (`locked` by the caller), with metrics.jsonl, results.json and
+  // memory.json rebuilt from `state`: a run killed before its state.json may have left them a
+  // round ahead (or, from an older fedkseed, a torn metrics line).
+  static RunFiles reopen(const RunDirectory& locked, const RunState& state);
 
   const RunDirectory& directory() const { return dir_; }
+  // The shell command that continues this run: "<this program> train --resume <dir>".
+  std::string resume_command() const;
   void add_metrics(const RoundMetrics& metrics);
   // results.json and memory.json, the --save copies ("final", and "best" when `best`; with
   // --save_weights `write_weights(folder)` writes the model), then state.json.

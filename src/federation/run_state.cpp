@@ -2,12 +2,14 @@
 #include "fedkseed/federation/run_state.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/file.h"
+#include "fedkseed/common/options.h"
 #include "fedkseed/optimizers/seed_sampler.h"
 
 namespace fedkseed {
@@ -53,6 +55,97 @@ SeedsAndSchedule seeds_from_json(const json& object) {
 
 json seeds_to_json(const SeedsAndSchedule& seeds) {
   return json{{"seeds", seeds.seeds}, {"schedule", seeds.schedule}};
+}
+
+json stamp_to_json(const FileStamp& stamp) {
+  return {{"path", stamp.path}, {"size", stamp.size}, {"mtime_ns", stamp.mtime_ns}};
+}
+
+FileStamp stamp_from_json(const json& object) {
+  return {object.at("path").get<std::string>(), object.at("size").get<int64_t>(), object.at("mtime_ns").get<int64_t>()};
+}
+
+json identity_to_json(const RunIdentity& identity) {
+  json model_files = json::array(), data_files = json::array();
+  for (const auto& file : identity.model_files) model_files.push_back(stamp_to_json(file));
+  for (const auto& file : identity.data_files) {
+    json entry = stamp_to_json(file.stamp);
+    entry["fnv1a"] = file.fnv1a;
+    data_files.push_back(std::move(entry));
+  }
+  return {{"model", {{"fnv1a", identity.model_fnv1a}, {"files", model_files}}}, {"data", data_files}};
+}
+
+RunIdentity identity_from_json(const json& object) {
+  RunIdentity identity;
+  identity.model_fnv1a = object.at("model").at("fnv1a").get<std::string>();
+  for (const auto& file : object.at("model").at("files")) identity.model_files.push_back(stamp_from_json(file));
+  for (const auto& file : object.at("data")) {
+    identity.data_files.push_back({stamp_from_json(file), file.at("fnv1a").get<std::string>()});
+  }
+  return identity;
+}
+
+// Throws "<field>: <value> <problem>" unless `ok`; the caller prefixes the file.
+void require_field(bool ok, const std::string& field, const std::string& problem) {
+  if (!ok) throw Error(field + ": " + problem);
+}
+
+// The fields agree with each other and with the run's options, so that resuming indexes no
+// table out of range: a hand-edited or damaged state is refused instead.
+void check_consistency(const RunState& state, const TrainOptions& options) {
+  const auto count = [](std::size_t n) { return std::to_string(n); };
+  const int64_t clients = options.num_clients;
+  const std::size_t pool = state.pool_seeds.size();
+  require_field(state.last_round >= 0 && state.last_round <= options.rounds, "last_round",
+                std::to_string(state.last_round) + " is outside 0..--rounds (" + std::to_string(options.rounds) + ")");
+  require_field(state.seeds.schedule.size() >= static_cast<std::size_t>(options.rounds), "seeds_and_schedule",
+                "the schedule has " + count(state.seeds.schedule.size()) + " rounds, --rounds is " +
+                    std::to_string(options.rounds));
+  for (const auto& cohort : state.seeds.schedule) {
+    for (int64_t client : cohort) {
+      require_field(client >= 0 && client < clients, "seeds_and_schedule",
+                    "client " + std::to_string(client) + " is outside the run's " + std::to_string(clients) + " clients");
+    }
+  }
+  require_field(state.seeds.seeds.size() == static_cast<std::size_t>(options.K), "seeds_and_schedule",
+                count(state.seeds.seeds.size()) + " seeds, -K is " + std::to_string(options.K));
+  require_field(options.K == 0 || pool == static_cast<std::size_t>(options.K), "pool_seeds",
+                count(pool) + " seeds, -K is " + std::to_string(options.K));
+  require_field(state.pool_cumulative.size() == pool, "pool_cumulative",
+                count(state.pool_cumulative.size()) + " values for " + count(pool) + " pool seeds");
+  require_field(state.pro_history.size() <= pool, "pro_history",
+                count(state.pro_history.size()) + " histories for " + count(pool) + " pool seeds");
+  require_field(state.data_positions.size() == static_cast<std::size_t>(clients), "data_positions",
+                count(state.data_positions.size()) + " positions for " + std::to_string(clients) + " clients");
+  for (const auto& [pass, offset] : state.data_positions) {
+    require_field(pass >= 0 && offset >= 0, "data_positions",
+                  "(" + std::to_string(pass) + ", " + std::to_string(offset) + ") is negative");
+  }
+  require_field(state.synced_pool_size.empty() || state.synced_pool_size.size() == static_cast<std::size_t>(clients),
+                "synced_pool_size",
+                count(state.synced_pool_size.size()) + " sizes for " + std::to_string(clients) + " clients");
+  require_field(options.K > 0 || state.synced_pool_size.size() == static_cast<std::size_t>(clients), "synced_pool_size",
+                "-K 0 needs one size per client, found " + count(state.synced_pool_size.size()));
+  for (int64_t size : state.synced_pool_size) {
+    require_field(size >= 0 && static_cast<std::size_t>(size) <= pool, "synced_pool_size",
+                  std::to_string(size) + " is outside 0.." + count(pool));
+  }
+  require_field(state.round_increments.empty() ||
+                    state.round_increments.size() == static_cast<std::size_t>(state.last_round),
+                "round_increments", count(state.round_increments.size()) + " rounds, last_round is " +
+                                        std::to_string(state.last_round));
+  for (const auto& increment : state.round_increments) {
+    for (const auto& pair : increment) {
+      require_field(pair.first >= 0 && static_cast<std::size_t>(pair.first) < pool, "round_increments",
+                    "seed index " + std::to_string(pair.first) + " is outside the pool of " + count(pool));
+    }
+  }
+  require_field(state.eval_losses.size() <= static_cast<std::size_t>(state.last_round) + 1, "eval_losses",
+                count(state.eval_losses.size()) + " losses after " + std::to_string(state.last_round) + " rounds");
+  require_field(state.best_round >= -1 && state.best_round <= state.last_round, "best_round",
+                std::to_string(state.best_round) + " is outside -1..last_round (" + std::to_string(state.last_round) + ")");
+  require_field(state.bytes_up >= 0 && state.bytes_down >= 0, "bytes_up/bytes_down", "negative");
 }
 
 }  // namespace
@@ -106,7 +199,7 @@ void check_schedule(const SeedsAndSchedule& seeds, int64_t num_clients, int64_t 
 std::string run_state_json(const RunState& state) {
   json positions = json::array();
   for (const auto& [pass, offset] : state.data_positions) positions.push_back({pass, offset});
-  const json object = {{"options", json::parse(state.options_json)},
+  json object = {{"options", json::parse(state.options_json)},
                        {"last_round", state.last_round},
                        {"seeds_and_schedule", seeds_to_json(state.seeds)},
                        {"pool_seeds", state.pool_seeds},
@@ -123,6 +216,7 @@ std::string run_state_json(const RunState& state) {
                        {"seconds", state.seconds},
                        {"peak_memory_allocated", state.peak_memory_allocated},
                        {"peak_memory_reserved", state.peak_memory_reserved}};
+  if (state.identity) object["identity"] = identity_to_json(*state.identity);
   return object.dump() + "\n";
 }
 
@@ -153,6 +247,7 @@ RunState run_state_from_json(const std::string& text, const std::string& source)
     state.seconds = object.at("seconds").get<double>();
     state.peak_memory_allocated = object.value("peak_memory_allocated", int64_t{0});
     state.peak_memory_reserved = object.value("peak_memory_reserved", int64_t{0});
+    if (object.contains("identity")) state.identity = identity_from_json(object.at("identity"));
     return state;
   } catch (const json::exception& error) {
     throw Error(source + ": not a valid run state: " + error.what());
@@ -160,9 +255,18 @@ RunState run_state_from_json(const std::string& text, const std::string& source)
 }
 
 RunState read_run_state(const RunDirectory& run) {
+  if (std::filesystem::is_directory(run.file("state.json"))) {
+    throw Error(run.file("state.json") + ": is a folder, not a run state file");
+  }
   const auto text = read_file(run.file("state.json"));
   if (!text) throw Error("run directory " + run.path() + ": no state.json (was the run started with --log?)");
-  return run_state_from_json(*text, run.file("state.json"));
+  RunState state = run_state_from_json(*text, run.file("state.json"));
+  try {
+    check_consistency(state, options_from_json(state.options_json));
+  } catch (const Error& error) {
+    throw Error(run.file("state.json") + ": not a valid run state: " + error.what());
+  }
+  return state;
 }
 
 std::string round_metrics_json(const RoundMetrics& m) {

@@ -20,6 +20,7 @@
 #include "fedkseed/common/dtype.h"
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/hash.h"
+#include "fedkseed/common/interrupt.h"
 #include "fedkseed/common/logging.h"
 #include "fedkseed/common/peak_memory.h"
 #include "fedkseed/data/batch.h"
@@ -27,6 +28,7 @@
 #include "fedkseed/federation/client.h"
 #include "fedkseed/federation/client_view.h"
 #include "fedkseed/federation/distributed.h"
+#include "fedkseed/federation/run_identity.h"
 #include "fedkseed/federation/server.h"
 #include "fedkseed/model/model_dir.h"
 #include "fedkseed/model/config_check.h"
@@ -38,6 +40,11 @@ namespace fs = std::filesystem;
 
 namespace fedkseed {
 namespace {
+
+// Why a step is skipped (zo_step.h) and what usually makes every step skip.
+constexpr const char* kSkippedBecause =
+    ": each had a NaN loss or |L+ - L-| above --grad_clip. Usual causes: --lr too large (the model diverged), "
+    "--max_length too small to keep any answer token, or NaN in the base model";
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -81,6 +88,8 @@ class Federation {
   void save_round(int64_t round, bool best);
   double evaluate_round();
   void final_evaluation();
+  int agreed_interrupt() const;
+  bool stop_here(int64_t round) const;
 
   TrainOptions options_;
   RunConsole console_;  // first, so that its wall clock includes loading the model and data
@@ -88,6 +97,7 @@ class Federation {
   c10::Device device_;
   RankGroup* group_;
   bool writer_;  // rank 0 (or the only process): evaluates, logs, writes the run directory
+  std::optional<RunDirectory> resumed_dir_;  // the writer's resumed run, locked before anything is loaded
   Tokenizer tokenizer_;
   FederatedData data_;
   LlamaModel model_;
@@ -112,6 +122,8 @@ Federation::Federation(const TrainOptions& options, const RunEvaluation& evaluat
       device_(device),
       group_(group),
       writer_(group == nullptr || group->rank() == 0),
+      resumed_dir_(writer_ && !options_.resume.empty() ? std::optional(RunDirectory::open_locked(options_.resume))
+                                                       : std::nullopt),
       tokenizer_(Tokenizer::load(options_.model)),
       data_(load_federated_data(options_, tokenizer_)),
       model_(LlamaModel::load(options_.model, parse_dtype(options_.dtype), device_, options_.allow_nonfinite)),
@@ -148,8 +160,13 @@ Federation::Federation(const TrainOptions& options, const RunEvaluation& evaluat
     log::info(c10::str("resuming after round ", resumed_->last_round, " of ", options_.rounds));
   }
   if (!writer_) return;
+  if (resumed_ || options_.log) {
+    const std::string model_dir = resolve_model_dir(options_.model);
+    progress_.identity = resumed_ ? resumed_identity(resumed_->identity, model_dir, data_.files, options_.resume)
+                                  : run_identity(model_dir, data_.files);
+  }
   if (resumed_) {
-    files_ = RunFiles::reopen(options_.resume, progress_);
+    files_ = RunFiles::reopen(*resumed_dir_, progress_);
   } else if (options_.log) {
     files_ = RunFiles::create(options_, seeds_);
   }
@@ -282,6 +299,31 @@ void Federation::final_evaluation() {
   console_.summary(progress_, result.value, files_ ? files_->directory().path() : "");
 }
 
+// Every rank stops at the same round boundary: with the first signal any rank received.
+int Federation::agreed_interrupt() const {
+  int signal = interrupt_signal();
+  if (!group_) return signal;
+  for (const auto& received : group_->all_gather(std::to_string(signal))) {
+    if (signal == 0) signal = std::stoi(received);
+  }
+  return signal;
+}
+
+// After `round` is saved: ends the run there for --stop_after (true) or a signal (throws
+// Interrupted), naming the command that continues it.
+bool Federation::stop_here(int64_t round) const {
+  const int signal = agreed_interrupt();
+  const bool stop_after = options_.stop_after > 0 && round == options_.stop_after && round < options_.rounds;
+  if (signal == 0 && !stop_after) return false;
+  if (group_) group_->leave();
+  const std::string next = files_ ? "; continue with: " + files_->resume_command()
+                                  : "; nothing was saved (--log makes a run resumable)";
+  const std::string stopped = c10::str("stopped after round ", round, " of ", options_.rounds, next);
+  if (signal != 0) throw Interrupted(signal, signal_name(signal) + ": " + stopped);
+  if (files_) log::info(stopped);
+  return true;
+}
+
 void Federation::run() {
   log::info(c10::str(options_.bias_sampling ? "FedKSeed-Pro" : "FedKSeed", ": ", options_.num_clients,
                      " clients, ", seeds_.schedule.empty() ? 0 : seeds_.schedule[0].size(), " per round, K = ",
@@ -293,6 +335,9 @@ void Federation::run() {
     log::info(c10::str("round 0: eval loss ", progress_.eval_losses.back()));
     save_round(0, false);
   }
+  if (stop_here(progress_.last_round)) return;
+  const int64_t first_round = progress_.last_round + 1;
+  int64_t steps_applied = 0, steps_skipped = 0;
   for (int64_t round = progress_.last_round + 1; round <= options_.rounds; ++round) {
     const auto start = std::chrono::steady_clock::now();
     const RoundMetrics metrics = run_round(round);
@@ -303,11 +348,16 @@ void Federation::run() {
     if (files_) files_->add_metrics(metrics);
     save_round(round, best);
     console_.round(metrics, progress_, seconds_since(start));
-    if (round == options_.stop_after && round < options_.rounds) {
-      if (group_) group_->leave();
-      if (files_) log::info(c10::str("stopped after round ", round, "; continue with --resume ", files_->directory().path()));
-      return;
+    steps_applied += metrics.steps_applied;
+    steps_skipped += metrics.steps_skipped;
+    if (metrics.steps_applied == 0 && metrics.steps_skipped > 0) {
+      log::warn(c10::str("round ", round, ": all ", metrics.steps_skipped, " steps were skipped", kSkippedBecause));
     }
+    if (stop_here(round)) return;
+  }
+  if (steps_applied == 0 && steps_skipped > 0) {
+    log::warn(c10::str("no step of rounds ", first_round, "..", options_.rounds, " was applied (all ", steps_skipped,
+                       " skipped), so they left the model unchanged", kSkippedBecause));
   }
   if (group_) group_->leave();
   if (writer_) final_evaluation();
@@ -320,6 +370,7 @@ void run_training(const TrainOptions& options, const RunEvaluation& evaluation) 
     throw Error("--model " + options.model + ": no such folder (a local Hugging Face checkpoint folder is "
                 "expected: config.json, weights, tokenizer.model; nothing is downloaded)");
   }
+  const InterruptHandlers interrupts;
   const auto launch = launch_from_environment();
   if (!launch) {
     Federation(options, evaluation, parse_device(options.device), nullptr).run();
@@ -331,6 +382,8 @@ void run_training(const TrainOptions& options, const RunEvaluation& evaluation) 
                   std::chrono::seconds(options.dist_timeout));
   try {
     Federation(options, evaluation, device, &group).run();
+  } catch (const Interrupted&) {
+    throw;  // every rank agreed to stop and left the group
   } catch (const c10::Error& error) {
     group.report_failure(error.what_without_backtrace());
     throw;

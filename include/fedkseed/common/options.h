@@ -44,6 +44,7 @@ struct TrainOptions {
   int64_t threads = 0;
   bool log = false;
   std::string log_root = "logs";
+  std::string run_name;
   int64_t seed = 42;
   std::string eval_metric = "rouge";
   bool save = false;
@@ -120,8 +121,10 @@ void TrainOptions::visit_fields(Visitor&& visit) {
                            "(modulo the GPU count)");
   visit("--threads", threads, "CPU threads for LibTorch and data preparation; 0 = the cores this process may use "
                              "(its CPU affinity, capped by OMP_NUM_THREADS)");
-  visit("--log", log, "Write the run directory <log_root>/<timestamp>/");
+  visit("--log", log, "Write the run directory <log_root>/<run_name or timestamp>/");
   visit("--log_root", log_root, "Root of run directories");
+  visit("--run_name", run_name, "Name of the run directory under --log_root (default: the start time); an existing "
+                                "one is refused (continue it with --resume)");
   visit("--seed", seed, "Seed of every random choice");
   visit("--eval_metric", eval_metric, "Final evaluation: rouge|loss");
   visit("--save", save, "Save the run state at the best and final rounds (weights: --save_weights)");

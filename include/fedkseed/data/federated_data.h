@@ -26,6 +26,7 @@ struct FederatedData {
   std::vector<std::string> categories;                  // Dolly: category name by code
   std::vector<std::vector<int64_t>> train_label_hist;   // Dolly: [client][category code]
   PartitionFile partition;  // the record indices behind clients and test (for --dump_partition)
+  std::vector<std::string> files;  // every file the data was read from (a run's identity records them)
 };
 
 // Loads options.dataset ("dolly" | "instruct") from options.data_dir, honouring

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "fedkseed/common/run_dir.h"
+#include "fedkseed/federation/run_identity.h"
 
 namespace fedkseed {
 
@@ -45,12 +47,16 @@ struct RunState {
   int64_t bytes_up = 0, bytes_down = 0;        // totals so far
   double seconds = 0.0;                        // wall time of finished rounds
   int64_t peak_memory_allocated = 0, peak_memory_reserved = 0;  // memory.json's
+  std::optional<RunIdentity> identity;         // absent in states of older versions
 };
 
 std::string run_state_json(const RunState& state);
-// Throws fedkseed::Error naming `source` when the JSON is malformed or incomplete.
+// Throws fedkseed::Error naming `source` when the JSON is malformed or incomplete or a field
+// has the wrong type.
 RunState run_state_from_json(const std::string& text, const std::string& source);
-// The run's state.json; throws fedkseed::Error when it is missing or malformed.
+// The run's state.json, to continue or export it; throws fedkseed::Error when it is missing,
+// not a file or malformed, or when its fields disagree with each other or with the run's
+// options (rounds, -K, clients), naming the field: nothing is read out of range later.
 RunState read_run_state(const RunDirectory& run);
 
 struct RoundMetrics {

@@ -33,8 +33,9 @@ struct RunEvaluation {
 };
 
 // Runs (or, with options.resume, continues) a federated run with options from the CLI's flag
-// resolution. Throws fedkseed::Error for bad input (model, data, a run directory that does
-// not match).
+// resolution, holding the run directory's lock. Throws fedkseed::Error for bad input (model,
+// data, a run directory that does not match, is damaged or is in use), and
+// fedkseed::Interrupted when SIGINT or SIGTERM stopped it after a saved round.
 void run_training(const TrainOptions& options, const RunEvaluation& evaluation);
 
 // Rebuilds the tuned model of a run from its state.json and base model (the replay the run
