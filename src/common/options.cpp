@@ -38,6 +38,19 @@ void require_one_of(const std::string& flag, const std::string& value,
   require(found, flag, "'" + value + "'", list);
 }
 
+// The whole of `text` as a finite number, or nothing.
+std::optional<double> whole_number(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0.0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != text.size() || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
 std::string flag_key(const std::string& flag) { return flag.substr(flag.find_first_not_of('-')); }
 
 // The flags options_to_json and options_to_yaml list only when set (options.h).
@@ -65,31 +78,17 @@ void visit_listed(const TrainOptions& options, Write&& write) {
 
 double iid_alpha(const std::string& iid) {
   if (iid == "0") return 0.0;
-  const std::string accepted = "dir<alpha> with alpha > 0 (e.g. dir0.5), or 0 for an equal split";
-  require(iid.rfind("dir", 0) == 0 && iid.size() > 3, "--iid", "'" + iid + "'", accepted);
-  std::size_t used = 0;
-  double alpha = 0.0;
-  try {
-    alpha = std::stod(iid.substr(3), &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  require(used == iid.size() - 3 && std::isfinite(alpha) && alpha > 0, "--iid", "'" + iid + "'", accepted);
-  return alpha;
+  const auto alpha = iid.rfind("dir", 0) == 0 ? whole_number(iid.substr(3)) : std::nullopt;
+  require(alpha && *alpha > 0, "--iid", "'" + iid + "'",
+          "dir<alpha> with alpha > 0 (e.g. dir0.5), or 0 for an equal split");
+  return *alpha;
 }
 
 std::optional<double> attack_scale(const std::string& attack) {
   if (attack == "sign_flip" || attack == "gaussian") return std::nullopt;
-  const std::string accepted = "sign_flip|gaussian|scale:S with S a finite number (e.g. scale:-10)";
-  require(attack.rfind("scale:", 0) == 0 && attack.size() > 6, "--attack", "'" + attack + "'", accepted);
-  std::size_t used = 0;
-  double scale = 0.0;
-  try {
-    scale = std::stod(attack.substr(6), &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  require(used == attack.size() - 6 && std::isfinite(scale), "--attack", "'" + attack + "'", accepted);
+  const auto scale = attack.rfind("scale:", 0) == 0 ? whole_number(attack.substr(6)) : std::nullopt;
+  require(scale.has_value(), "--attack", "'" + attack + "'",
+          "sign_flip|gaussian|scale:S with S a finite number (e.g. scale:-10)");
   return scale;
 }
 
