@@ -134,7 +134,7 @@ double noise_multiplier_for(double target_epsilon, double delta, int64_t rounds,
   if (spent(high) > target_epsilon) {
     std::ostringstream message;
     message << "--dp_epsilon " << target_epsilon << " at --dp_delta " << delta << " over " << rounds
-            << " rounds with cohort fraction " << sampling_fraction << ": not reachable (even noise "
+            << " rounds with cohort fraction " << sampling_fraction << ": not reachable (even a noise multiplier of "
             << high << " gives epsilon " << spent(high) << "); raise --dp_epsilon or --dp_delta";
     throw Error(message.str());
   }
