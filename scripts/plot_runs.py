@@ -229,13 +229,14 @@ def plot_privacy(groups, out):
                      label) for label, members in private)
     ax.errorbar([e for e, _, _ in points], [m for _, (m, _), _ in points], yerr=[s or 0.0 for _, (_, s), _ in points],
                 marker="o", capsize=3, label="client-level DP")
-    for label, members in groups:
-        if members[0]["dp_epsilon"] is None:
-            mean, _ = mean_std([r["final_loss"] for r in members])
-            if mean is not None:
-                ax.axhline(mean, color="gray", linestyle=":", label=f"no DP (ε = ∞): {label}")
-    ax.set_xscale("log")
-    finish(ax, "Final test loss vs privacy spent", "ε at the run's δ (log)", "final test loss",
+    for index, (_, members) in enumerate(g for g in groups if g[1][0]["dp_epsilon"] is None):
+        mean, _ = mean_std([r["final_loss"] for r in members])
+        if mean is not None:
+            ax.axhline(mean, color=f"C{index + 1}", linestyle=":", label=f"no DP (ε = ∞), {members[0]['dir']}")
+    epsilons = [e for e, _, _ in points]
+    if max(epsilons) > 10 * min(epsilons):
+        ax.set_xscale("log")
+    finish(ax, "Final test loss vs privacy spent", "ε at the run's δ", "final test loss",
            integer_x=False, legend_outside=False)
     return save(fig, out, "privacy.png")
 
