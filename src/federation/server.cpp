@@ -97,8 +97,9 @@ void Server::aggregate(const std::vector<Uplink>& uplinks) {
     updates.push_back({received.data_size, received.seeds,
                        std::vector<double>(received.values.begin(), received.values.end())});
   }
-  std::vector<double> increment = aggregate_updates(pool_.admit(std::move(updates)), pool_.size(),
-                                                    {options_.aggregator, options_.equal_weight, options_.trim});
+  const std::vector<ClientUpdate> admitted = pool_.admit(std::move(updates));  // K = 0: the pool grows first
+  std::vector<double> increment =
+      aggregate_updates(admitted, pool_.size(), {options_.aggregator, options_.equal_weight, options_.trim});
   if (options_.noise_std > 0) {
     // The noise of the sum, on the mean: the sum divided by the (public) cohort size.
     const int64_t round = first_increment_round_ + static_cast<int64_t>(increments_.size());
