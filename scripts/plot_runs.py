@@ -5,8 +5,11 @@
 
 writes DIR/eval_loss.png (test loss per round), DIR/communication.png (cumulative bytes
 up+down per round on a log axis, with full-model FedAvg for the same model) and, when the
-runs cover two or more K, DIR/k_ablation.png (final Rouge-L and eval loss vs K). Runs that
-differ only in --seed are one line: their mean, with a band (or error bar) of one sample std.
+runs cover two or more K, DIR/k_ablation.png (final Rouge-L and eval loss vs K); when runs use
+client-level DP, DIR/privacy.png (final test loss vs the ε spent, runs without DP as ε = ∞); when
+runs have Byzantine clients, DIR/attack.png (test loss per round of each aggregator, with and
+without the attack). Runs that differ only in --seed are one line: their mean, with a band (or
+error bar) of one sample std.
 The table of the same runs is `fedkseed report`.
 """
 import argparse
@@ -42,6 +45,9 @@ TITLE_WIDTH = 60
 # the same colour, as from 11 or more runs, still differ.
 LINE_STYLES = ["-", "--", "-.", ":"]
 MARKERS = ["o", "s", "^", "D", "v", "P"]
+# The privacy and robustness flags: config.yaml lists them only when set away from these.
+LISTED_WHEN_SET = {"dp_clip": None, "dp_noise": 0.0, "dp_epsilon": None, "dp_delta": 1e-5, "dp_noise_at": "server",
+                   "aggregator": "mean", "trim": 0.1, "byzantine_fraction": 0.0, "attack": "sign_flip"}
 
 
 class RunError(Exception):
@@ -92,7 +98,7 @@ def read_run(run_dir):
 
 
 def parse_run(run_dir):
-    config = read_config(os.path.join(run_dir, "config.yaml"))
+    config = {**LISTED_WHEN_SET, **read_config(os.path.join(run_dir, "config.yaml"))}
     metrics_path = os.path.join(run_dir, "metrics.jsonl")
     try:
         rounds = [json.loads(line) for line in open(metrics_path) if line.strip()]
@@ -105,6 +111,7 @@ def parse_run(run_dir):
     final_path = os.path.join(run_dir, "final_eval.json")
     final = read_json(final_path) if os.path.exists(final_path) else {}
     rouge = final.get("final_eval_rouge")
+    spent = [r["dp_epsilon"] for r in rounds if r.get("dp_epsilon") is not None]
     cumulative, fedavg, total, total_fedavg = [], [], 0, 0
     for r in rounds:
         total += r["bytes_up"] + r["bytes_down"]
@@ -120,6 +127,7 @@ def parse_run(run_dir):
         "fedavg_bytes": fedavg,
         "rouge_l": None if rouge is None else 100.0 * rouge,
         "final_loss": final.get("final_eval_loss", eval_points[-1][1]),
+        "dp_epsilon": final.get("dp_epsilon", spent[-1] if spent else None),
     }
 
 
@@ -245,6 +253,46 @@ def plot_k_ablation(runs, varying, out):
     return save(fig, out, "k_ablation.png")
 
 
+def plot_privacy(groups, out):
+    """Final test loss vs the ε spent; None when no run used DP noise."""
+    private = [(label, members) for label, members in groups if members[0]["dp_epsilon"] is not None]
+    if not private:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    points = sorted((mean_std([r["dp_epsilon"] for r in members])[0], mean_std([r["final_loss"] for r in members]),
+                     label) for label, members in private)
+    ax.errorbar([e for e, _, _ in points], [m for _, (m, _), _ in points], yerr=[s or 0.0 for _, (_, s), _ in points],
+                marker="o", capsize=3, label="client-level DP")
+    for index, (_, members) in enumerate(g for g in groups if g[1][0]["dp_epsilon"] is None):
+        mean, _ = mean_std([r["final_loss"] for r in members])
+        if mean is not None:
+            ax.axhline(mean, color=f"C{index + 1}", linestyle=":", label=f"no DP (ε = ∞), {members[0]['dir']}")
+    epsilons = [e for e, _, _ in points]
+    if max(epsilons) > 10 * min(epsilons):
+        ax.set_xscale("log")
+    finish(ax, "Final test loss vs privacy spent", "ε at the run's δ", "final test loss",
+           integer_x=False, legend_outside=False)
+    return save(fig, out, "privacy.png")
+
+
+def plot_attack(groups, out):
+    """Test loss per round, per aggregator, with (solid) and without (dashed) Byzantine clients;
+    None when no run had any."""
+    if not any(members[0]["config"]["byzantine_fraction"] > 0 for _, members in groups):
+        return None
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    colors = OrderedDict()
+    for _, members in groups:
+        config = members[0]["config"]
+        color = colors.setdefault(config["aggregator"], f"C{len(colors)}")
+        attacked = config["byzantine_fraction"] > 0
+        label = config["aggregator"] + (f", {config['byzantine_fraction']:.0%} Byzantine ({config['attack']})"
+                                        if attacked else ", no attack")
+        plot_series(ax, *series_mean(members, "eval"), label, color=color, linestyle="-" if attacked else "--")
+    finish(ax, "Test loss under attack, per aggregator", "communication round", "test loss")
+    return save(fig, out, "attack.png")
+
+
 def finish(ax, title, xlabel, ylabel, integer_x=True, legend_outside=True):
     ax.set_title(textwrap.fill(title, TITLE_WIDTH), fontsize=11)
     ax.set_xlabel(xlabel)
@@ -281,7 +329,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     groups, varying = group_runs(runs)
     written = [plot_eval_loss(groups, args.out), plot_communication(groups, args.out),
-               plot_k_ablation(runs, varying, args.out)]
+               plot_k_ablation(runs, varying, args.out), plot_privacy(groups, args.out), plot_attack(groups, args.out)]
     for path in written:
         if path:
             print(path)

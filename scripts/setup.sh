@@ -68,11 +68,15 @@ install_torch() {
 }
 
 install_test_packages() {
-  [ -f .venv/.test-packages ] && return
-  say "pip install test-only packages (transformers, tokenizers, rouge, sentencepiece, safetensors, matplotlib)"
-  .venv/bin/python -m pip install -q --no-warn-conflicts transformers==5.17.0 tokenizers==0.23.3 rouge==1.0.1 sentencepiece safetensors \
-    protobuf matplotlib
-  touch .venv/.test-packages
+  local packages="transformers==5.17.0 tokenizers==0.23.3 rouge==1.0.1 sentencepiece safetensors protobuf matplotlib
+    dp-accounting==0.6.0"
+  # The marker names the list, so a venv made before a package joined it gets that package.
+  local marker=.venv/.test-packages-$(echo $packages | cksum | cut -d' ' -f1)
+  [ -f "$marker" ] && return
+  say "pip install test-only packages ($(echo $packages))"
+  # shellcheck disable=SC2086  # one word a package
+  .venv/bin/python -m pip install -q --no-warn-conflicts $packages
+  touch "$marker"
 }
 
 unpack_debs() {

@@ -56,7 +56,20 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"--config /nonexistent/fedkseed.toml", "--config", "fedkseed.toml"},
                       BadInput{"--config /", "--config /", "not a readable file"},
                       BadInput{"--log --run_name a/b", "--run_name", "one folder name"},
-                      BadInput{"--run_name x", "--run_name", "needs --log"}),
+                      BadInput{"--run_name x", "--run_name", "needs --log"},
+                      BadInput{"--dp_clip 0", "--dp_clip", "> 0"}, BadInput{"--dp_clip -1", "--dp_clip", "> 0"},
+                      BadInput{"--dp_noise -0.5", "--dp_noise", ">= 0"},
+                      BadInput{"--dp_delta 0", "--dp_delta", "(0, 1)"}, BadInput{"--dp_delta 1", "--dp_delta", "(0, 1)"},
+                      BadInput{"--dp_epsilon 0", "--dp_epsilon", "> 0"},
+                      BadInput{"--dp_noise_at both", "--dp_noise_at", "server|clients"},
+                      BadInput{"--dp_noise 1", "--dp_noise", "--dp_clip C"},
+                      BadInput{"--dp_clip 1 --dp_noise 1 --aggregator median", "--dp_noise", "--aggregator mean"},
+                      BadInput{"--aggregator mode", "--aggregator", "mean|median|trimmed_mean|norm_bound"},
+                      BadInput{"--trim 0.5", "--trim", "[0, 0.5)"}, BadInput{"--trim -0.1", "--trim", "[0, 0.5)"},
+                      BadInput{"--byzantine_fraction 1", "--byzantine_fraction", "[0, 1)"},
+                      BadInput{"--byzantine_fraction -0.2", "--byzantine_fraction", "[0, 1)"},
+                      BadInput{"--attack lie", "--attack", "sign_flip|gaussian|scale:S"},
+                      BadInput{"--attack scale:x", "--attack", "sign_flip|gaussian|scale:S"}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return "case" + std::to_string(info.index); });
 
 // No machine has 1000 GPUs: a CPU-only build, a machine without GPUs and one with GPUs all

@@ -199,7 +199,7 @@ TEST_F(DistributedE2E, TwoAndThreeRanksGiveTheSingleProcessRun) {
     // Each rank's (padded) share of the records, sizes and a replica checksum reach the
     // world - 1 others: more than an even share of the replies, less than all of them.
     for (const auto& line : metrics(run)) {
-      const int64_t records = line.at("bytes_up").get<int64_t>() + 4 * 32;  // 32 bytes beside each uplink
+      const int64_t records = line.at("bytes_up").get<int64_t>() + 4 * 40;  // 40 bytes beside each uplink
       const int64_t between = line.at("bytes_between_ranks").get<int64_t>(), pairs = world * (world - 1);
       EXPECT_GT(between, pairs * (16 + records / world)) << "world " << world;
       EXPECT_LT(between, pairs * (16 + records + 100)) << "world " << world;
@@ -409,9 +409,10 @@ TEST(DistributedUnit, CohortSplitBalancesStepCounts) {
 }
 
 TEST(DistributedUnit, ClientRecordsRoundTripAndTruncationIsAnError) {
-  const std::vector<ClientRecord> records = {{3, std::string("\x01\x02\x00\x05", 4), 12.5, 1, 7}, {0, "", -0.25, 0, 0}};
+  const std::vector<ClientRecord> records = {{3, std::string("\x01\x02\x00\x05", 4), 12.5, 1, 7, 9},
+                                             {0, "", -0.25, 0, 0, 0}};
   const std::string bytes = encode_records(records);
-  EXPECT_EQ(bytes.size(), 2 * 32u + 4);
+  EXPECT_EQ(bytes.size(), 2 * 40u + 4);
   const auto decoded = decode_records(bytes);
   ASSERT_EQ(decoded.size(), 2u);
   EXPECT_EQ(decoded[0].slot, 3u);
@@ -419,6 +420,7 @@ TEST(DistributedUnit, ClientRecordsRoundTripAndTruncationIsAnError) {
   EXPECT_EQ(decoded[0].loss_sum, 12.5);
   EXPECT_EQ(decoded[0].pass, 1);
   EXPECT_EQ(decoded[0].offset, 7);
+  EXPECT_EQ(decoded[0].applied, 9);
   EXPECT_EQ(decoded[1].loss_sum, -0.25);
   EXPECT_TRUE(decode_records("").empty());
   EXPECT_THROW(decode_records(bytes.substr(0, bytes.size() - 1)), Error);

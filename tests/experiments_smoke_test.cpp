@@ -116,7 +116,7 @@ TEST_F(ExperimentSmoke, ScriptThenReportThenPlots) {
 
   const auto report = run_fedkseed("report " + run + " --csv " + work_ + "/report.csv");
   ASSERT_EQ(report.exit_code, 0) << report.err;
-  EXPECT_NE(report.out.find("| FedKSeed-Pro | dolly | dir0.5 | 16 | 42 | 2/2 |"), std::string::npos) << report.out;
+  EXPECT_NE(report.out.find("| FedKSeed-Pro | dolly | dir0.5 | 16 | mean | 42 | 2/2 |"), std::string::npos) << report.out;
   const auto csv = lines_of(read_text(work_ + "/report.csv"));
   ASSERT_EQ(csv.size(), 2u);
   // Totals in the table (state.json) against the per-round metrics.jsonl.

@@ -5,6 +5,7 @@
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/federation/messages.h"
+#include "fedkseed/federation/robust_aggregation.h"
 #include "fedkseed/federation/seed_pairs.h"
 #include "fedkseed/federation/seed_pool.h"
 
@@ -22,27 +23,35 @@ TEST(SeedPool, CandidatesAreDeterministicAndInRange) {
   EXPECT_GT(*std::max_element(pool.seeds().begin(), pool.seeds().end()), 1ULL << 32);
 }
 
+// The round's increment as the server makes it with the reference's mean.
+std::vector<double> aggregate_into(SeedPool& pool, const std::vector<ClientUpdate>& cohort, bool equal_weight) {
+  const auto admitted = pool.admit(cohort);
+  auto increment = aggregate_updates(admitted, pool.size(), {Aggregator::mean, equal_weight, 0.0});
+  pool.add(increment);
+  return increment;
+}
+
 TEST(SeedPool, AggregatesSizeWeightedMeansOfPerClientSums) {
   auto pool = SeedPool::from_candidates({11, 22, 33});
   // Client A (30 samples) drew seed 0 twice and seed 2; client B (10 samples) drew seed 0.
   const std::vector<ClientUpdate> cohort = {{30, {0, 0, 2}, {1.0, 2.0, -4.0}}, {10, {0}, {8.0}}};
-  const auto increment = pool.aggregate(cohort, false);
+  const auto increment = aggregate_into(pool, cohort, false);
   EXPECT_DOUBLE_EQ(increment[0], 0.75 * 3.0 + 0.25 * 8.0);
   EXPECT_DOUBLE_EQ(increment[1], 0.0);
   EXPECT_DOUBLE_EQ(increment[2], 0.75 * -4.0);
-  pool.aggregate(cohort, true);
+  aggregate_into(pool, cohort, true);
   EXPECT_DOUBLE_EQ(pool.cumulative()[0], 4.25 + 0.5 * 3.0 + 0.5 * 8.0);
   const auto pairs = nonzero_pairs(pool.seeds(), pool.cumulative());
   ASSERT_EQ(pairs.size(), 2u);
   EXPECT_EQ(pairs[0].seed, 11u);
   EXPECT_EQ(pairs[1].seed, 33u);
-  EXPECT_THROW(pool.aggregate({{1, {3}, {1.0}}}, false), Error);
+  EXPECT_THROW(pool.admit({{1, {3}, {1.0}}}), Error);
 }
 
 TEST(SeedPool, UnboundedPoolGrowsByOneEntryPerStep) {
   auto pool = SeedPool::draw(0, 1);
   EXPECT_TRUE(pool.unbounded());
-  pool.aggregate({{5, {1234567890123ULL, 99}, {2.0, 3.0}}, {5, {7}, {4.0}}}, false);
+  aggregate_into(pool, {{5, {1234567890123ULL, 99}, {2.0, 3.0}}, {5, {7}, {4.0}}}, false);
   EXPECT_EQ(pool.size(), 3);
   EXPECT_EQ(pool.seeds()[0], 1234567890123ULL);
   EXPECT_DOUBLE_EQ(pool.cumulative()[2], 2.0);

@@ -171,7 +171,7 @@ TEST_F(ReportTable, CsvShapeAndNumbers) {
   const auto rows = parse_csv(read_text(csv_path));
   ASSERT_EQ(rows.size(), 1u + 3u + 2u + 1u);  // header, 3 runs, mean, std, the other run
   const auto& header = rows[0];
-  ASSERT_EQ(header.size(), 16u);
+  ASSERT_EQ(header.size(), 18u);
   for (const auto& row : rows) ASSERT_EQ(row.size(), header.size()) << read_text(csv_path);
   const auto column = [&](const std::string& name) {
     return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
@@ -191,6 +191,8 @@ TEST_F(ReportTable, CsvShapeAndNumbers) {
   EXPECT_EQ(rows[5][column("bytes_up")], "0");  // equal across seeds
   EXPECT_EQ(rows[6][column("K")], "4096");
   EXPECT_EQ(rows[6][column("method")], "FedKSeed");
+  EXPECT_EQ(rows[1][column("aggregator")], "mean");  // runs from before --aggregator
+  EXPECT_EQ(rows[1][column("dp_epsilon")], "");      // no DP
 }
 
 struct BadRun {

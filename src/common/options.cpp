@@ -1,6 +1,7 @@
 // Validation and serialisation of TrainOptions.
 #include "fedkseed/common/options.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -36,24 +37,93 @@ void require_one_of(const std::string& flag, const std::string& value,
   require(found, flag, "'" + value + "'", list);
 }
 
+// The whole of `text` as a finite number, or nothing.
+std::optional<double> whole_number(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0.0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != text.size() || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
 std::string flag_key(const std::string& flag) { return flag.substr(flag.find_first_not_of('-')); }
+
+// The flags options_to_json and options_to_yaml list only when set (options.h).
+bool listed_only_when_set(const std::string& flag) {
+  static const std::vector<std::string> kFlags = {"--dp_clip",    "--dp_noise", "--dp_epsilon",
+                                                  "--dp_delta",   "--dp_noise_at", "--aggregator",
+                                                  "--trim",       "--byzantine_fraction", "--attack"};
+  return std::find(kFlags.begin(), kFlags.end(), flag) != kFlags.end();
+}
+
+// Calls write(key, value) for every flag options_to_json and options_to_yaml list.
+template <class Write>
+void visit_listed(const TrainOptions& options, Write&& write) {
+  std::map<std::string, nlohmann::ordered_json> defaults;
+  TrainOptions().visit_fields([&](const std::string& flag, const auto& field, const char*) {
+    defaults[flag] = nlohmann::ordered_json(field);
+  });
+  options.visit_fields([&](const std::string& flag, const auto& field, const char*) {
+    const nlohmann::ordered_json value(field);
+    if (!listed_only_when_set(flag) || value != defaults.at(flag)) write(flag_key(flag), value);
+  });
+}
 
 }  // namespace
 
 double iid_alpha(const std::string& iid) {
   if (iid == "0") return 0.0;
-  const std::string accepted = "dir<alpha> with alpha > 0 (e.g. dir0.5), or 0 for an equal split";
-  require(iid.rfind("dir", 0) == 0 && iid.size() > 3, "--iid", "'" + iid + "'", accepted);
-  std::size_t used = 0;
-  double alpha = 0.0;
-  try {
-    alpha = std::stod(iid.substr(3), &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  require(used == iid.size() - 3 && std::isfinite(alpha) && alpha > 0, "--iid", "'" + iid + "'", accepted);
-  return alpha;
+  const auto alpha = iid.rfind("dir", 0) == 0 ? whole_number(iid.substr(3)) : std::nullopt;
+  require(alpha && *alpha > 0, "--iid", "'" + iid + "'",
+          "dir<alpha> with alpha > 0 (e.g. dir0.5), or 0 for an equal split");
+  return *alpha;
 }
+
+std::optional<double> attack_scale(const std::string& attack) {
+  if (attack == "sign_flip" || attack == "gaussian") return std::nullopt;
+  const auto scale = attack.rfind("scale:", 0) == 0 ? whole_number(attack.substr(6)) : std::nullopt;
+  require(scale.has_value(), "--attack", "'" + attack + "'",
+          "sign_flip|gaussian|scale:S with S a finite number (e.g. scale:-10)");
+  return scale;
+}
+
+namespace {
+
+// The privacy and robustness flags, alone and together.
+void validate_privacy_and_robustness(const TrainOptions& o) {
+  require(o.dp_clip > 0, "--dp_clip", shown(o.dp_clip), "> 0 (absent: no clipping)");
+  require(std::isfinite(o.dp_noise) && o.dp_noise >= 0, "--dp_noise", shown(o.dp_noise), "a finite value >= 0");
+  require(o.dp_epsilon > 0, "--dp_epsilon", shown(o.dp_epsilon), "> 0 (absent: --dp_noise as given)");
+  require(o.dp_delta > 0 && o.dp_delta < 1, "--dp_delta", shown(o.dp_delta), "(0, 1)");
+  require_one_of("--dp_noise_at", o.dp_noise_at, {"server", "clients"});
+  require_one_of("--aggregator", o.aggregator, {"mean", "median", "trimmed_mean", "norm_bound"});
+  require(o.trim >= 0 && o.trim < 0.5, "--trim", shown(o.trim), "[0, 0.5)");
+  require(o.byzantine_fraction >= 0 && o.byzantine_fraction < 1, "--byzantine_fraction", shown(o.byzantine_fraction),
+          "[0, 1)");
+  attack_scale(o.attack);
+  const bool targeted = std::isfinite(o.dp_epsilon);
+  require(!(targeted && o.dp_noise > 0), "--dp_epsilon", shown(o.dp_epsilon) + " with --dp_noise " + shown(o.dp_noise),
+          "one of them (--dp_epsilon solves for --dp_noise)");
+  const std::string noise_flag = targeted ? "--dp_epsilon" : "--dp_noise";
+  const std::string noise_value = targeted ? shown(o.dp_epsilon) : shown(o.dp_noise);
+  if (targeted || o.dp_noise > 0) {
+    require(std::isfinite(o.dp_clip), noise_flag, noise_value + " without --dp_clip",
+            "with --dp_clip C (the noise is sigma*C)");
+    require(o.aggregator == "mean", noise_flag, noise_value + " with --aggregator " + o.aggregator,
+            "with --aggregator mean (the accountant covers the sum of clipped vectors)");
+    require(!o.bias_sampling, noise_flag, noise_value + " with --bias_sampling",
+            "without it (Pro's probabilities come from un-noised scalars)");
+    require(o.K > 0, noise_flag, noise_value + " with -K 0", "-K > 0 (fresh seeds would show which steps a client ran)");
+  }
+  require(o.aggregator == "mean" || o.K > 0, "--aggregator", "'" + o.aggregator + "' with -K 0",
+          "mean with -K 0 (the robust rules need seeds that several clients draw)");
+}
+
+}  // namespace
 
 void TrainOptions::validate() const {
   // Upper bounds far beyond any real run (the paper: 200 clients, 40 rounds, 200 steps, K 4096)
@@ -94,13 +164,12 @@ void TrainOptions::validate() const {
   require(threads >= 0 && threads <= 4096, "--threads", shown(threads), "0 (automatic) or 1..4096");
   require(dist_timeout >= 1, "--dist_timeout", shown(dist_timeout), ">= 1 (seconds)");
   parse_device(device);
+  validate_privacy_and_robustness(*this);
 }
 
 std::string options_to_json(const TrainOptions& options) {
   nlohmann::ordered_json json;
-  options.visit_fields([&](const std::string& flag, const auto& field, const char*) {
-    json[flag_key(flag)] = field;
-  });
+  visit_listed(options, [&](const std::string& key, const nlohmann::ordered_json& value) { json[key] = value; });
   return json.dump();
 }
 
@@ -116,9 +185,9 @@ TrainOptions options_from_json(const std::string& text) {
 
 std::string options_to_yaml(const TrainOptions& options) {
   std::map<std::string, std::string> sorted;
-  options.visit_fields([&](const std::string& flag, const auto& field, const char*) {
-    // JSON scalars are valid YAML scalars (strings come out double-quoted).
-    sorted[flag_key(flag)] = nlohmann::json(field).dump();
+  // JSON scalars are valid YAML scalars (strings come out double-quoted).
+  visit_listed(options, [&](const std::string& key, const nlohmann::ordered_json& value) {
+    sorted[key] = value.dump();
   });
   std::string yaml;
   for (const auto& [key, value] : sorted) yaml += key + ": " + value + "\n";

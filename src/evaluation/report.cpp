@@ -73,6 +73,36 @@ void read_final_eval(const std::string& path, RunSummary& summary) {
   }
 }
 
+// The ε spent: final_eval.json's, else (a run still going) the last metrics line's; NaN without DP.
+double read_dp_epsilon(const fs::path& dir) {
+  const std::string final_path = (dir / "final_eval.json").string();
+  if (fs::exists(final_path)) {
+    const json final_eval = parse_json_file(final_path);
+    if (final_eval.contains("dp_epsilon") && final_eval["dp_epsilon"].is_number()) return final_eval["dp_epsilon"].get<double>();
+  }
+  double epsilon = std::nan("");
+  const auto metrics = read_file((dir / "metrics.jsonl").string());
+  std::istringstream lines(metrics ? *metrics : "");
+  for (std::string line; std::getline(lines, line);) {
+    const json parsed = json::parse(line, nullptr, false);
+    if (parsed.is_object() && parsed.contains("dp_epsilon") && parsed["dp_epsilon"].is_number()) {
+      epsilon = parsed["dp_epsilon"].get<double>();
+    }
+  }
+  return epsilon;
+}
+
+// "--aggregator" (mean for runs from before the flag), with "vs <f> <attack>" under attack.
+std::string aggregator_name(const json& config) {
+  std::string name = config.value("aggregator", std::string("mean"));
+  const double fraction = config.value("byzantine_fraction", 0.0);
+  if (fraction > 0) {
+    name += " vs " + std::to_string(static_cast<int>(std::lround(fraction * 100))) + "% " +
+            config.value("attack", std::string("sign_flip"));
+  }
+  return name;
+}
+
 double read_peak_memory(const std::string& path) {
   if (!fs::exists(path)) return std::nan("");
   const json memory = parse_json_file(path);
@@ -117,6 +147,7 @@ RunSummary read_run_summary(const std::string& run_dir) {
   summary.run_dir = run_dir;
   summary.K = config_value<int64_t>(config, "K", config_path);
   summary.method = method_name(summary.K, config_value<bool>(config, "bias_sampling", config_path));
+  summary.aggregator = aggregator_name(config);
   summary.dataset = config_value<std::string>(config, "dataset", config_path);
   summary.iid = summary.dataset == "instruct" ? "meta" : config_value<std::string>(config, "iid", config_path);
   summary.seed = config_value<int64_t>(config, "seed", config_path);
@@ -125,6 +156,7 @@ RunSummary read_run_summary(const std::string& run_dir) {
   summary.rouge_l = std::nan("");
   summary.final_eval_loss = state.eval_losses.empty() ? std::nan("") : state.eval_losses.back();
   read_final_eval((dir / "final_eval.json").string(), summary);
+  summary.dp_epsilon = read_dp_epsilon(dir);
   summary.bytes_up = static_cast<double>(state.bytes_up);
   summary.bytes_down = static_cast<double>(state.bytes_down);
   summary.seconds = state.seconds;
@@ -175,6 +207,7 @@ std::vector<SeedGroup> group_by_seed(const std::vector<RunSummary>& runs) {
     group.rounds_done = mean_std(rounds);
     group.rouge_l = column(&RunSummary::rouge_l);
     group.final_eval_loss = column(&RunSummary::final_eval_loss);
+    group.dp_epsilon = column(&RunSummary::dp_epsilon);
     group.bytes_up = column(&RunSummary::bytes_up);
     group.bytes_down = column(&RunSummary::bytes_down);
     group.seconds = column(&RunSummary::seconds);
@@ -252,14 +285,15 @@ std::string csv_number(double value) { return std::isfinite(value) ? printf_stri
 }  // namespace
 
 std::string report_markdown(const std::vector<SeedGroup>& groups) {
-  std::string table = markdown_row({"Method", "Dataset", "iid", "K", "Seed", "Rounds", "Rouge-L", "Eval loss",
-                                    "Bytes up", "Bytes down", "Wall time", "Peak memory", "Run"});
-  table += "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+  std::string table = markdown_row({"Method", "Dataset", "iid", "K", "Aggregator", "Seed", "Rounds", "Rouge-L",
+                                    "Eval loss", "ε", "Bytes up", "Bytes down", "Wall time", "Peak memory", "Run"});
+  table += "|---|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
   for (const auto& group : groups) {
     for (const auto& run : group.runs) {
-      table += markdown_row({run.method, run.dataset, run.iid, std::to_string(run.K), std::to_string(run.seed),
-                             std::to_string(run.rounds_done) + "/" + std::to_string(run.rounds),
+      table += markdown_row({run.method, run.dataset, run.iid, std::to_string(run.K), run.aggregator,
+                             std::to_string(run.seed), std::to_string(run.rounds_done) + "/" + std::to_string(run.rounds),
                              cell(single(run.rouge_l), 2), cell(single(run.final_eval_loss), 4),
+                             cell(single(run.dp_epsilon), 3),
                              scaled_cell(single(run.bytes_up), kByteUnits),
                              scaled_cell(single(run.bytes_down), kByteUnits),
                              scaled_cell(single(run.seconds), kTimeUnits),
@@ -268,9 +302,10 @@ std::string report_markdown(const std::vector<SeedGroup>& groups) {
     if (group.runs.size() < 2) continue;
     const RunSummary& first = group.runs.front();
     table += markdown_row({"**" + first.method + "** mean ± std", first.dataset, first.iid, std::to_string(first.K),
-                           seed_list(group, ", ") + " (n=" + std::to_string(group.runs.size()) + ")",
+                           first.aggregator, seed_list(group, ", ") + " (n=" + std::to_string(group.runs.size()) + ")",
                            rounds_cell(group, first.rounds),
                            "**" + cell(group.rouge_l, 2) + "**", cell(group.final_eval_loss, 4),
+                           cell(group.dp_epsilon, 3),
                            scaled_cell(group.bytes_up, kByteUnits), scaled_cell(group.bytes_down, kByteUnits),
                            scaled_cell(group.seconds, kTimeUnits), scaled_cell(group.peak_memory, kByteUnits), ""});
   }
@@ -279,12 +314,13 @@ std::string report_markdown(const std::vector<SeedGroup>& groups) {
 
 std::string report_csv(const std::vector<SeedGroup>& groups) {
   std::string csv =
-      "kind,run_dir,method,dataset,iid,K,seed,n,rounds_done,rounds,rouge_l,final_eval_loss,bytes_up,bytes_down,"
-      "wall_seconds,peak_memory_bytes\n";
+      "kind,run_dir,method,dataset,iid,K,aggregator,seed,n,rounds_done,rounds,rouge_l,final_eval_loss,dp_epsilon,"
+      "bytes_up,bytes_down,wall_seconds,peak_memory_bytes\n";
   const auto row = [&](const std::string& kind, const std::string& run_dir, const RunSummary& like,
                        const std::string& seed, std::size_t n, const std::vector<double>& numbers) {
     csv += kind + "," + csv_field(run_dir) + "," + csv_field(like.method) + "," + csv_field(like.dataset) + "," +
-           csv_field(like.iid) + "," + std::to_string(like.K) + "," + seed + "," + std::to_string(n);
+           csv_field(like.iid) + "," + std::to_string(like.K) + "," + csv_field(like.aggregator) + "," + seed + "," +
+           std::to_string(n);
     for (std::size_t i = 0; i < numbers.size(); ++i) {
       csv += "," + csv_number(numbers[i]);
       if (i == 0) csv += "," + std::to_string(like.rounds);  // rounds_done, rounds
@@ -294,14 +330,15 @@ std::string report_csv(const std::vector<SeedGroup>& groups) {
   for (const auto& group : groups) {
     for (const auto& run : group.runs) {
       row("run", run.run_dir, run, std::to_string(run.seed), 1,
-          {static_cast<double>(run.rounds_done), run.rouge_l, run.final_eval_loss, run.bytes_up, run.bytes_down,
-           run.seconds, run.peak_memory});
+          {static_cast<double>(run.rounds_done), run.rouge_l, run.final_eval_loss, run.dp_epsilon, run.bytes_up,
+           run.bytes_down, run.seconds, run.peak_memory});
     }
     if (group.runs.size() < 2) continue;
     const auto columns = {&MeanStd::mean, &MeanStd::std};
     for (auto part : columns) {
       row(part == &MeanStd::mean ? "mean" : "std", "", group.runs.front(), seed_list(group, ";"), group.runs.size(),
-          {group.rounds_done.*part, group.rouge_l.*part, group.final_eval_loss.*part, group.bytes_up.*part,
+          {group.rounds_done.*part, group.rouge_l.*part, group.final_eval_loss.*part, group.dp_epsilon.*part,
+           group.bytes_up.*part,
            group.bytes_down.*part, group.seconds.*part, group.peak_memory.*part});
     }
   }

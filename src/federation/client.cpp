@@ -12,13 +12,14 @@
 namespace fedkseed {
 
 LocalTrainer::LocalTrainer(LlamaModel& model, c10::Device device, int64_t pad_id, ZoStepOptions step, uint64_t seed,
-                           std::vector<uint64_t> candidates)
+                           std::vector<uint64_t> candidates, UplinkShaping shaping)
     : model_(model),
       device_(device),
       pad_id_(pad_id),
       step_(step),
       seed_(seed),
       sampler_(std::move(candidates)),
+      shaping_(std::move(shaping)),
       working_(model.named_parameters()) {
   if (rng_is_philox(step_.rng)) working_flat_.emplace(working_, step_.rng);
 }
@@ -89,6 +90,8 @@ ClientRecord LocalTrainer::train(ClientData& data, int64_t client, int64_t round
     reply.values.push_back(static_cast<float>(outcome.g));  // g is an fp32 product: exact
   }
   progress.finish(c10::str("mean L+ ", reply.seeds.empty() ? NAN : record.loss_sum / reply.seeds.size()));
+  record.applied = static_cast<int64_t>(reply.seeds.size());
+  shaping_.apply(reply, client, round);
   record.uplink = encode(reply);
   record.pass = data.position().pass;
   record.offset = data.position().offset;

@@ -29,6 +29,7 @@ std::string encode_records(const std::vector<ClientRecord>& records) {
     out.put<double>(record.loss_sum);
     out.put<int64_t>(record.pass);
     out.put<int64_t>(record.offset);
+    out.put<int64_t>(record.applied);
   }
   return out.take();
 }
@@ -43,6 +44,7 @@ std::vector<ClientRecord> decode_records(const std::string& bytes) {
     record.loss_sum = in.get<double>();
     record.pass = in.get<int64_t>();
     record.offset = in.get<int64_t>();
+    record.applied = in.get<int64_t>();
   }
   return records;
 }

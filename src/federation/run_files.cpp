@@ -102,8 +102,11 @@ void RunFiles::save_round(const RunState& state, bool best, const TrainOptions& 
   dir_.write_file("state.json", text);
 }
 
-void RunFiles::write_final_eval(const std::string& metric, double value) const {
-  dir_.write_file("final_eval.json", nlohmann::json({{"final_eval_" + metric, value}}).dump() + "\n");
+void RunFiles::write_final_eval(const std::string& metric, double value,
+                                const std::vector<std::pair<std::string, double>>& extra) const {
+  nlohmann::json object = {{"final_eval_" + metric, value}};
+  for (const auto& [key, number] : extra) object[key] = number;
+  dir_.write_file("final_eval.json", object.dump() + "\n");
 }
 
 }  // namespace fedkseed

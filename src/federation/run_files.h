@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fedkseed/common/options.h"
 #include "fedkseed/common/run_dir.h"
@@ -32,8 +34,9 @@ class RunFiles {
   // --save_weights `write_weights(folder)` writes the model), then state.json.
   void save_round(const RunState& state, bool best, const TrainOptions& options,
                   const std::function<void(const std::string& folder)>& write_weights) const;
-  // final_eval.json {"final_eval_<metric>": value}.
-  void write_final_eval(const std::string& metric, double value) const;
+  // final_eval.json {"final_eval_<metric>": value, ...`extra` (e.g. the privacy spent)}.
+  void write_final_eval(const std::string& metric, double value,
+                        const std::vector<std::pair<std::string, double>>& extra = {}) const;
 
  private:
   explicit RunFiles(RunDirectory dir) : dir_(std::move(dir)) {}

@@ -50,11 +50,14 @@ SeedsAndSchedule seeds_from_json(const json& object) {
   SeedsAndSchedule seeds;
   seeds.seeds = object.at("seeds").get<std::vector<uint64_t>>();
   seeds.schedule = object.at("schedule").get<std::vector<std::vector<int64_t>>>();
+  if (object.contains("byzantine_clients")) seeds.byzantine_clients = object.at("byzantine_clients").get<std::vector<int64_t>>();
   return seeds;
 }
 
 json seeds_to_json(const SeedsAndSchedule& seeds) {
-  return json{{"seeds", seeds.seeds}, {"schedule", seeds.schedule}};
+  json object{{"seeds", seeds.seeds}, {"schedule", seeds.schedule}};
+  if (!seeds.byzantine_clients.empty()) object["byzantine_clients"] = seeds.byzantine_clients;
+  return object;
 }
 
 json stamp_to_json(const FileStamp& stamp) {
@@ -270,7 +273,7 @@ RunState read_run_state(const RunDirectory& run) {
 }
 
 std::string round_metrics_json(const RoundMetrics& m) {
-  const json object = {{"round", m.round},
+  json object = {{"round", m.round},
                        {"train_loss", number_or_null(m.train_loss)},
                        {"evaluated", m.evaluated},
                        {"eval_loss", number_or_null(m.eval_loss)},
@@ -285,6 +288,7 @@ std::string round_metrics_json(const RoundMetrics& m) {
                        {"seconds_eval", m.seconds_eval},
                        {"peak_memory_allocated", m.peak_memory_allocated},
                        {"peak_memory_reserved", m.peak_memory_reserved}};
+  if (!std::isnan(m.dp_epsilon)) object["dp_epsilon"] = number_or_null(m.dp_epsilon);
   return object.dump();
 }
 

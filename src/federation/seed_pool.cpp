@@ -1,7 +1,5 @@
-// Candidate seeds, client schedule and size-weighted aggregation of seed scalars.
+// Candidate seeds, client schedule and the cumulative seed pool.
 #include "fedkseed/federation/seed_pool.h"
-
-#include <numeric>
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/random.h"
@@ -23,29 +21,24 @@ SeedPool SeedPool::from_candidates(std::vector<uint64_t> candidates) {
   return pool;
 }
 
-std::vector<double> SeedPool::aggregate(const std::vector<ClientUpdate>& cohort, bool equal_weight) {
-  const double total_size = std::accumulate(
-      cohort.begin(), cohort.end(), 0.0, [](double sum, const ClientUpdate& c) { return sum + c.data_size; });
-  std::vector<double> increment(seeds_.size(), 0.0);
-  for (const auto& client : cohort) {
-    const double weight = equal_weight || total_size <= 0 ? 1.0 / cohort.size() : client.data_size / total_size;
-    for (std::size_t step = 0; step < client.seeds.size(); ++step) {
+std::vector<ClientUpdate> SeedPool::admit(std::vector<ClientUpdate> cohort) {
+  for (auto& client : cohort) {
+    for (uint64_t& seed : client.seeds) {
       if (unbounded_) {
-        seeds_.push_back(client.seeds[step]);
+        seeds_.push_back(seed);
         cumulative_.push_back(0.0);
-        increment.push_back(weight * client.values[step]);
-        continue;
-      }
-      const uint64_t index = client.seeds[step];
-      if (index >= seeds_.size()) {
-        throw Error("client update: seed index " + std::to_string(index) + " is not below K = " +
+        seed = seeds_.size() - 1;
+      } else if (seed >= seeds_.size()) {
+        throw Error("client update: seed index " + std::to_string(seed) + " is not below K = " +
                     std::to_string(seeds_.size()));
       }
-      increment[index] += weight * client.values[step];
     }
   }
+  return cohort;
+}
+
+void SeedPool::add(const std::vector<double>& increment) {
   for (std::size_t j = 0; j < increment.size(); ++j) cumulative_[j] += increment[j];
-  return increment;
 }
 
 void SeedPool::restore(std::vector<uint64_t> seeds, std::vector<double> cumulative) {

@@ -6,6 +6,7 @@
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/hash.h"
+#include "fedkseed/federation/dp_noise.h"
 #include "fedkseed/federation/seed_pairs.h"
 
 namespace fedkseed {
@@ -96,7 +97,17 @@ void Server::aggregate(const std::vector<Uplink>& uplinks) {
     updates.push_back({received.data_size, received.seeds,
                        std::vector<double>(received.values.begin(), received.values.end())});
   }
-  increments_.push_back(sparse(pool_.aggregate(updates, options_.equal_weight)));
+  const std::vector<ClientUpdate> admitted = pool_.admit(std::move(updates));  // K = 0: the pool grows first
+  std::vector<double> increment =
+      aggregate_updates(admitted, pool_.size(), {options_.aggregator, options_.equal_weight, options_.trim});
+  if (options_.noise_std > 0) {
+    // The noise of the sum, on the mean: the sum divided by the (public) cohort size.
+    const int64_t round = first_increment_round_ + static_cast<int64_t>(increments_.size());
+    Rng rng = noise_rng(options_.seed, round, -1);
+    add_gaussian_noise(increment, options_.noise_std / static_cast<double>(uplinks.size()), rng);
+  }
+  pool_.add(increment);
+  increments_.push_back(sparse(increment));
   if (options_.incremental) {
     global_.replay_increment(seed_pairs(pool_.seeds(), increments_.back(), "seed pool"));
   } else {

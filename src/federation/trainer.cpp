@@ -26,8 +26,10 @@
 #include "fedkseed/data/batch.h"
 #include "fedkseed/data/federated_data.h"
 #include "fedkseed/federation/client.h"
+#include "fedkseed/federation/byzantine.h"
 #include "fedkseed/federation/client_view.h"
 #include "fedkseed/federation/distributed.h"
+#include "fedkseed/federation/dp_noise.h"
 #include "fedkseed/federation/run_identity.h"
 #include "fedkseed/federation/server.h"
 #include "fedkseed/model/model_dir.h"
@@ -62,7 +64,21 @@ SeedsAndSchedule seeds_and_schedule(const TrainOptions& options, int64_t num_cli
     seeds.schedule = draw_client_schedule(num_clients, options.m, options.rounds, options.seed);
   }
   check_schedule(seeds, num_clients, options.rounds, options.seeds_file);
+  if (!resumed) seeds.byzantine_clients = choose_byzantine_clients(num_clients, options.byzantine_fraction, options.seed);
   return seeds;
+}
+
+// The fraction of clients in each round's cohort, int(N * m) / N: the accountant's sampling rate.
+double cohort_fraction(const TrainOptions& options, int64_t num_clients) {
+  return static_cast<double>(static_cast<int64_t>(static_cast<double>(num_clients) * options.m)) /
+         static_cast<double>(num_clients);
+}
+
+// The noise multiplier σ of the run: --dp_noise, or the smallest that keeps --rounds within
+// (--dp_epsilon, --dp_delta).
+double resolve_dp_noise(const TrainOptions& options, int64_t num_clients) {
+  if (!std::isfinite(options.dp_epsilon)) return options.dp_noise;
+  return dp_noise_for(options.dp_epsilon, options.dp_delta, options.rounds, cohort_fraction(options, num_clients));
 }
 
 // Adds an evaluated round's loss to the history; true when it is the best so far (NaN never is).
@@ -81,6 +97,9 @@ class Federation {
   void run();
 
  private:
+  ServerOptions server_options() const;
+  UplinkShaping uplink_shaping() const;
+  int64_t cohort_size() const { return seeds_.schedule.empty() ? 0 : static_cast<int64_t>(seeds_.schedule[0].size()); }
   RoundMetrics run_round(int64_t round);
   std::vector<ClientRecord> train_cohort(const std::vector<int64_t>& cohort, const std::vector<Downlink>& received);
   std::string replica_digest() const;
@@ -100,6 +119,7 @@ class Federation {
   std::optional<RunDirectory> resumed_dir_;  // the writer's resumed run, locked before anything is loaded
   Tokenizer tokenizer_;
   FederatedData data_;
+  double dp_noise_;  // σ, resolved before the model loads: an unreachable --dp_epsilon fails fast
   LlamaModel model_;
   int64_t pad_id_;
   std::optional<RunState> resumed_;
@@ -109,6 +129,7 @@ class Federation {
   Server server_;
   ClientView view_;  // the clients' view of the global model (client_view.h: shared)
   LocalTrainer trainer_;
+  std::optional<DpAccountant> accountant_;  // with DP noise
   std::vector<Client> clients_;
   std::optional<RunFiles> files_;
   RunState progress_;  // eval history, totals, peaks, best round, last finished round
@@ -126,6 +147,7 @@ Federation::Federation(const TrainOptions& options, const RunEvaluation& evaluat
                                                        : std::nullopt),
       tokenizer_(Tokenizer::load(options_.model)),
       data_(load_federated_data(options_, tokenizer_)),
+      dp_noise_(resolve_dp_noise(options_, static_cast<int64_t>(data_.clients.size()))),
       model_(LlamaModel::load(options_.model, parse_dtype(options_.dtype), device_, options_.allow_nonfinite)),
       pad_id_(batch_pad_id(tokenizer_, model_.config().vocab_size)),
       resumed_(options_.resume.empty() ? std::nullopt
@@ -135,15 +157,15 @@ Federation::Federation(const TrainOptions& options, const RunEvaluation& evaluat
                                                                  : model_.flat_parameters().clone()),
       init_(views_like(model_, init_flat_)),
       server_(model_, init_, seeds_.seeds, static_cast<int64_t>(data_.clients.size()),
-              {{options_.lr, options_.weight_decay, parse_rng_kind(options_.rng)}, options_.sync == "incremental",
-               options_.equal_weight, options_.bias_sampling, options_.bias_loss_clip, options_.grad_initial}),
+              server_options()),
       view_(model_, init_, seeds_.seeds, {options_.lr, options_.weight_decay, parse_rng_kind(options_.rng)},
             options_.sync == "incremental"),
       trainer_(model_, device_, pad_id_,
                {options_.zo_eps, options_.lr, options_.weight_decay, options_.grad_clip, parse_rng_kind(options_.rng)},
-               options_.seed, seeds_.seeds) {
+               options_.seed, seeds_.seeds, uplink_shaping()) {
   config_check_tokenizer(model_.config(), resolve_model_dir(options_.model) + "/config.json", tokenizer_);
   options_.num_clients = static_cast<int64_t>(data_.clients.size());
+  if (dp_noise_ > 0) accountant_.emplace(accountant_for(dp_noise_, cohort_fraction(options_, options_.num_clients)));
   for (int64_t c = 0; c < options_.num_clients; ++c) {
     clients_.emplace_back(data_.clients[c], c, options_.seed, options_.batch_size, options_.local_step,
                           options_.batch_or_epoch == "epoch");
@@ -174,6 +196,36 @@ Federation::Federation(const TrainOptions& options, const RunEvaluation& evaluat
     log::add_file_sink(files_->directory().file("train.log"));
     log::info("run directory: " + files_->directory().path());
   }
+}
+
+ServerOptions Federation::server_options() const {
+  ServerOptions server;
+  server.replay = {options_.lr, options_.weight_decay, parse_rng_kind(options_.rng)};
+  server.incremental = options_.sync == "incremental";
+  // Under DP noise the mean weighs clients equally: data-size weights would let one client
+  // count more than C in the sum the noise covers (and its data size is private too).
+  server.equal_weight = options_.equal_weight || dp_noise_ > 0;
+  server.pro = options_.bias_sampling;
+  server.bias_loss_clip = options_.bias_loss_clip;
+  server.grad_initial = options_.grad_initial;
+  server.aggregator = parse_aggregator(options_.aggregator);
+  server.trim = options_.trim;
+  server.noise_std = options_.dp_noise_at == "server" ? dp_noise_ * options_.dp_clip : 0.0;
+  server.seed = static_cast<uint64_t>(options_.seed);
+  return server;
+}
+
+UplinkShaping Federation::uplink_shaping() const {
+  UplinkShaping shaping;
+  shaping.seed = static_cast<uint64_t>(options_.seed);
+  shaping.clip = options_.dp_clip;
+  shaping.noise_entries = static_cast<int64_t>(seeds_.seeds.size());
+  if (options_.dp_noise_at == "clients" && dp_noise_ > 0) {
+    shaping.noise_share_std = dp_noise_ * options_.dp_clip / std::sqrt(static_cast<double>(cohort_size()));
+  }
+  shaping.byzantine_clients = seeds_.byzantine_clients;
+  shaping.attack = options_.attack;
+  return shaping;
 }
 
 // Every cohort client's round, in cohort order. With several ranks each trains the clients
@@ -235,7 +287,7 @@ RoundMetrics Federation::run_round(int64_t round) {
   for (std::size_t slot = 0; slot < cohort.size(); ++slot) {
     // The server sees only the decoded message, as it would over a network.
     uplinks.push_back(decode_uplink(results[slot].uplink));
-    const auto applied = static_cast<int64_t>(uplinks.back().seeds.size());
+    const int64_t applied = results[slot].applied;
     metrics.bytes_up += static_cast<int64_t>(results[slot].uplink.size());
     metrics.steps_applied += applied;
     metrics.steps_skipped += clients_[cohort[slot]].steps() - applied;
@@ -250,6 +302,7 @@ RoundMetrics Federation::run_round(int64_t round) {
   if (device_.is_cuda()) torch::cuda::synchronize();  // the replay runs asynchronously
   if (group_) group_->expect_same(c10::str("the replica after round ", round), replica_digest());
   metrics.seconds_aggregate = seconds_since(start);
+  if (accountant_) metrics.dp_epsilon = accountant_->epsilon(round, options_.dp_delta);
   // Every rank hands the process group equally long (padded) inputs: the total is size x ours.
   metrics.bytes_between_ranks = group_ ? (group_->bytes_sent() - sent_before) * group_->size() : 0;
 
@@ -293,7 +346,13 @@ void Federation::final_evaluation() {
   const std::string& metric = options_.eval_metric;
   const FinalEvaluation result = evaluation_.final(model_, tokenizer_, data_, pad_id_);
   if (files_ && metric == "rouge") files_->directory().write_file("final_generations.jsonl", result.generations);
-  if (files_) files_->write_final_eval(metric, result.value);
+  std::vector<std::pair<std::string, double>> privacy;
+  if (accountant_) {
+    privacy = {{"dp_epsilon", accountant_->epsilon(options_.rounds, options_.dp_delta)},
+               {"dp_delta", options_.dp_delta},
+               {"dp_noise", dp_noise_}};
+  }
+  if (files_) files_->write_final_eval(metric, result.value, privacy);
   std::cout << "final round " << metric << ": " << result.value
             << (metric == "rouge" ? c10::str(" (Rouge-L ", result.value * 100, ")") : std::string()) << std::endl;
   console_.summary(progress_, result.value, files_ ? files_->directory().path() : "");
@@ -330,6 +389,15 @@ void Federation::run() {
                      server_.pool().unbounded() ? std::string("unbounded") : std::to_string(server_.pool().size()),
                      ", ", model_.flat_parameters().numel(), " parameters on ", device_.str(),
                      group_ ? c10::str(", cohort split over ", group_->size(), " ranks") : std::string()));
+  if (accountant_) {
+    log::info(c10::str("client-level DP: clip ", options_.dp_clip, ", noise multiplier ", dp_noise_, " drawn by the ",
+                       options_.dp_noise_at, "; (epsilon, delta) after ", options_.rounds, " rounds: (",
+                       accountant_->epsilon(options_.rounds, options_.dp_delta), ", ", options_.dp_delta, ")"));
+  }
+  if (!seeds_.byzantine_clients.empty()) {
+    log::info(c10::str(seeds_.byzantine_clients.size(), " Byzantine clients (", options_.attack, "), aggregator ",
+                       options_.aggregator));
+  }
   if (progress_.last_round == 0 && progress_.eval_losses.empty() && writer_) {
     progress_.eval_losses.push_back(evaluate_round());
     log::info(c10::str("round 0: eval loss ", progress_.eval_losses.back()));

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 
 namespace fedkseed {
@@ -57,6 +59,16 @@ struct TrainOptions {
   std::string resume;
   int64_t stop_after = 0;
   bool save_weights = false;
+  // Privacy and robustness (infinity: off)
+  double dp_clip = std::numeric_limits<double>::infinity();
+  double dp_noise = 0.0;
+  double dp_epsilon = std::numeric_limits<double>::infinity();
+  double dp_delta = 1e-5;
+  std::string dp_noise_at = "server";
+  std::string aggregator = "mean";
+  double trim = 0.1;
+  double byzantine_fraction = 0.0;
+  std::string attack = "sign_flip";
   // Several processes (torchrun or RANK/WORLD_SIZE/... in the environment)
   std::string backend = "auto";
   int64_t dist_timeout = 300;
@@ -77,7 +89,13 @@ struct TrainOptions {
 // Throws fedkseed::Error for anything else.
 double iid_alpha(const std::string& iid);
 
-// All flags as one JSON object, keys without dashes ("K", "rounds", ...).
+// S of `--attack scale:S`, nothing for sign_flip and gaussian. Throws fedkseed::Error for
+// anything else.
+std::optional<double> attack_scale(const std::string& attack);
+
+// All flags as one JSON object, keys without dashes ("K", "rounds", ...); the privacy and
+// robustness flags only when set away from their defaults (options_to_yaml too), so that a run
+// without them writes the files it wrote before they existed.
 std::string options_to_json(const TrainOptions& options);
 // The inverse of options_to_json; keys it lacks (older run states) keep their defaults.
 TrainOptions options_from_json(const std::string& text);
@@ -137,6 +155,20 @@ void TrainOptions::visit_fields(Visitor&& visit) {
   visit("--eval_max_samples", eval_max_samples, "Cap the final (and per-round) evaluation set; 0 = all");
   visit("--resume", resume, "Continue the run in this run directory from its last finished round");
   visit("--stop_after", stop_after, "End cleanly after this round (resumable with --resume); 0 = off");
+  visit("--dp_clip", dp_clip, "Clip each client's K-vector of per-seed sums to this L2 norm (absent: no clipping)");
+  visit("--dp_noise", dp_noise, "Gaussian noise multiplier: N(0, (sigma*C)^2) on each of the K entries of the cohort's sum of "
+        "clipped vectors every round (needs --dp_clip; the mean then weighs clients equally)");
+  visit("--dp_epsilon", dp_epsilon, "Target epsilon: --dp_noise is solved from it, --dp_delta, --rounds and the cohort fraction");
+  visit("--dp_delta", dp_delta, "delta of the reported (epsilon, delta), in (0, 1)");
+  visit("--dp_noise_at", dp_noise_at, "Where the noise is drawn: server | clients (each adds N(0, (sigma*C)^2/n) to all K "
+        "entries of its uplink, as a secure aggregation would need); the same distribution");
+  visit("--aggregator", aggregator, "Per seed over the clients that drew it: mean (data-size weights) | median | "
+        "trimmed_mean | norm_bound (each client's K-vector clipped to the cohort's median norm)");
+  visit("--trim", trim, "trimmed_mean: fraction cut from each end of a seed's values, in [0, 0.5)");
+  visit("--byzantine_fraction", byzantine_fraction, "Fraction of clients (a fixed subset from --seed) sending --attack "
+        "uplinks, in [0, 1)");
+  visit("--attack", attack, "What Byzantine clients send: sign_flip | gaussian (random values of their honest RMS) | "
+        "scale:S (S times their values)");
   visit("--backend", backend, "Process group between ranks under torchrun: auto (nccl on CUDA, gloo on CPU) | nccl | gloo");
   visit("--dist_timeout", dist_timeout, "Seconds before a rank counts as failed: no heartbeat (crashed, killed), or outside a collective "
         "its main thread neither noted progress nor used CPU time (hung)");

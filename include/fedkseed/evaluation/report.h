@@ -14,9 +14,11 @@ struct RunSummary {
   std::string method;            // FedKSeed | FedKSeed-Pro | FedZO-style (K=0)
   std::string dataset, iid;      // iid is "meta" for instruct, as the reference logs it
   int64_t K = 0, seed = 0;
+  std::string aggregator;        // --aggregator, with the attack when there are Byzantine clients
   int64_t rounds_done = 0, rounds = 0;
   double rouge_l = 0.0;          // final Rouge-L F x 100; NaN without a final Rouge-L
   double final_eval_loss = 0.0;  // final_eval.json's loss, else the last per-round eval loss
+  double dp_epsilon = 0.0;       // the ε spent (final_eval.json, else the last metrics line); NaN without DP
   double bytes_up = 0.0, bytes_down = 0.0;  // totals over the finished rounds
   double seconds = 0.0;          // wall time of the finished rounds
   double peak_memory = 0.0;      // max_memory_allocated over devices, bytes; NaN without memory.json
@@ -38,7 +40,7 @@ MeanStd mean_std(const std::vector<double>& values);
 // Runs sharing seed_group, in order of first appearance; members keep the input order.
 struct SeedGroup {
   std::vector<RunSummary> runs;
-  MeanStd rounds_done, rouge_l, final_eval_loss, bytes_up, bytes_down, seconds, peak_memory;
+  MeanStd rounds_done, rouge_l, final_eval_loss, dp_epsilon, bytes_up, bytes_down, seconds, peak_memory;
 };
 std::vector<SeedGroup> group_by_seed(const std::vector<RunSummary>& runs);
 

@@ -19,6 +19,7 @@
 #include "fedkseed/federation/client_view.h"
 #include "fedkseed/federation/cohort.h"
 #include "fedkseed/federation/messages.h"
+#include "fedkseed/federation/uplink_shaping.h"
 #include "fedkseed/model/llama.h"
 #include "fedkseed/optimizers/seed_sampler.h"
 #include "fedkseed/optimizers/zo_flat.h"
@@ -30,9 +31,10 @@ namespace fedkseed {
 // client trains (one working copy: clients train one after another) and the run's settings.
 class LocalTrainer {
  public:
-  // `model` must outlive the trainer; `candidates` are the K seeds (empty: a fresh seed per step).
+  // `model` must outlive the trainer; `candidates` are the K seeds (empty: a fresh seed per step);
+  // `shaping` what every client does to its uplink before sending it.
   LocalTrainer(LlamaModel& model, c10::Device device, int64_t pad_id, ZoStepOptions step, uint64_t seed,
-               std::vector<uint64_t> candidates);
+               std::vector<uint64_t> candidates, UplinkShaping shaping = {});
 
   // `steps` ZO steps of client `client` in `round` on batches of `data`, starting from `start`
   // (a flat buffer laid out as the model's), seeds drawn by `probabilities` (empty: uniform).
@@ -50,6 +52,7 @@ class LocalTrainer {
   ZoStepOptions step_;
   uint64_t seed_;
   SeedSampler sampler_;
+  UplinkShaping shaping_;
   NamedParams working_;
   std::optional<ZoFlatParams> working_flat_;  // philox only
 };

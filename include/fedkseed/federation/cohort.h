@@ -19,10 +19,11 @@ struct ClientRecord {
   std::string uplink;            // its encoded Uplink (messages.h)
   double loss_sum = 0.0;         // the sum of its applied steps' L+
   int64_t pass = 0, offset = 0;  // its data position after the round (ClientData::Position)
+  int64_t applied = 0;           // its applied steps (a noise share adds uplink pairs that are none)
 };
 
 // Concatenated records (common/byte_codec.h): slot u32, uplink size u32, uplink, loss_sum f64,
-// pass i64, offset i64.
+// pass i64, offset i64, applied i64.
 std::string encode_records(const std::vector<ClientRecord>& records);
 // Throws fedkseed::Error on a truncated buffer.
 std::vector<ClientRecord> decode_records(const std::string& bytes);

@@ -2,6 +2,7 @@
 // schedule file (seeds.json, also --seeds_file), and per-round metrics. Torch-free.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@ namespace fedkseed {
 struct SeedsAndSchedule {
   std::vector<uint64_t> seeds;                  // empty: K = 0 (a fresh seed per step)
   std::vector<std::vector<int64_t>> schedule;   // round -> client ids
+  std::vector<int64_t> byzantine_clients;       // --byzantine_fraction's clients (listed when any)
 };
 
 // Reads {"seeds": [...], "schedule": [[...], ...]}; throws fedkseed::Error naming the file
@@ -69,6 +71,7 @@ struct RoundMetrics {
   int64_t bytes_between_ranks = 0;  // several processes: payload of the round's process-group calls
   double seconds_train = 0.0, seconds_aggregate = 0.0, seconds_eval = 0.0;
   int64_t peak_memory_allocated = 0, peak_memory_reserved = 0;
+  double dp_epsilon = std::nan("");  // the ε spent after this round with DP noise (written only then)
 };
 
 // One line of metrics.jsonl (no trailing newline); NaN is written as null.

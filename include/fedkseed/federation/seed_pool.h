@@ -1,22 +1,16 @@
 // The server's seed pool: the K candidate seeds and, per seed, the cumulative
 // aggregated scalar gradient G_j since round 1. With K = 0
 // every step brings a fresh seed and the pool grows by one entry per such step.
-// Torch-free.
+// How a round's updates become one increment is robust_aggregation.h's. Torch-free.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace fedkseed {
+#include "fedkseed/federation/client_update.h"
 
-// One client's round: its data size and the (seed, g) pair of every applied step.
-// `seeds` hold candidate indices when K > 0 and 64-bit seed values when K = 0.
-struct ClientUpdate {
-  int64_t data_size = 0;  // the aggregation weight: len(train_loader), batches per pass
-  std::vector<uint64_t> seeds;
-  std::vector<double> values;
-};
+namespace fedkseed {
 
 class SeedPool {
  public:
@@ -30,10 +24,11 @@ class SeedPool {
   const std::vector<uint64_t>& seeds() const { return seeds_; }
   const std::vector<double>& cumulative() const { return cumulative_; }
 
-  // Adds the cohort's data-size-weighted (or equal-weighted) mean of per-client sums
-  // to the cumulative values and returns this round's increment per pool entry
-  // (entries created this round included). Throws fedkseed::Error for an index >= K.
-  std::vector<double> aggregate(const std::vector<ClientUpdate>& cohort, bool equal_weight);
+  // The cohort's updates with pool indices for seeds: K > 0 checks the candidate indices
+  // (fedkseed::Error for one >= K); K = 0 appends an entry per step, in cohort order.
+  std::vector<ClientUpdate> admit(std::vector<ClientUpdate> cohort);
+  // Adds a round's increment (one value per pool entry) to the cumulative values.
+  void add(const std::vector<double>& increment);
   // Restores the cumulative values (and, when unbounded, the seeds) from a saved state.
   void restore(std::vector<uint64_t> seeds, std::vector<double> cumulative);
 

@@ -13,6 +13,7 @@
 
 #include "fedkseed/federation/messages.h"
 #include "fedkseed/federation/replica.h"
+#include "fedkseed/federation/robust_aggregation.h"
 #include "fedkseed/federation/run_state.h"
 #include "fedkseed/federation/seed_pool.h"
 #include "fedkseed/optimizers/seed_sampler.h"
@@ -26,6 +27,10 @@ struct ServerOptions {
   bool pro = false;              // --bias_sampling (FedKSeed-Pro)
   double bias_loss_clip = 0.0;   // Pro: --bias_loss_clip
   double grad_initial = 0.0;     // Pro: --grad_initial
+  Aggregator aggregator = Aggregator::mean;  // --aggregator
+  double trim = 0.0;                         // --trim
+  double noise_std = 0.0;  // server-drawn DP noise on each entry of the cohort's sum (σC), 0: none
+  uint64_t seed = 0;       // --seed: the noise stream
 };
 
 class Server {
@@ -43,8 +48,8 @@ class Server {
   // The encoded message `client` receives at the start of `round`; it then counts as
   // synchronised with the global model after round - 1.
   std::string downlink(int64_t client, int64_t round);
-  // Records the round's decoded uplinks (cohort order) in the Pro history and the pool and
-  // rebuilds the global model.
+  // Records the round's decoded uplinks (cohort order) in the Pro history, aggregates them
+  // (with the server's DP noise) into the pool and rebuilds the global model.
   void aggregate(const std::vector<Uplink>& uplinks);
 
   const SeedPool& pool() const { return pool_; }
