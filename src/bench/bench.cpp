@@ -182,7 +182,7 @@ BenchFigure rate_figure(const std::string& name, const std::string& unit, double
 
 LlamaConfig bench_config(const std::string& preset) {
   LlamaConfig config = llama_preset(preset);
-  if (preset == "tiny") config.vocab_size = 1000;
+  if (llama_preset_is_tiny(preset)) config.vocab_size = 1000;
   return config;
 }
 

@@ -111,12 +111,21 @@ void copy_contents(const fs::path& from, const fs::path& to) {
   if (!in || !out) throw Error("--tokenizer: cannot copy " + from.string() + " to " + to.string());
 }
 
-// Copies tokenizer.model and, when they sit beside it, the HF files that add tokens.
-void copy_tokenizer(const std::string& file, const std::string& out) {
-  if (!fs::is_regular_file(file)) throw Error("--tokenizer " + file + ": no such file");
-  copy_contents(file, fs::path(out) / "tokenizer.model");
+// Copies the tokenizer (a tokenizer.model or tokenizer.json file, or a folder holding one; a
+// folder's tokenizer.json wins, as in Tokenizer::load) and, when they sit beside it, the HF
+// files that add tokens and name the special ones.
+void copy_tokenizer(const std::string& path, const std::string& out) {
+  fs::path file = path;
+  if (fs::is_directory(file)) {
+    file = fs::is_regular_file(file / "tokenizer.json") ? file / "tokenizer.json" : file / "tokenizer.model";
+    if (!fs::is_regular_file(file)) throw Error("--tokenizer " + path + ": holds no tokenizer.json or tokenizer.model");
+  } else if (!fs::is_regular_file(file)) {
+    throw Error("--tokenizer " + path + ": no such file or folder");
+  }
+  const std::string name = file.filename() == "tokenizer.json" ? "tokenizer.json" : "tokenizer.model";
+  copy_contents(file, fs::path(out) / name);
   for (const char* extra : {"tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"}) {
-    const fs::path sibling = fs::path(file).parent_path() / extra;
+    const fs::path sibling = file.parent_path() / extra;
     if (fs::is_regular_file(sibling)) copy_contents(sibling, fs::path(out) / extra);
   }
 }
@@ -135,15 +144,16 @@ void train_init_tokenizer(const InitModelArgs& args, int64_t config_vocab, const
 
 void run_init_model(const InitModelArgs& args) {
   LlamaConfig config = args.preset.empty() ? llama_config_load(args.config) : llama_preset(args.preset);
+  const bool tiny = !args.preset.empty() && llama_preset_is_tiny(args.preset);
   StagedOutput output(args.out, "--out", "init-model", args.force);
   const std::string dir = output.staging();
   if (args.tokenizer.empty()) {
-    train_init_tokenizer(args, args.preset == "tiny" ? kTrainedVocab : config.vocab_size, dir);
+    train_init_tokenizer(args, tiny ? kTrainedVocab : config.vocab_size, dir);
   } else {
     copy_tokenizer(args.tokenizer, dir);
   }
   const Tokenizer tokenizer = Tokenizer::load(dir);
-  if (args.preset == "tiny") {  // tiny's vocabulary is its tokenizer's
+  if (tiny) {  // a tiny preset's vocabulary and special tokens are its tokenizer's
     config.vocab_size = tokenizer.vocab_size();
     config.bos_token_id = tokenizer.bos_id();
     config.eos_token_ids = {tokenizer.eos_id()};
@@ -168,9 +178,8 @@ void run_init_model(const InitModelArgs& args) {
 // The model and its tokenizer, checked against each other.
 std::pair<LlamaModel, Tokenizer> load_model(const ModelArgs& args) {
   const c10::Device device = parse_device(args.device);
-  const c10::ScalarType dtype =
-      args.dtype == "auto" ? (device.is_cpu() ? c10::kFloat : c10::kHalf) : parse_dtype(args.dtype);
-  LlamaModel model = LlamaModel::load(args.model, dtype, device, args.allow_nonfinite);
+  LlamaModel model =
+      LlamaModel::load(args.model, LlamaModel::resolve_dtype(args.dtype, args.model), device, args.allow_nonfinite);
   Tokenizer tokenizer = Tokenizer::load(args.model);
   config_check_tokenizer(model.config(), resolve_model_dir(args.model) + "/config.json", tokenizer);
   return {std::move(model), std::move(tokenizer)};
@@ -221,7 +230,8 @@ void run_generate(const GenerateArgs& args) {
                 std::to_string(context));
   }
   const auto ids =
-      model.generate({prompt}, args.max_new_tokens, tokenizer.eos_id(), tokenizer.pad_id()).front();
+      model.generate({prompt}, args.max_new_tokens, model.config().stop_token_ids(tokenizer.eos_id()),
+                     tokenizer.pad_id()).front();
   const nlohmann::json result = {{"ids", ids}, {"text", tokenizer.decode(ids)}};
   std::cout << result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
 }
@@ -234,14 +244,20 @@ void add_model_options(CLI::App& command, ModelArgs& args) {
       ->required();
   command
       .add_option("--dtype", args.dtype,
-                  "fp32|fp16|bf16, or auto: fp32 on the CPU (matches transformers to ~1e-5), fp16 on CUDA "
-                  "(the reference's precision)")
+                  "fp32|fp16|bf16, or auto: the checkpoint's own dtype (config.json's dtype; a bf16 "
+                  "checkpoint runs in bf16)")
       ->capture_default_str();
   command.add_option("--device", args.device, "cpu | cuda | cuda:N | N")->capture_default_str();
   command.add_flag("--allow_nonfinite", args.allow_nonfinite, "Load weights holding NaN or Inf instead of refusing them");
 }
 
 }  // namespace
+
+std::string preset_choices() {
+  std::string names;
+  for (const auto& name : llama_preset_names()) names += (names.empty() ? "" : " | ") + name;
+  return names;
+}
 
 void add_model_commands(CLI::App& app) {
   auto init = std::make_shared<InitModelArgs>();
@@ -251,7 +267,9 @@ void add_model_commands(CLI::App& app) {
   auto* config_option =
       init_command->add_option("--config", init->config, "config.json of the model to create");
   auto* preset_option =
-      init_command->add_option("--preset", init->preset, "tiny | dj-1.3b | open-llama-3b | llama-7b");
+      init_command->add_option("--preset", init->preset,
+                               preset_choices() + " (tiny*: small random models of each family, taking the "
+                                                  "tokenizer's vocabulary; the others: the shapes of those models)");
   config_option->excludes(preset_option);
   init_command->add_option("--out", init->out, "Output folder (new or empty)")->required();
   init_command->add_flag("--force", init->force, "Replace the contents of a non-empty --out (once all is written)");
@@ -260,11 +278,11 @@ void add_model_commands(CLI::App& app) {
   init_command->add_option("--dtype", init->dtype, "Stored dtype: fp32|fp16|bf16")->capture_default_str();
   init_command->add_option(
       "--tokenizer", init->tokenizer,
-      "Copy this tokenizer.model (and tokenizer_config.json, special_tokens_map.json, "
-      "added_tokens.json beside it). Without it a " +
+      "Copy this tokenizer.json or tokenizer.model, or the one in this folder (tokenizer.json first), and "
+      "tokenizer_config.json, special_tokens_map.json, added_tokens.json beside it. Without it a " +
           std::to_string(kTrainedVocab) +
           "-piece sentencepiece model (at most vocab_size pieces) is trained on built-in synthetic "
-          "English; tiny takes its vocab_size, other presets keep theirs and leave the other rows unused");
+          "English; tiny presets take its vocab_size, others keep theirs and leave the other rows unused");
   init_command->callback([init, config_option, preset_option] {
     if (config_option->count() + preset_option->count() != 1)
       throw Error("init-model: give --config FILE or --preset NAME");

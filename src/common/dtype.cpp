@@ -12,6 +12,17 @@ c10::ScalarType parse_dtype(const std::string& text, const std::string& flag) {
   throw Error(flag + ": '" + text + "' is invalid; accepted: fp16|bf16|fp32");
 }
 
+c10::ScalarType parse_dtype_or_auto(const std::string& text, const std::string& stored, const std::string& flag) {
+  if (text != "auto") return parse_dtype(text, flag);
+  if (stored == "float16") return c10::kHalf;
+  if (stored == "bfloat16") return c10::kBFloat16;
+  return c10::kFloat;
+}
+
+void check_dtype_or_auto(const std::string& text, const std::string& flag) {
+  if (text != "auto") parse_dtype(text, flag + " (or auto)");
+}
+
 std::string dtype_name(c10::ScalarType type) {
   switch (type) {
     case c10::kHalf: return "fp16";

@@ -112,7 +112,7 @@ Federation::Federation(const TrainOptions& options, const RunEvaluation& evaluat
       writer_(group == nullptr || group->rank() == 0),
       tokenizer_(Tokenizer::load(options_.model)),
       data_(load_federated_data(options_, tokenizer_)),
-      model_(LlamaModel::load(options_.model, parse_dtype(options_.dtype), device_, options_.allow_nonfinite)),
+      model_(LlamaModel::load(options_.model, LlamaModel::resolve_dtype(options_.dtype, options_.model), device_, options_.allow_nonfinite)),
       pad_id_(batch_pad_id(tokenizer_, model_.config().vocab_size)),
       resumed_(options_.resume.empty() ? std::nullopt
                                        : std::optional<RunState>(read_run_state(RunDirectory::open(options_.resume)))),
