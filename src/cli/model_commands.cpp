@@ -165,7 +165,7 @@ void run_init_model(const InitModelArgs& args) {
     log::warn("init-model: no --tokenizer, so a " + std::to_string(tokenizer.vocab_size()) +
               "-id tokenizer was trained; embedding rows " + std::to_string(tokenizer.vocab_size()) + ".." +
               std::to_string(config.vocab_size - 1) +
-              " are never used (pass --tokenizer .../tokenizer.model for the real LLaMA one)");
+              " are never used (pass --tokenizer with the model's own tokenizer folder)");
   }
   const auto model =
       LlamaModel::random_init(config, args.seed, parse_dtype(args.dtype), c10::Device(c10::kCPU));
@@ -263,7 +263,8 @@ void add_model_commands(CLI::App& app) {
   auto init = std::make_shared<InitModelArgs>();
   auto* init_command = app.add_subcommand(
       "init-model",
-      "Write a random-weight Hugging Face LLaMA checkpoint (config.json, model.safetensors, tokenizer)");
+      "Write a random-weight Hugging Face checkpoint of a LLaMA-family model (config.json, model.safetensors, "
+      "tokenizer)");
   auto* config_option =
       init_command->add_option("--config", init->config, "config.json of the model to create");
   auto* preset_option =

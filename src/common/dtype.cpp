@@ -13,6 +13,7 @@ c10::ScalarType parse_dtype(const std::string& text, const std::string& flag) {
 }
 
 c10::ScalarType parse_dtype_or_auto(const std::string& text, const std::string& stored, const std::string& flag) {
+  check_dtype_or_auto(text, flag);
   if (text != "auto") return parse_dtype(text, flag);
   if (stored == "float16") return c10::kHalf;
   if (stored == "bfloat16") return c10::kBFloat16;
@@ -20,7 +21,9 @@ c10::ScalarType parse_dtype_or_auto(const std::string& text, const std::string& 
 }
 
 void check_dtype_or_auto(const std::string& text, const std::string& flag) {
-  if (text != "auto") parse_dtype(text, flag + " (or auto)");
+  if (text != "auto" && text != "fp16" && text != "bf16" && text != "fp32") {
+    throw Error(flag + ": '" + text + "' is invalid; accepted: fp16|bf16|fp32|auto");
+  }
 }
 
 std::string dtype_name(c10::ScalarType type) {

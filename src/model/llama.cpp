@@ -1,6 +1,7 @@
 // LlamaModel: weight layout, loading, random init, saving and the forward pass, written to
-// round as transformers' LlamaForCausalLM does (RMSNorm in fp32, RoPE tables in fp32 then
-// cast, SDPA attention, logits in fp32). Greedy decoding is in generate.cpp.
+// round as transformers' LlamaForCausalLM and its Mistral/Qwen2/Qwen3 kin do (RMSNorm in fp32,
+// RoPE tables in fp32 then cast, SDPA attention, logits in fp32). Greedy decoding is in
+// generate.cpp.
 #include "fedkseed/model/llama.h"
 
 #include <ATen/ATen.h>
@@ -226,7 +227,7 @@ LlamaModel LlamaModel::load(const std::string& model_or_id, c10::ScalarType dtyp
   }
   if (!unused.empty()) {
     log::warn("checkpoint " + dir + ": " + std::to_string(unused.size()) +
-              " tensors not used by LlamaForCausalLM, e.g. " + unused.front());
+              " tensors not used by " + config.model_type + " models, e.g. " + unused.front());
   }
   return model;
 }

@@ -228,6 +228,7 @@ void LlamaConfig::validate(const std::string& what) const {
                     std::to_string(num_attention_heads) + ")");
   refuse_unless(head_dim % 2 == 0, what, "head_dim", "must be even for RoPE");
   refuse_unless(sliding_window >= 0, what, "sliding_window", "must be positive or null");
+  refuse_unless(find_family(model_type) != nullptr, what, "model_type", "is '" + model_type + "', not a supported one");
   refuse_unless(rms_norm_eps > 0 && rope_theta > 0, what, "rms_norm_eps/rope_theta", "must be positive");
   if (rope_scaling.type == "llama3") {
     refuse_unless(rope_scaling.factor > 0 && rope_scaling.low_freq_factor > 0 &&

@@ -14,7 +14,7 @@ c10::ScalarType parse_dtype(const std::string& text, const std::string& flag = "
 // (float16, bfloat16; float32 for any other or none).
 c10::ScalarType parse_dtype_or_auto(const std::string& text, const std::string& stored,
                                     const std::string& flag = "--dtype");
-// Throws like parse_dtype unless `text` is auto.
+// Throws fedkseed::Error naming `flag` unless `text` is fp16, bf16, fp32 or auto.
 void check_dtype_or_auto(const std::string& text, const std::string& flag = "--dtype");
 // "fp16", "bf16" or "fp32"; throws fedkseed::Error for other types.
 std::string dtype_name(c10::ScalarType type);
