@@ -82,7 +82,7 @@ TEST(EvaluateRouge, LengthSortedBatchesEqualDecodingEachPromptAlone) {
   ASSERT_EQ(evaluation.hypotheses.size(), examples.size());
   double total = 0.0;
   for (std::size_t i = 0; i < examples.size(); ++i) {
-    const auto alone = model.generate({examples[i].prompt_ids}, 6, tokenizer.eos_id(), 0).front();
+    const auto alone = model.generate({examples[i].prompt_ids}, 6, {tokenizer.eos_id()}, 0).front();
     EXPECT_EQ(evaluation.hypotheses[i], tokenizer.decode(alone)) << i;
     total += rouge_l_f(evaluation.hypotheses[i], examples[i].reference).value_or(0.0);
   }

@@ -87,7 +87,11 @@ TEST(ModelConfig, UnsupportedOptionsAreRefusedByKey) {
       {{{"rope_scaling", {{"rope_type", "linear"}, {"factor", 2.0}}}}, "'rope_scaling.rope_type'"},
       {{{"rope_parameters", {{"rope_type", "llama3"}, {"factor", 8.0}}}},
        "'rope_parameters.low_freq_factor'"},
-      {{{"attention_bias", true}}, "'attention_bias'"},
+      {{{"mlp_bias", true}}, "'mlp_bias'"},
+      {{{"model_type", "qwen2"}, {"architectures", {"Qwen2ForCausalLM"}}, {"use_sliding_window", true}},
+       "'use_sliding_window'"},
+      {{{"model_type", "mistral"}, {"architectures", {"MistralForCausalLM"}}, {"sliding_window", -1}},
+       "'sliding_window'"},
       {{{"hidden_act", "gelu"}}, "'hidden_act'"},
       {{{"num_key_value_heads", 3}}, "'num_key_value_heads'"},
       {{{"hidden_size", "big"}}, "'hidden_size'"},
@@ -126,7 +130,67 @@ TEST(ModelConfig, ControlCharactersInValuesAreEscapedOnOneLine) {
   const auto result = run_fedkseed("init-model --config " + dir + "/config.json --out " + dir + "/out");
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_EQ(result.err, "fedkseed: error: " + dir + "/config.json: key 'model_type' is 'll\\x00ama\\x0ax'; "
-                        "only 'llama' is supported\n");
+                        "supported: llama, mistral, qwen2, qwen3\n");
+}
+
+// Each family's extras from its config.json spelling, and transformers' defaults where a key is
+// absent: Qwen2's biases need no key, Qwen3's head_dim defaults to 128, Mistral's window to 4096.
+TEST(ModelConfig, FamiliesReadTheirExtras) {
+  auto parse = [](json patch) {
+    json config = tiny_json();
+    config.erase("architectures");
+    config.update(patch);
+    return llama_config_from_json(config.dump(), "config.json");
+  };
+  const LlamaConfig qwen2 = parse({{"model_type", "qwen2"}, {"sliding_window", 32768}, {"use_sliding_window", false}});
+  EXPECT_TRUE(qwen2.qkv_bias);
+  EXPECT_FALSE(qwen2.o_bias);
+  EXPECT_EQ(qwen2.sliding_window, 0);
+  EXPECT_EQ(qwen2.max_position_embeddings, 32768);
+  const LlamaConfig qwen3 = parse({{"model_type", "qwen3"}, {"attention_bias", true}});
+  EXPECT_TRUE(qwen3.qk_norm && qwen3.qkv_bias && qwen3.o_bias);
+  EXPECT_EQ(qwen3.head_dim, 128);
+  EXPECT_EQ(parse({{"model_type", "mistral"}}).sliding_window, 4096);
+  EXPECT_EQ(parse({{"model_type", "mistral"}, {"sliding_window", nullptr}}).sliding_window, 0);
+  EXPECT_EQ(parse({{"model_type", "mistral"}, {"sliding_window", 7}}).sliding_window, 7);
+  const LlamaConfig llama = parse({{"attention_bias", true}});
+  EXPECT_TRUE(llama.qkv_bias && llama.o_bias && !llama.qk_norm);
+  // The written config.json reads back the same, and names the family's class.
+  for (const LlamaConfig& config : {qwen2, qwen3, parse({{"model_type", "mistral"}, {"sliding_window", 7}}), llama}) {
+    const std::string text = llama_config_to_json(config);
+    EXPECT_EQ(llama_config_to_json(llama_config_from_json(text, "round trip")), text);
+  }
+  EXPECT_EQ(json::parse(llama_config_to_json(qwen3))["architectures"], json({"Qwen3ForCausalLM"}));
+  expect_error([&] { parse({{"model_type", "qwen3"}, {"architectures", {"LlamaForCausalLM"}}}); },
+               {"'architectures'", "Qwen3ForCausalLM"});
+}
+
+// The presets of released models carry their config.json's shapes; each family's weights count
+// includes its biases and norms (Qwen2.5-0.5B: 494,032,768 weights, tied).
+TEST(ModelConfig, PresetsOfReleasedModels) {
+  EXPECT_EQ(llama_preset("qwen2.5-0.5b").parameter_count(), 494032768);
+  EXPECT_EQ(llama_preset("qwen2.5-1.5b").parameter_count(), 1543714304);
+  EXPECT_EQ(llama_preset("qwen3-0.6b").parameter_count(), 596049920);
+  EXPECT_EQ(llama_preset("llama-3.2-1b").parameter_count(), 1235814400);
+  for (const auto& name : llama_preset_names()) {
+    EXPECT_NO_THROW(llama_preset(name).validate(name)) << name;
+    EXPECT_EQ(llama_preset_is_tiny(name), name.rfind("tiny", 0) == 0);
+  }
+}
+
+// generation_config.json's eos_token_id (one id or a list) is what decoding stops at, with the
+// tokenizer's EOS; without it config.json's.
+TEST(ModelConfig, StopTokensComeFromTheGenerationConfig) {
+  const std::string dir = make_temp_dir("generation_config");
+  json config = tiny_json();
+  config["eos_token_id"] = 7;
+  write_text(dir + "/config.json", config.dump());
+  EXPECT_EQ(llama_config_load(dir + "/config.json").stop_token_ids(2), (std::vector<int64_t>{2, 7}));
+  write_text(dir + "/generation_config.json", R"({"eos_token_id": [9, 2, 11]})");
+  const LlamaConfig loaded = llama_config_load(dir + "/config.json");
+  EXPECT_EQ(loaded.generation_eos_token_ids, (std::vector<int64_t>{9, 2, 11}));
+  EXPECT_EQ(loaded.stop_token_ids(2), (std::vector<int64_t>{2, 9, 11}));
+  EXPECT_EQ(loaded.stop_token_ids(-1), (std::vector<int64_t>{9, 2, 11}));
 }
 
 // DataJuicer's pad <PAD> = 32004 needs vocab >= 32005, or transformers'
@@ -401,6 +465,70 @@ TEST(LlamaModelStorage, ParametersAreViewsOfTheModel) {
   EXPECT_GT(before.abs().max().item<float>(), 0.0f);
 }
 
+// Biases and q/k norms are weights like the others: views into the flat buffer (so the ZO
+// engine, replay and export see them), listed in transformers' order, counted by the config.
+TEST(LlamaModelStorage, FamilyTensorsAreViewsInTransformersOrder) {
+  json patch = tiny_json();
+  patch.update({{"model_type", "qwen3"}, {"architectures", {"Qwen3ForCausalLM"}}, {"attention_bias", true},
+                {"head_dim", 8}});
+  const LlamaConfig config = llama_config_from_json(patch.dump(), "test");
+  const auto model = LlamaModel::random_init(config, 3, at::kFloat, at::kCPU);
+  std::vector<std::string> layer0;
+  int64_t numel = 0;
+  for (const auto& [name, tensor] : model.named_parameters()) {
+    numel += tensor.numel();
+    EXPECT_TRUE(tensor.is_alias_of(model.flat_parameters())) << name;
+    if (name.rfind("model.layers.0.self_attn.", 0) == 0) layer0.push_back(name.substr(25));
+  }
+  EXPECT_EQ(numel, config.parameter_count());
+  EXPECT_EQ(numel, model.flat_parameters().numel());
+  EXPECT_EQ(layer0, (std::vector<std::string>{"q_proj.weight", "q_proj.bias", "k_proj.weight", "k_proj.bias",
+                                              "v_proj.weight", "v_proj.bias", "o_proj.weight", "o_proj.bias",
+                                              "q_norm.weight", "k_norm.weight"}));
+  // transformers' init: biases 0, norms 1; a changed bias changes the logits.
+  const auto parameters = model.named_parameters();
+  const auto named = [&](const std::string& name) {
+    for (const auto& [key, tensor] : parameters) {
+      if (key == name) return tensor;
+    }
+    return at::Tensor();
+  };
+  EXPECT_EQ(named("model.layers.0.self_attn.k_proj.bias").abs().max().item<float>(), 0.0f);
+  EXPECT_EQ(named("model.layers.1.self_attn.q_norm.weight").min().item<float>(), 1.0f);
+  const at::Tensor ids = torch::tensor({{1, 5, 7, 3}});
+  const at::Tensor before = model.logits(ids);
+  named("model.layers.1.self_attn.o_proj.bias").fill_(0.5);
+  EXPECT_GT((model.logits(ids) - before).abs().max().item<float>(), 1e-4f);
+}
+
+// --dtype auto is the checkpoint's own dtype: a bf16 checkpoint loads as bf16.
+TEST(LlamaModelStorage, AutoDtypeIsTheCheckpointsOwn) {
+  const std::string dir = make_temp_dir("auto_dtype");
+  const LlamaConfig config = llama_config_from_json(tiny_json().dump(), "test");
+  LlamaModel::random_init(config, 3, at::kBFloat16, at::kCPU).save(dir + "/bf16");
+  LlamaModel::random_init(config, 3, at::kFloat, at::kCPU).save(dir + "/fp32");
+  EXPECT_EQ(LlamaModel::resolve_dtype("auto", dir + "/bf16", at::kCUDA), at::kBFloat16);
+  EXPECT_EQ(LlamaModel::resolve_dtype("auto", dir + "/fp32", at::kCUDA), at::kFloat);
+  EXPECT_EQ(LlamaModel::resolve_dtype("fp16", dir + "/bf16", at::kCPU), at::kHalf);
+  const auto loaded = LlamaModel::load(dir + "/bf16", at::kBFloat16, at::kCPU);
+  EXPECT_EQ(loaded.dtype(), at::kBFloat16);
+  expect_error([&] { LlamaModel::resolve_dtype("fp64", dir + "/bf16", at::kCPU); }, {"--dtype", "fp64"});
+}
+
+// Decoding stops at the first of several EOS ids (Llama-3's and Qwen's lists).
+TEST(LlamaModelStorage, GenerationStopsAtAnyEosId) {
+  const LlamaConfig config = llama_config_from_json(tiny_json().dump(), "test");
+  const auto model = LlamaModel::random_init(config, 5, at::kFloat, at::kCPU);
+  const std::vector<int64_t> prompt{1, 5, 7};
+  const auto free = model.generate({prompt}, 8, {}, 0).front();
+  ASSERT_EQ(free.size(), 8u);
+  int64_t unused = 0;  // an id the free run never produces
+  while (std::find(free.begin(), free.end(), unused) != free.end()) ++unused;
+  const std::vector<int64_t> before_fourth(free.begin(), std::find(free.begin(), free.end(), free[3]));
+  EXPECT_EQ(model.generate({prompt}, 8, {unused, free[3]}, 0).front(), before_fourth);
+  EXPECT_EQ(model.generate({prompt}, 8, {unused}, 0).front(), free);
+}
+
 TEST(LlamaModelStorage, RandomInitIsSeeded) {
   const LlamaConfig config = llama_config_from_json(tiny_json().dump(), "test");
   const auto a = LlamaModel::random_init(config, 5, at::kFloat, at::kCPU);
@@ -418,7 +546,7 @@ TEST(LlamaModelStorage, LossIsNanWithoutLabelsAndChecksIds) {
   const at::Tensor ids = torch::tensor({{1, 5, 7, 3}});
   EXPECT_TRUE(std::isnan(model.loss(ids, torch::full({1, 4}, -100)).item<float>()));
   expect_error([&] { model.logits(torch::tensor({{1, 50}})); }, {"input_ids", "50", "[0, 50)"});
-  expect_error([&] { model.generate({{}}, 3, 2, 0); }, {"prompt 0 is empty"});
+  expect_error([&] { model.generate({{}}, 3, {2}, 0); }, {"prompt 0 is empty"});
 }
 
 // A --config file like tiny_json() with `vocab` rows.

@@ -1,6 +1,7 @@
 // LlamaModel against Hugging Face transformers (scripts/parity/llama_reference.py, one
-// Python run per suite): logits, loss and greedy tokens of random tiny checkpoints in every
-// weights layout and config spelling, and fedkseed-written checkpoints loaded by transformers.
+// Python run per suite): logits, loss and greedy tokens of random tiny checkpoints of every
+// family (LLaMA, Qwen2, Qwen3, Mistral) in every weights layout and config spelling, and
+// fedkseed-written checkpoints (init-model's tiny presets) loaded by transformers.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -34,6 +35,15 @@ json config_4x(int64_t vocab, int64_t hidden, int64_t inter, int64_t layers, int
           {"torch_dtype", "float32"},
           {"bos_token_id", 1},
           {"eos_token_id", 2}};
+}
+
+// A tiny checkpoint of `model_type` as its transformers class names it.
+json family_config(const std::string& model_type, const std::string& architecture) {
+  return {{"architectures", {architecture}}, {"model_type", model_type}, {"vocab_size", 96},
+          {"hidden_size", 32},               {"intermediate_size", 48},  {"num_hidden_layers", 2},
+          {"num_attention_heads", 4},        {"num_key_value_heads", 2}, {"max_position_embeddings", 64},
+          {"rms_norm_eps", 1e-6},            {"rope_theta", 1000000.0},  {"initializer_range", 0.2},
+          {"torch_dtype", "float32"}};
 }
 
 json llama3_rope(double theta) {
@@ -85,12 +95,35 @@ json parity_cases(const std::string& root) {
   create("mqa_tied_defaults_sharded_bin", mqa_tied, "sharded-bin", 4);
   create("cuda_sized_gqa", config_4x(512, 256, 512, 2, 4, false), "safetensors", 5);
   cases.back()["config"]["num_key_value_heads"] = 2;
+  // Qwen2.5's spelling: q/k/v biases without attention_bias, an inactive sliding window.
+  json qwen2 = family_config("qwen2", "Qwen2ForCausalLM");
+  qwen2.update({{"tie_word_embeddings", true}, {"use_sliding_window", false}, {"sliding_window", 32768},
+                {"max_window_layers", 2}, {"bos_token_id", 1}, {"eos_token_id", 2}});
+  create("qwen2_tied_biases", qwen2, "safetensors", 8);
+  // Qwen3: q/k norms, a head_dim above hidden / heads, and (unlike the released models) biases.
+  json qwen3 = family_config("qwen3", "Qwen3ForCausalLM");
+  qwen3.update({{"head_dim", 16}, {"attention_bias", true}, {"tie_word_embeddings", false}});
+  create("qwen3_head_dim_biases_sharded", qwen3, "sharded-safetensors", 9);
+  json qwen3_tied = family_config("qwen3", "Qwen3ForCausalLM");
+  qwen3_tied.update({{"head_dim", 8}, {"tie_word_embeddings", true}, {"sliding_window", nullptr}});
+  create("qwen3_tied", qwen3_tied, "safetensors", 10);
+  // Mistral with a window shorter than the 12-token inputs and the generations.
+  json mistral = family_config("mistral", "MistralForCausalLM");
+  mistral.update({{"sliding_window", 4}, {"rope_theta", 10000.0}});
+  create("mistral_sliding_window", mistral, "safetensors", 11);
+  // Llama-3.2's layout: tied, GQA, llama3 rope; plus attention biases (q/k/v and o_proj).
+  json llama32 = family_config("llama", "LlamaForCausalLM");
+  llama32.update({{"tie_word_embeddings", true}, {"attention_bias", true}, {"rope_parameters", llama3_rope(500000.0)}});
+  create("llama32_tied_biases", llama32, "safetensors", 12);
   cases.push_back({{"kind", "check"}, {"dir", root + "/fedkseed_saved"}, {"seed", 6}});
   cases.push_back({{"kind", "check"},
                    {"dir", root + "/init_model_tiny"},
                    {"seed", 7},
                    {"score", {{{"prompt", kPrompt}, {"response", kResponse}}}},
                    {"generate", {{"prompt", kPrompt}, {"max_new_tokens", 12}}}});
+  for (const char* family : {"qwen2", "qwen3", "mistral"}) {
+    cases.push_back({{"kind", "check"}, {"dir", root + "/init_model_tiny_" + family}, {"seed", 13}});
+  }
   return cases;
 }
 
@@ -126,6 +159,11 @@ class ModelParity : public ::testing::Test {
     LlamaModel::random_init(config, 11, at::kFloat, at::kCPU).save(root + "/fedkseed_saved");
     const auto init = run_fedkseed("--quiet init-model --preset tiny --seed 3 --out " + root + "/init_model_tiny");
     if (init.exit_code != 0) return "init-model failed: " + init.err;
+    for (const std::string family : {"qwen2", "qwen3", "mistral"}) {
+      const auto made = run_fedkseed("--quiet init-model --preset tiny-" + family + " --seed 4 --out " + root +
+                                     "/init_model_tiny_" + family);
+      if (made.exit_code != 0) return "init-model --preset tiny-" + family + " failed: " + made.err;
+    }
     write_text(root + "/spec.json", json{{"cases", parity_cases(root)}}.dump());
     const auto result = run_command(python() + " " + script + " " + root + "/spec.json");
     return result.exit_code == 0 ? std::string() : "llama_reference.py failed: " + result.err;
@@ -169,9 +207,9 @@ class ModelParity : public ::testing::Test {
     const auto prompts = info["prompts"].get<std::vector<std::vector<int64_t>>>();
     const auto greedy = info["greedy"].get<std::vector<std::vector<int64_t>>>();
     const int64_t eos = info["eos"], max_new = info["max_new_tokens"];
-    EXPECT_EQ(model.generate(prompts, max_new, eos, 0), greedy) << name << ": batched greedy";
+    EXPECT_EQ(model.generate(prompts, max_new, {eos}, 0), greedy) << name << ": batched greedy";
     for (size_t i = 0; i < prompts.size(); ++i) {
-      EXPECT_EQ(model.generate({prompts[i]}, max_new, eos, 0).front(), greedy[i]) << name << ": prompt " << i;
+      EXPECT_EQ(model.generate({prompts[i]}, max_new, {eos}, 0).front(), greedy[i]) << name << ": prompt " << i;
     }
   }
 
@@ -193,6 +231,19 @@ TEST_F(ModelParity, FedkseedSavedCheckpointLoadsInTransformers) {
   expect_matches_transformers("fedkseed_saved");
 }
 TEST_F(ModelParity, InitModelTinyLoadsInTransformers) { expect_matches_transformers("init_model_tiny"); }
+TEST_F(ModelParity, Qwen2TiedWithBiases) { expect_matches_transformers("qwen2_tied_biases"); }
+TEST_F(ModelParity, Qwen3QkNormHeadDimAndBiasesSharded) { expect_matches_transformers("qwen3_head_dim_biases_sharded"); }
+TEST_F(ModelParity, Qwen3Tied) { expect_matches_transformers("qwen3_tied"); }
+TEST_F(ModelParity, MistralSlidingWindowShorterThanTheSequence) {
+  expect_matches_transformers("mistral_sliding_window");
+}
+TEST_F(ModelParity, Llama32TiedWithAttentionBiases) { expect_matches_transformers("llama32_tied_biases"); }
+TEST_F(ModelParity, InitModelFamilyPresetsLoadInTransformers) {
+  for (const char* family : {"qwen2", "qwen3", "mistral"}) {
+    SCOPED_TRACE(family);
+    expect_matches_transformers(std::string("init_model_tiny_") + family);
+  }
+}
 
 // `fedkseed score` equals transformers' loss with transformers' own tokenizer (spec §4.3 format).
 TEST_F(ModelParity, ScoreCommandMatchesTransformers) {
@@ -223,8 +274,9 @@ TEST_F(ModelParity, GenerateCommandMatchesTransformers) {
 // SDPA kernels of the GPU path.
 TEST_F(ModelParity, CudaFp32MatchesTransformers) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  for (const char* name : {"mha_tied_4x_safetensors", "gqa_llama3_5x_sharded_safetensors",
-                           "mha_untied_llama3_bin", "mqa_tied_defaults_sharded_bin", "cuda_sized_gqa"}) {
+  for (const char* name : {"mha_tied_4x_safetensors", "gqa_llama3_5x_sharded_safetensors", "mha_untied_llama3_bin",
+                           "mqa_tied_defaults_sharded_bin", "cuda_sized_gqa", "qwen2_tied_biases",
+                           "qwen3_head_dim_biases_sharded", "mistral_sliding_window", "llama32_tied_biases"}) {
     expect_matches_transformers(name, at::Device(at::kCUDA, 0));
   }
 }

@@ -3,9 +3,11 @@
 
 Usage: llama_reference.py SPEC.json. SPEC holds {"cases": [...]}; each case has "dir" and
 "kind":
-  create: write a random LlamaForCausalLM with config.json exactly as given ("config", either
-          transformers spelling), weights in "format" (safetensors | sharded-safetensors | bin |
-          sharded-bin), then reload it from disk and dump the reference (below).
+  create: write a random model of the config's family (model_type llama when absent, mistral,
+          qwen2, qwen3) with config.json exactly as given ("config", either transformers
+          spelling), every weight random (biases and q/k norms included), weights in "format"
+          (safetensors | sharded-safetensors | bin | sharded-bin), then reload it from disk and
+          dump the reference (below).
   check:  load the existing checkpoint in "dir" (e.g. written by fedkseed) and dump the reference.
 The reference goes to DIR/reference.safetensors (input_ids, attention_mask, labels, logits, loss)
 and DIR/reference.json (prompts, eos, greedy: new tokens of each prompt alone, EOS excluded;
@@ -19,7 +21,18 @@ import sys
 
 import torch
 from safetensors.torch import save_file
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import CONFIG_MAPPING, AutoModelForCausalLM
+
+
+def family_config(directory):
+    """The config class of the folder's model_type (transformers' default, llama, when absent)."""
+    with open(os.path.join(directory, "config.json")) as config:
+        model_type = json.load(config).get("model_type", "llama")
+    return CONFIG_MAPPING[model_type].from_pretrained(directory)
+
+
+def load(directory, dtype):
+    return AutoModelForCausalLM.from_pretrained(directory, config=family_config(directory), dtype=dtype)
 
 
 def save_sharded_bin(model, directory, shards=3):
@@ -42,11 +55,13 @@ def create(case):
     with open(config_path, "w") as out:
         json.dump(case["config"], out)
     torch.manual_seed(case["seed"])
-    model = LlamaForCausalLM(LlamaConfig.from_pretrained(directory)).float()
-    with torch.no_grad():  # non-trivial norm weights, so a swapped norm would show
+    model = AutoModelForCausalLM.from_config(family_config(directory)).float()
+    with torch.no_grad():  # non-trivial norm weights and biases, so a swapped or lost one would show
         for name, parameter in model.named_parameters():
             if name.endswith("norm.weight"):
                 parameter.normal_(1.0, 0.2)
+            elif name.endswith(".bias"):
+                parameter.normal_(0.0, 0.5)
     form = case["format"]
     if form == "safetensors":
         model.save_pretrained(directory)
@@ -72,7 +87,7 @@ def greedy(model, prompt, max_new_tokens, eos):
 
 def reference(case):
     directory = case["dir"]
-    model = LlamaForCausalLM.from_pretrained(directory, dtype=torch.float32).eval()
+    model = load(directory, torch.float32).eval()
     model.generation_config.eos_token_id = None
     vocab = model.config.vocab_size
     generator = torch.Generator().manual_seed(case.get("seed", 0) + 1)
@@ -113,7 +128,7 @@ def reference(case):
 
 
 def cuda_logits(directory, dtype, input_ids, attention_mask):
-    model = LlamaForCausalLM.from_pretrained(directory, dtype=getattr(torch, dtype)).cuda().eval()
+    model = load(directory, getattr(torch, dtype)).cuda().eval()
     with torch.no_grad():
         return model(input_ids=input_ids.cuda(), attention_mask=attention_mask.cuda()).logits.float().cpu()
 

@@ -197,7 +197,7 @@ BenchFigure rate_figure(const std::string& name, const std::string& unit, double
 
 LlamaConfig bench_config(const std::string& preset) {
   LlamaConfig config = llama_preset(preset);
-  if (preset == "tiny") config.vocab_size = 1000;
+  if (llama_preset_is_tiny(preset)) config.vocab_size = 1000;
   return config;
 }
 
@@ -206,7 +206,7 @@ LlamaConfig bench_config(const std::string& preset) {
 BenchReport run_bench(const BenchOptions& options) {
   if (options.seq < 2) throw Error("--seq: " + std::to_string(options.seq) + " is too short; use at least 2");
   const c10::Device device = parse_device(options.device);
-  const c10::ScalarType dtype = resolve_dtype(options.dtype, device);
+  const c10::ScalarType dtype = resolve_dtype(options.dtype, device, "float16");  // auto: the reference's fp16 on a GPU
   if (!rng_is_philox(parse_rng_kind(options.rng))) throw Error("--rng: bench times philox-icdf or philox");
   const LlamaConfig config = bench_config(options.preset);
   log::info("bench: " + options.preset + " (" + std::to_string(config.parameter_count()) + " weights), " +

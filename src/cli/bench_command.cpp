@@ -15,7 +15,7 @@ void add_bench_command(CLI::App& app) {
   auto options = std::make_shared<BenchOptions>();
   auto json_path = std::make_shared<std::string>();
   CLI::App* command = app.add_subcommand("bench", "Time a ZO step, forward, passes, replay, decoding and a round");
-  command->add_option("--preset", options->preset, "tiny|dj-1.3b|open-llama-3b|llama-7b")->required();
+  command->add_option("--preset", options->preset, preset_choices())->required();
   command->add_option("--seq", options->seq, "tokens per training example")->capture_default_str();
   command->add_option("--dtype", options->dtype, "fp16|bf16|fp32, or auto: fp32 on the CPU, fp16 on a GPU")
       ->capture_default_str();

@@ -19,4 +19,7 @@ void add_eval_commands(CLI::App& app);    // eval_commands.cpp: rouge
 void add_report_command(CLI::App& app);   // report_command.cpp: report
 void add_bench_command(CLI::App& app);    // bench_command.cpp: bench
 
+// The model presets for --preset's help (init-model, bench): "tiny | tiny-qwen2 | ...".
+std::string preset_choices();
+
 }  // namespace fedkseed::cli

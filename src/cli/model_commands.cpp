@@ -122,12 +122,21 @@ void copy_contents(const fs::path& from, const fs::path& to) {
   if (!in || !out) throw Error("--tokenizer: cannot copy " + from.string() + " to " + to.string());
 }
 
-// Copies tokenizer.model and, when they sit beside it, the HF files that add tokens.
-void copy_tokenizer(const std::string& file, const std::string& out) {
-  if (!fs::is_regular_file(file)) throw Error("--tokenizer " + file + ": no such file");
-  copy_contents(file, fs::path(out) / "tokenizer.model");
+// Copies the tokenizer (a tokenizer.model or tokenizer.json file, or a folder holding one; a
+// folder's tokenizer.json wins, as in Tokenizer::load) and, when they sit beside it, the HF
+// files that add tokens and name the special ones.
+void copy_tokenizer(const std::string& path, const std::string& out) {
+  fs::path file = path;
+  if (fs::is_directory(file)) {
+    file = fs::is_regular_file(file / "tokenizer.json") ? file / "tokenizer.json" : file / "tokenizer.model";
+    if (!fs::is_regular_file(file)) throw Error("--tokenizer " + path + ": holds no tokenizer.json or tokenizer.model");
+  } else if (!fs::is_regular_file(file)) {
+    throw Error("--tokenizer " + path + ": no such file or folder");
+  }
+  const std::string name = file.filename() == "tokenizer.json" ? "tokenizer.json" : "tokenizer.model";
+  copy_contents(file, fs::path(out) / name);
   for (const char* extra : {"tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"}) {
-    const fs::path sibling = fs::path(file).parent_path() / extra;
+    const fs::path sibling = file.parent_path() / extra;
     if (fs::is_regular_file(sibling)) copy_contents(sibling, fs::path(out) / extra);
   }
 }
@@ -146,15 +155,16 @@ void train_init_tokenizer(const InitModelArgs& args, int64_t config_vocab, const
 
 void run_init_model(const InitModelArgs& args) {
   LlamaConfig config = args.preset.empty() ? llama_config_load(args.config) : llama_preset(args.preset);
+  const bool tiny = !args.preset.empty() && llama_preset_is_tiny(args.preset);
   StagedOutput output(args.out, "--out", "init-model", args.force);
   const std::string dir = output.staging();
   if (args.tokenizer.empty()) {
-    train_init_tokenizer(args, args.preset == "tiny" ? kTrainedVocab : config.vocab_size, dir);
+    train_init_tokenizer(args, tiny ? kTrainedVocab : config.vocab_size, dir);
   } else {
     copy_tokenizer(args.tokenizer, dir);
   }
   const Tokenizer tokenizer = Tokenizer::load(dir);
-  if (args.preset == "tiny") {  // tiny's vocabulary is its tokenizer's
+  if (tiny) {  // a tiny preset's vocabulary and special tokens are its tokenizer's
     config.vocab_size = tokenizer.vocab_size();
     config.bos_token_id = tokenizer.bos_id();
     config.eos_token_ids = {tokenizer.eos_id()};
@@ -166,7 +176,7 @@ void run_init_model(const InitModelArgs& args) {
     log::warn("init-model: no --tokenizer, so a " + std::to_string(tokenizer.vocab_size()) +
               "-id tokenizer was trained; embedding rows " + std::to_string(tokenizer.vocab_size()) + ".." +
               std::to_string(config.vocab_size - 1) +
-              " are never used (pass --tokenizer .../tokenizer.model for the real LLaMA one)");
+              " are never used (pass --tokenizer with the model's own tokenizer folder)");
   }
   const auto model =
       LlamaModel::random_init(config, args.seed, parse_dtype(args.dtype), c10::Device(c10::kCPU));
@@ -179,7 +189,8 @@ void run_init_model(const InitModelArgs& args) {
 // The model and its tokenizer, checked against each other.
 std::pair<LlamaModel, Tokenizer> load_model(const ModelArgs& args) {
   const c10::Device device = parse_device(args.device);
-  LlamaModel model = LlamaModel::load(args.model, resolve_dtype(args.dtype, device), device, args.allow_nonfinite);
+  LlamaModel model =
+      LlamaModel::load(args.model, LlamaModel::resolve_dtype(args.dtype, args.model, device), device, args.allow_nonfinite);
   Tokenizer tokenizer = Tokenizer::load(args.model);
   config_check_tokenizer(model.config(), resolve_model_dir(args.model) + "/config.json", tokenizer);
   return {std::move(model), std::move(tokenizer)};
@@ -230,7 +241,8 @@ void run_generate(const GenerateArgs& args) {
                 std::to_string(context));
   }
   const auto ids =
-      model.generate({prompt}, args.max_new_tokens, tokenizer.eos_id(), tokenizer.pad_id()).front();
+      model.generate({prompt}, args.max_new_tokens, model.config().stop_token_ids(tokenizer.eos_id()),
+                     tokenizer.pad_id()).front();
   const nlohmann::json result = {{"ids", ids}, {"text", tokenizer.decode(ids)}};
   std::cout << result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
 }
@@ -243,8 +255,8 @@ void add_model_options(CLI::App& command, ModelArgs& args) {
       ->required();
   command
       .add_option("--dtype", args.dtype,
-                  "fp32|fp16|bf16, or auto: fp32 on the CPU (matches transformers to ~1e-5), fp16 on CUDA "
-                  "(the reference's precision)")
+                  "fp32|fp16|bf16, or auto: the checkpoint's own dtype (config.json's dtype; a bf16 "
+                  "checkpoint runs in bf16)")
       ->capture_default_str();
   command.add_option("--device", args.device, kDeviceHelp)->capture_default_str();
   command.add_flag("--allow_nonfinite", args.allow_nonfinite, "Load weights holding NaN or Inf instead of refusing them");
@@ -252,15 +264,24 @@ void add_model_options(CLI::App& command, ModelArgs& args) {
 
 }  // namespace
 
+std::string preset_choices() {
+  std::string names;
+  for (const auto& name : llama_preset_names()) names += (names.empty() ? "" : " | ") + name;
+  return names;
+}
+
 void add_model_commands(CLI::App& app) {
   auto init = std::make_shared<InitModelArgs>();
   auto* init_command = app.add_subcommand(
       "init-model",
-      "Write a random-weight Hugging Face LLaMA checkpoint (config.json, model.safetensors, tokenizer)");
+      "Write a random-weight Hugging Face checkpoint of a LLaMA-family model (config.json, model.safetensors, "
+      "tokenizer)");
   auto* config_option =
       init_command->add_option("--config", init->config, "config.json of the model to create");
   auto* preset_option =
-      init_command->add_option("--preset", init->preset, "tiny | dj-1.3b | open-llama-3b | llama-7b");
+      init_command->add_option("--preset", init->preset,
+                               preset_choices() + " (tiny*: small random models of each family, taking the "
+                                                  "tokenizer's vocabulary; the others: the shapes of those models)");
   config_option->excludes(preset_option);
   init_command->add_option("--out", init->out, "Output folder (new or empty)")->required();
   init_command->add_flag("--force", init->force, "Replace the contents of a non-empty --out (once all is written)");
@@ -269,11 +290,11 @@ void add_model_commands(CLI::App& app) {
   init_command->add_option("--dtype", init->dtype, "Stored dtype: fp32|fp16|bf16")->capture_default_str();
   init_command->add_option(
       "--tokenizer", init->tokenizer,
-      "Copy this tokenizer.model (and tokenizer_config.json, special_tokens_map.json, "
-      "added_tokens.json beside it). Without it a " +
+      "Copy this tokenizer.json or tokenizer.model, or the one in this folder (tokenizer.json first), and "
+      "tokenizer_config.json, special_tokens_map.json, added_tokens.json beside it. Without it a " +
           std::to_string(kTrainedVocab) +
           "-piece sentencepiece model (at most vocab_size pieces) is trained on built-in synthetic "
-          "English; tiny takes its vocab_size, other presets keep theirs and leave the other rows unused");
+          "English; tiny presets take its vocab_size, others keep theirs and leave the other rows unused");
   init_command->callback([init, config_option, preset_option] {
     if (config_option->count() + preset_option->count() != 1)
       throw Error("init-model: give --config FILE or --preset NAME");

@@ -8,6 +8,7 @@
 #include "fedkseed/common/device.h"
 #include "fedkseed/common/dtype.h"
 #include "fedkseed/common/error.h"
+#include "fedkseed/model/llama.h"
 #include "fedkseed/common/logging.h"
 #include "fedkseed/common/run_dir.h"
 #include "fedkseed/federation/distributed.h"
@@ -47,7 +48,7 @@ TrainOptions with_resolved_device(TrainOptions options) {
   const c10::Device device = parse_device(options.device);
   if (options.device == "auto") options.device = device.str();
   if (options.dtype == "auto") {
-    options.dtype = dtype_name(resolve_dtype(options.dtype, device));
+    options.dtype = dtype_name(LlamaModel::resolve_dtype(options.dtype, options.model, device));
     if (device.is_cpu() && speaks_for_the_run()) {
       log::info("note: --dtype fp32 on the CPU (fp16 is about 3x slower there); give --dtype to choose another");
     }

@@ -12,12 +12,20 @@ c10::ScalarType parse_dtype(const std::string& text, const std::string& flag) {
   throw Error(flag + ": '" + text + "' is invalid; accepted: fp16|bf16|fp32");
 }
 
-c10::ScalarType resolve_dtype(const std::string& text, c10::Device device, const std::string& flag) {
-  if (text == "auto") return device.is_cpu() ? c10::kFloat : c10::kHalf;
-  if (text != "fp16" && text != "bf16" && text != "fp32") {
-    throw Error(flag + ": '" + text + "' is invalid; accepted: auto|fp16|bf16|fp32");
+c10::ScalarType resolve_dtype(const std::string& text, c10::Device device, const std::string& stored,
+                              const std::string& flag) {
+  check_dtype_or_auto(text, flag);
+  if (text != "auto") return parse_dtype(text, flag);
+  if (device.is_cpu()) return c10::kFloat;
+  if (stored == "float16") return c10::kHalf;
+  if (stored == "bfloat16") return c10::kBFloat16;
+  return c10::kFloat;
+}
+
+void check_dtype_or_auto(const std::string& text, const std::string& flag) {
+  if (text != "auto" && text != "fp16" && text != "bf16" && text != "fp32") {
+    throw Error(flag + ": '" + text + "' is invalid; accepted: fp16|bf16|fp32|auto");
   }
-  return parse_dtype(text, flag);
 }
 
 std::string dtype_name(c10::ScalarType type) {

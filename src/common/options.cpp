@@ -140,7 +140,7 @@ void TrainOptions::validate() const {
   require(zerotask >= 0 && zerotask <= 7, "--zerotask", shown(zerotask), "0..7 (Dolly category codes)");
   require(dataset_subsample > 0 && dataset_subsample <= 1, "--dataset_subsample",
           shown(dataset_subsample), "(0, 1]");
-  require_one_of("--dtype", dtype, {"auto", "fp16", "bf16", "fp32"});
+  check_dtype_or_auto(dtype);
   require(std::isfinite(lr) && lr >= 0, "--lr", shown(lr), "a finite value >= 0");
   require(std::isfinite(weight_decay) && weight_decay >= 0, "--weight_decay", shown(weight_decay),
           "a finite value >= 0");

@@ -69,7 +69,7 @@ RougeEvaluation evaluate_rouge(const LlamaModel& model, const Tokenizer& tokeniz
     const int64_t end = std::min(count, start + batch_size);
     std::vector<std::vector<int64_t>> prompts;
     for (int64_t i = start; i < end; ++i) prompts.push_back(examples[order[i]].prompt_ids);
-    const auto generated = model.generate(prompts, max_new_tokens, tokenizer.eos_id(), pad_id);
+    const auto generated = model.generate(prompts, max_new_tokens, model.config().stop_token_ids(tokenizer.eos_id()), pad_id);
     for (int64_t i = start; i < end; ++i) {
       const int64_t index = order[i];
       result.hypotheses[index] = tokenizer.decode(generated[i - start]);

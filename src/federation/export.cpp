@@ -26,7 +26,7 @@ void export_run(const std::string& run_dir, const std::string& out_dir, const st
   const TrainOptions options = options_from_json(state.options_json);
   const fs::path model_dir = resolve_model_dir(options.model);
   StagedOutput output(out_dir, "--out", "export", force, {model_dir.string(), run_dir});
-  LlamaModel model = LlamaModel::load(options.model, parse_dtype(options.dtype), parse_device(device),
+  LlamaModel model = LlamaModel::load(options.model, LlamaModel::resolve_dtype(options.dtype, options.model, parse_device(device)), parse_device(device),
                                       allow_nonfinite || options.allow_nonfinite);
   const at::Tensor base = model.flat_parameters().clone();
   replay_state(model.named_parameters(), views_like(model, base), state,

@@ -148,7 +148,8 @@ Federation::Federation(const TrainOptions& options, const RunEvaluation& evaluat
       tokenizer_(Tokenizer::load(options_.model)),
       data_(load_federated_data(options_, tokenizer_)),
       dp_noise_(resolve_dp_noise(options_, static_cast<int64_t>(data_.clients.size()))),
-      model_(LlamaModel::load(options_.model, parse_dtype(options_.dtype), device_, options_.allow_nonfinite)),
+      model_(LlamaModel::load(options_.model, LlamaModel::resolve_dtype(options_.dtype, options_.model, device_), device_,
+                              options_.allow_nonfinite)),
       pad_id_(batch_pad_id(tokenizer_, model_.config().vocab_size)),
       resumed_(options_.resume.empty() ? std::nullopt
                                        : std::optional<RunState>(read_run_state(RunDirectory::open(options_.resume)))),

@@ -85,7 +85,8 @@ class DecodeStep {
 }  // namespace
 
 std::vector<std::vector<int64_t>> LlamaModel::generate(const std::vector<std::vector<int64_t>>& prompts,
-                                                       int64_t max_new_tokens, int64_t eos_id,
+                                                       int64_t max_new_tokens,
+                                                       const std::vector<int64_t>& eos_ids,
                                                        int64_t pad_id) const {
   c10::InferenceMode guard;
   const int64_t batch = static_cast<int64_t>(prompts.size());
@@ -147,7 +148,9 @@ std::vector<std::vector<int64_t>> LlamaModel::generate(const std::vector<std::ve
     const int64_t* next_ids = token_host.data_ptr<int64_t>();
     bool all_finished = true;
     for (int64_t b = 0; b < batch; ++b) {
-      if (!finished[b] && next_ids[b] == eos_id) finished[b] = true;
+      if (!finished[b] && std::find(eos_ids.begin(), eos_ids.end(), next_ids[b]) != eos_ids.end()) {
+        finished[b] = true;
+      }
       if (!finished[b]) generated[b].push_back(next_ids[b]);
       all_finished = all_finished && finished[b];
     }

@@ -1,6 +1,7 @@
 // LlamaModel: weight layout, loading, random init, saving and the forward pass, written to
-// round as transformers' LlamaForCausalLM does (RMSNorm in fp32, RoPE tables in fp32 then
-// cast, SDPA attention, logits in fp32). Greedy decoding is in generate.cpp.
+// round as transformers' LlamaForCausalLM and its Mistral/Qwen2/Qwen3 kin do (RMSNorm in fp32,
+// RoPE tables in fp32 then cast, SDPA attention, logits in fp32). Greedy decoding is in
+// generate.cpp.
 #include "fedkseed/model/llama.h"
 
 #include <ATen/ATen.h>
@@ -16,6 +17,7 @@
 #include <tuple>
 #include <utility>
 
+#include "fedkseed/common/dtype.h"
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
 #include "fedkseed/model/checkpoint.h"
@@ -141,39 +143,56 @@ LlamaModel::LlamaModel(const LlamaConfig& config, c10::ScalarType dtype, c10::De
                 kv = config.num_key_value_heads, inter = config.intermediate_size, vocab = config.vocab_size;
   flat_ = at::empty({config.parameter_count()}, at::TensorOptions().dtype(dtype).device(device))
               .requires_grad_(requires_grad);  // before the views, so that they carry gradients to it
+  // The flat buffer keeps what runs as one GEMM adjacent (q/k/v weights, then their biases;
+  // gate/up); named() lists the views in transformers' order.
   int64_t offset = 0;
-  auto take = [&](const std::string& name, std::vector<int64_t> shape) {
+  auto take = [&](std::vector<int64_t> shape) {
     int64_t numel = 1;
     for (const int64_t size : shape) numel *= size;
     at::Tensor view = flat_.narrow(0, offset, numel).view(shape);
     offset += numel;
+    return view;
+  };
+  auto named = [&](const std::string& name, const at::Tensor& view) {
     parameters_.emplace_back(name, view);
     return view;
   };
   auto stacked = [&](int64_t begin, int64_t rows) {
     return flat_.narrow(0, begin, rows * h).view({rows, h});
   };
-  embed_ = take("model.embed_tokens.weight", {vocab, h});
+  embed_ = named("model.embed_tokens.weight", take({vocab, h}));
   for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
-    const std::string prefix = "model.layers." + std::to_string(i) + ".";
+    const std::string prefix = "model.layers." + std::to_string(i) + ".self_attn.";
     Layer layer;
     const int64_t qkv_begin = offset;
-    take(prefix + "self_attn.q_proj.weight", {heads * hd, h});
-    take(prefix + "self_attn.k_proj.weight", {kv * hd, h});
-    take(prefix + "self_attn.v_proj.weight", {kv * hd, h});
+    const std::vector<std::pair<std::string, int64_t>> projections = {
+        {"q_proj", heads * hd}, {"k_proj", kv * hd}, {"v_proj", kv * hd}};
+    std::vector<at::Tensor> weights;
+    for (const auto& [name, rows] : projections) weights.push_back(take({rows, h}));
     layer.qkv = stacked(qkv_begin, (heads + 2 * kv) * hd);
-    layer.o = take(prefix + "self_attn.o_proj.weight", {h, heads * hd});
+    if (config.qkv_bias) layer.qkv_bias = flat_.narrow(0, offset, (heads + 2 * kv) * hd);
+    for (size_t p = 0; p < projections.size(); ++p) {
+      named(prefix + projections[p].first + ".weight", weights[p]);
+      if (config.qkv_bias) named(prefix + projections[p].first + ".bias", take({projections[p].second}));
+    }
+    layer.o = named(prefix + "o_proj.weight", take({h, heads * hd}));
+    if (config.o_bias) layer.o_bias = named(prefix + "o_proj.bias", take({h}));
+    if (config.qk_norm) {
+      layer.q_norm = named(prefix + "q_norm.weight", take({hd}));
+      layer.k_norm = named(prefix + "k_norm.weight", take({hd}));
+    }
+    const std::string layer_prefix = "model.layers." + std::to_string(i) + ".";
     const int64_t gate_begin = offset;
-    take(prefix + "mlp.gate_proj.weight", {inter, h});
-    take(prefix + "mlp.up_proj.weight", {inter, h});
+    named(layer_prefix + "mlp.gate_proj.weight", take({inter, h}));
+    named(layer_prefix + "mlp.up_proj.weight", take({inter, h}));
     layer.gate_up = stacked(gate_begin, 2 * inter);
-    layer.down = take(prefix + "mlp.down_proj.weight", {h, inter});
-    layer.input_norm = take(prefix + "input_layernorm.weight", {h});
-    layer.post_norm = take(prefix + "post_attention_layernorm.weight", {h});
+    layer.down = named(layer_prefix + "mlp.down_proj.weight", take({h, inter}));
+    layer.input_norm = named(layer_prefix + "input_layernorm.weight", take({h}));
+    layer.post_norm = named(layer_prefix + "post_attention_layernorm.weight", take({h}));
     layers_.push_back(std::move(layer));
   }
-  norm_ = take("model.norm.weight", {h});
-  lm_head_ = config.tie_word_embeddings ? embed_ : take("lm_head.weight", {vocab, h});
+  norm_ = named("model.norm.weight", take({h}));
+  lm_head_ = config.tie_word_embeddings ? embed_ : named("lm_head.weight", take({vocab, h}));
   TORCH_CHECK(offset == flat_.numel(), "LlamaModel: layout covers ", offset, " of ", flat_.numel());
   inv_freq_ = rope_inverse_frequencies(config_).to(device);
 }
@@ -215,9 +234,15 @@ LlamaModel LlamaModel::load(const std::string& model_or_id, c10::ScalarType dtyp
   }
   if (!unused.empty()) {
     log::warn("checkpoint " + dir + ": " + std::to_string(unused.size()) +
-              " tensors not used by LlamaForCausalLM, e.g. " + unused.front());
+              " tensors not used by " + config.model_type + " models, e.g. " + unused.front());
   }
   return model;
+}
+
+c10::ScalarType LlamaModel::resolve_dtype(const std::string& dtype, const std::string& model, c10::Device device) {
+  const bool stored_matters = dtype == "auto" && !device.is_cpu();
+  const std::string stored = stored_matters ? llama_config_load(resolve_model_dir(model) + "/config.json").dtype : "";
+  return fedkseed::resolve_dtype(dtype, device, stored);
 }
 
 LlamaModel LlamaModel::random_init(const LlamaConfig& config, uint64_t seed, c10::ScalarType dtype,
@@ -225,9 +250,14 @@ LlamaModel LlamaModel::random_init(const LlamaConfig& config, uint64_t seed, c10
   LlamaModel model(config, dtype, device);
   at::Generator generator = at::globalContext().defaultGenerator(device).clone();
   generator.set_current_seed(seed);
+  auto ends_with = [](const std::string& name, const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
   for (auto& [name, tensor] : model.parameters_) {
-    if (name.size() >= 11 && name.compare(name.size() - 11, 11, "norm.weight") == 0) {
+    if (ends_with(name, "norm.weight")) {
       tensor.fill_(1.0);
+    } else if (ends_with(name, ".bias")) {
+      tensor.zero_();
     } else {
       tensor.normal_(0.0, 0.02, generator);
     }
@@ -263,12 +293,20 @@ at::Tensor LlamaModel::attention(const Layer& layer, size_t index, const at::Ten
                                  const at::Tensor& sin, const at::Tensor& mask, KvCache* cache) const {
   const int64_t batch = x.size(0), tokens = x.size(1), hd = config_.head_dim;
   const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads;
-  const at::Tensor qkv = at::linear(x, layer.qkv);
+  const at::Tensor qkv = at::linear(x, layer.qkv, layer.qkv_bias);
   auto split = [&](int64_t begin, int64_t count) {
     return qkv.narrow(-1, begin * hd, count * hd).view({batch, tokens, count, hd}).transpose(1, 2);
   };
+  at::Tensor query_key = qkv;
+  if (layer.q_norm.defined()) {  // Qwen3: each head normalised over head_dim, before RoPE
+    auto head_norm = [&](int64_t begin, int64_t count, const at::Tensor& weight) {
+      const at::Tensor heads_view = qkv.narrow(-1, begin * hd, count * hd).reshape({batch, tokens, count, hd});
+      return rms_norm(heads_view.contiguous(), weight, config_.rms_norm_eps).reshape({batch, tokens, count * hd});
+    };
+    query_key = at::cat({head_norm(0, heads, layer.q_norm), head_norm(heads, kv, layer.k_norm)}, -1);
+  }
   // RoPE on the query and key heads together: the same elementwise ops, half the kernels.
-  const at::Tensor rotated = rope_query_key(qkv, cos, sin, heads + kv, hd);
+  const at::Tensor rotated = rope_query_key(query_key, cos, sin, heads + kv, hd);
   at::Tensor q = rotated.narrow(1, 0, heads), k = rotated.narrow(1, heads, kv), v = split(heads + kv, kv);
   // Zero columns change no dot product and give zero outputs; the scale stays that of the
   // true head dim.
@@ -303,7 +341,7 @@ at::Tensor LlamaModel::attention(const Layer& layer, size_t index, const at::Ten
     out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined(), scale);
   }
   if (pad != 0) out = out.narrow(-1, 0, hd);
-  return at::linear(out.transpose(1, 2).reshape({batch, tokens, heads * hd}), layer.o);
+  return at::linear(out.transpose(1, 2).reshape({batch, tokens, heads * hd}), layer.o, layer.o_bias);
 }
 
 at::Tensor LlamaModel::hidden_states(const at::Tensor& input_ids, const at::Tensor& positions,
@@ -313,18 +351,35 @@ at::Tensor LlamaModel::hidden_states(const at::Tensor& input_ids, const at::Tens
   const at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;
   const at::Tensor angles = at::cat({freqs, freqs}, -1).unsqueeze(1);
   const at::Tensor cos = angles.cos().to(dtype()), sin = angles.sin().to(dtype());
+  const at::Tensor attention_mask = sliding_window_mask(mask, input_ids.size(1), cache);
   const double eps = config_.rms_norm_eps;
   // Each residual add is fused with the RMSNorm that reads its sum (the next layer's or the last).
   at::Tensor normed = rms_norm(x, layers_.empty() ? norm_ : layers_.front().input_norm, eps);
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& layer = layers_[i];
-    std::tie(x, normed) = add_rms_norm(x, attention(layer, i, normed, cos, sin, mask, cache), layer.post_norm, eps);
+    std::tie(x, normed) = add_rms_norm(x, attention(layer, i, normed, cos, sin, attention_mask, cache), layer.post_norm, eps);
     const auto gate_up = at::linear(normed, layer.gate_up).chunk(2, -1);
     const at::Tensor& next_norm = i + 1 < layers_.size() ? layers_[i + 1].input_norm : norm_;
     std::tie(x, normed) = add_rms_norm(x, at::linear(swiglu(gate_up[0], gate_up[1]), layer.down), next_norm, eps);
   }
   if (cache != nullptr) cache->length += input_ids.size(1);
   return normed;
+}
+
+at::Tensor LlamaModel::sliding_window_mask(const at::Tensor& mask, int64_t queries, const KvCache* cache) const {
+  const int64_t window = config_.sliding_window;
+  const int64_t keys = cache == nullptr            ? queries
+                       : cache->slot.defined() ? cache->keys.front().size(2)
+                                               : cache->length + queries;
+  if (window == 0 || keys <= window) return mask;  // every key a query may see lies in its window
+  const auto options = at::TensorOptions().dtype(at::kLong).device(device());
+  const at::Tensor query_slots = cache != nullptr && cache->slot.defined()
+                                     ? cache->slot
+                                     : at::arange(keys - queries, keys, options);
+  const at::Tensor key_slots = at::arange(keys, options).unsqueeze(0);
+  const at::Tensor in_window = key_slots > query_slots.unsqueeze(1) - window;  // [queries, keys]
+  if (mask.defined()) return mask & in_window;
+  return (in_window & (key_slots <= query_slots.unsqueeze(1))).view({1, 1, queries, keys});
 }
 
 int64_t LlamaModel::attention_head_dim() const {

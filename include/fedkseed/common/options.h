@@ -120,8 +120,8 @@ void TrainOptions::visit_fields(Visitor&& visit) {
   visit("--dataset_subsample", dataset_subsample, "Dolly: fraction of records kept, in (0, 1]");
   visit("--partition_file", partition_file, "Load the client -> record-index assignment from this JSON file");
   visit("--model", model, "Hugging Face LLaMA checkpoint folder");
-  visit("--dtype", dtype, "Weights and activations: fp16|bf16|fp32, or auto: fp16 (the reference's) on a GPU, "
-                         "fp32 on the CPU (where fp16 is about 3x slower)");
+  visit("--dtype", dtype, "Weights and activations: fp16|bf16|fp32, or auto: fp32 on the CPU (where fp16 is "
+                         "about 3x slower), on a GPU the checkpoint's own dtype");
   visit("--allow_nonfinite", allow_nonfinite, "Load --model weights holding NaN or Inf instead of refusing them");
   visit("--lr", lr, "Learning rate (client steps and server replay)");
   visit("--weight_decay", weight_decay, "Weight decay inside the ZO update");

@@ -23,7 +23,7 @@ struct RougeEvaluation {
   std::vector<std::string> hypotheses;
 };
 
-// Greedy decoding (up to `max_new_tokens`, stop at EOS) of every prompt, decoded with
+// Greedy decoding (up to `max_new_tokens`, stop at any of LlamaConfig::stop_token_ids) of every prompt, decoded with
 // special tokens skipped and scored by Rouge-L F against its reference (0 when unscorable).
 RougeEvaluation evaluate_rouge(const LlamaModel& model, const Tokenizer& tokenizer,
                                const std::vector<GenerationExample>& examples, int64_t batch_size,

@@ -1,6 +1,9 @@
 // The LLaMA decoder (RMSNorm, RoPE, GQA attention through SDPA, SwiGLU) with Hugging Face
-// parameter names, computing as transformers does: logits, shifted loss, greedy decoding.
-// Weights live in one flat buffer; q/k/v and gate/up are adjacent so each runs as one GEMM.
+// parameter names, computing as transformers does: logits, shifted loss, greedy decoding. The
+// same layer serves Mistral (sliding-window attention), Qwen2 (q/k/v biases) and Qwen3 (per-head
+// q/k RMSNorm), as config.json says (llama_config.h).
+// Weights live in one flat buffer; q/k/v (and their biases) and gate/up are adjacent so each
+// runs as one GEMM.
 #pragma once
 
 #include <ATen/core/Reduction.h>
@@ -27,7 +30,11 @@ class LlamaModel {
   // the wrong shape, not floating point, or (unless `allow_nonfinite`) holding NaN/Inf.
   static LlamaModel load(const std::string& model, c10::ScalarType dtype, c10::Device device,
                          bool allow_nonfinite = false);
-  // Weights ~ N(0, 0.02) like transformers' init (norms 1), from a generator seeded with
+  // The dtype a --dtype value (fp16|bf16|fp32|auto, common/dtype.h) means for `model` on `device`:
+  // auto is fp32 on the CPU, else the dtype its config.json names. Throws fedkseed::Error for
+  // other values or an unreadable config.
+  static c10::ScalarType resolve_dtype(const std::string& dtype, const std::string& model, c10::Device device);
+  // Weights ~ N(0, 0.02) like transformers' init (norms 1, biases 0), from a generator seeded with
   // `seed` on `device` (so values depend on the device type). Throws fedkseed::Error for an
   // invalid config or dtype.
   static LlamaModel random_init(const LlamaConfig& config, uint64_t seed, c10::ScalarType dtype,
@@ -36,8 +43,8 @@ class LlamaModel {
   const LlamaConfig& config() const { return config_; }
   c10::ScalarType dtype() const { return flat_.scalar_type(); }
   c10::Device device() const { return flat_.device(); }
-  // Every weight, in transformers' named_parameters() order (a tied lm_head appears once as
-  // model.embed_tokens.weight). The tensors are views of the model's storage: in-place
+  // Every weight (biases and q/k norms included), in transformers' named_parameters() order (a
+  // tied lm_head appears once as model.embed_tokens.weight). The tensors are views of the model's storage: in-place
   // edits change the model.
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
   // All weights as one contiguous 1-D tensor (named_parameters() are views into it).
@@ -73,20 +80,25 @@ class LlamaModel {
   at::Tensor training_loss(const at::Tensor& input_ids, const at::Tensor& labels,
                            const at::Tensor& attention_mask = {}) const;
   // Greedy decoding with a KV cache of the (non-empty) prompts as one left-padded batch.
-  // Returns each prompt's new tokens, stopping after max_new_tokens or before its first
-  // `eos_id` (excluded). `pad_id` fills padded slots, which are masked; an id outside the
+  // Returns each prompt's new tokens, stopping after max_new_tokens or before its first id
+  // among `eos_ids` (excluded). `pad_id` fills padded slots, which are masked; an id outside the
   // vocabulary is replaced by 0 there. Throws fedkseed::Error for an empty prompt or an id
   // outside the vocabulary.
   std::vector<std::vector<int64_t>> generate(const std::vector<std::vector<int64_t>>& prompts,
-                                             int64_t max_new_tokens, int64_t eos_id, int64_t pad_id) const;
+                                             int64_t max_new_tokens, const std::vector<int64_t>& eos_ids,
+                                             int64_t pad_id) const;
   // Writes DIR/config.json and DIR/model.safetensors (in the model's dtype, tied lm_head
   // omitted) so that transformers can load it; creates DIR. Throws fedkseed::Error on I/O failure.
   void save(const std::string& dir) const;
 
  private:
+  // Tensors a family lacks stay undefined (qkv_bias, o_bias, q_norm, k_norm).
   struct Layer {
-    at::Tensor qkv;      // [(H + 2 KV) * head_dim, hidden]: q_proj, k_proj, v_proj stacked
-    at::Tensor o;        // [hidden, H * head_dim]
+    at::Tensor qkv;       // [(H + 2 KV) * head_dim, hidden]: q_proj, k_proj, v_proj stacked
+    at::Tensor qkv_bias;  // [(H + 2 KV) * head_dim]: their biases stacked
+    at::Tensor o;         // [hidden, H * head_dim]
+    at::Tensor o_bias;    // [hidden]
+    at::Tensor q_norm, k_norm;  // [head_dim]
     at::Tensor gate_up;  // [2 * intermediate, hidden]: gate_proj, up_proj stacked
     at::Tensor down;     // [hidden, intermediate]
     at::Tensor input_norm, post_norm;
@@ -106,7 +118,8 @@ class LlamaModel {
   LlamaModel(const LlamaConfig& config, c10::ScalarType dtype, c10::Device device, bool requires_grad = false);
   // Final-normed hidden states [B, T, hidden]. `positions` [B, T] int64; `mask` is a bool
   // [B, 1, T, keys] attention mask or undefined for plain causal attention; with `cache`
-  // the new keys/values are written at cache->length and attention covers the cache.
+  // the new keys/values are written at cache->length and attention covers the cache. A sliding
+  // window (sliding_window_mask) is applied here.
   at::Tensor hidden_states(const at::Tensor& input_ids, const at::Tensor& positions, const at::Tensor& mask,
                            KvCache* cache) const;
   at::Tensor attention(const Layer& layer, size_t index, const at::Tensor& x, const at::Tensor& cos,
@@ -125,6 +138,11 @@ class LlamaModel {
   // Bool [B, 1, queries, keys]: query i (at position query_offset + i) sees key j when
   // j <= its position and key_mask[b, j], and always itself (so padded rows stay finite).
   static at::Tensor causal_padding_mask(const at::Tensor& key_mask, int64_t query_offset, int64_t queries);
+  // `mask` narrowed to the sliding window when there is one and the keys outnumber it: query i
+  // (at cache slot query_offset + i, or cache->slot while decoding) sees key j only when
+  // j > slot − sliding_window, as transformers' sliding-window mask. An undefined mask stands
+  // for plain causal attention.
+  at::Tensor sliding_window_mask(const at::Tensor& mask, int64_t queries, const KvCache* cache) const;
   // Replaces masked ids by 0 and checks the rest against the vocabulary on the CPU.
   at::Tensor embedding_ids(const at::Tensor& input_ids, const at::Tensor& attention_mask) const;
 
