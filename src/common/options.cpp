@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fedkseed/common/device.h"
+#include "fedkseed/common/dtype.h"
 #include "fedkseed/common/error.h"
 
 namespace fedkseed {
