@@ -29,7 +29,7 @@ seeds=${SEEDS:-0 1 2}
 stages=${STAGES:-data base sweep runs report}
 lrs=${LRS:-1e-6 3e-6 1e-5}
 epss=${EPSS:-5e-4 1e-3}
-sweep_rounds=${SWEEP_ROUNDS:-10}
+sweep_rounds=${SWEEP_ROUNDS:-20}
 if [ "${SMOKE:-0}" = 1 ]; then
   layers=2 hidden=64 heads=4 inter=172 pre_steps=${PRE_STEPS:-20} pre_batch=4 smoke=(--rounds 2 --local_step 5 --eval_max_samples 8)
   lrs=${LRS:-1e-5} epss=${EPSS:-1e-3} sweep_rounds=1 device=${DEVICE:-cpu}
