@@ -93,7 +93,6 @@ int wait_for(pid_t pid, std::chrono::seconds limit) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-json read_json(const std::string& path) { return json::parse(read_text(path)); }
 
 std::string run_dir_in(const std::string& root) {
   if (!fs::exists(root)) return "";
@@ -151,12 +150,6 @@ class DistributedE2E : public ::testing::Test {
     return run_dir_in(ranks.root);
   }
 
-  static std::vector<json> metrics(const std::string& run) {
-    std::vector<json> lines;
-    std::istringstream in(read_text(run + "/metrics.jsonl"));
-    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
-    return lines;
-  }
 
   // Everything but timings, memory peaks, the bytes between ranks and the launch's own flags.
   static void expect_same_run(const std::string& expected, const std::string& actual) {
@@ -168,7 +161,7 @@ class DistributedE2E : public ::testing::Test {
     EXPECT_EQ(a, b) << actual << " differs from " << expected;
     EXPECT_EQ(read_text(expected + "/results.json"), read_text(actual + "/results.json"));
     EXPECT_EQ(read_text(expected + "/final_eval.json"), read_text(actual + "/final_eval.json"));
-    const auto lines_a = metrics(expected), lines_b = metrics(actual);
+    const auto lines_a = read_jsonl(expected + "/metrics.jsonl"), lines_b = read_jsonl(actual + "/metrics.jsonl");
     ASSERT_EQ(lines_a.size(), lines_b.size());
     for (std::size_t i = 0; i < lines_a.size(); ++i) {
       for (const char* key : {"round", "train_loss", "eval_loss", "steps_applied", "steps_skipped", "bytes_up",
@@ -198,14 +191,14 @@ TEST_F(DistributedE2E, TwoAndThreeRanksGiveTheSingleProcessRun) {
     expect_same_run(single, run);
     // Each rank's (padded) share of the records, sizes and a replica checksum reach the
     // world - 1 others: more than an even share of the replies, less than all of them.
-    for (const auto& line : metrics(run)) {
+    for (const auto& line : read_jsonl(run + "/metrics.jsonl")) {
       const int64_t records = line.at("bytes_up").get<int64_t>() + 4 * 40;  // 40 bytes beside each uplink
       const int64_t between = line.at("bytes_between_ranks").get<int64_t>(), pairs = world * (world - 1);
       EXPECT_GT(between, pairs * (16 + records / world)) << "world " << world;
       EXPECT_LT(between, pairs * (16 + records + 100)) << "world " << world;
     }
   }
-  for (const auto& line : metrics(single)) EXPECT_EQ(line.at("bytes_between_ranks").get<int64_t>(), 0);
+  for (const auto& line : read_jsonl(single + "/metrics.jsonl")) EXPECT_EQ(line.at("bytes_between_ranks").get<int64_t>(), 0);
 }
 
 TEST_F(DistributedE2E, ProSeedsUnboundedSeedsAndEpochsGiveTheSingleProcessRun) {

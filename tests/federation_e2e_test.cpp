@@ -59,14 +59,7 @@ class FederationE2E : public ::testing::Test {
     return "";
   }
 
-  static json read_json(const std::string& path) { return json::parse(read_text(path)); }
 
-  static std::vector<json> metrics(const std::string& run) {
-    std::vector<json> lines;
-    std::istringstream in(read_text(run + "/metrics.jsonl"));
-    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
-    return lines;
-  }
 
   static std::string* workspace_;
 };
@@ -80,7 +73,7 @@ TEST_F(FederationE2E, LossFallsAndTheReferenceFilesAreWritten) {
   const auto losses = read_json(run + "/results.json").at("eval_avg_acc").get<std::vector<double>>();
   ASSERT_EQ(losses.size(), 6u);  // round 0 and every round
   EXPECT_LT(losses.back(), losses.front() - 0.01) << "eval loss did not fall: " << json(losses).dump();
-  const auto lines = metrics(run);
+  const auto lines = read_jsonl(run + "/metrics.jsonl");
   ASSERT_EQ(lines.size(), 5u);
   EXPECT_LT(lines.back().at("train_loss").get<double>(), lines.front().at("train_loss").get<double>() - 0.05);
   for (const char* file : {"config.yaml", "memory.json", "final_eval.json", "seeds.json", "state.json"}) {
@@ -98,7 +91,7 @@ TEST_F(FederationE2E, BytesOnTheWireMatchTheMessageEncoding) {
   // most the whole pool (count + K doubles), and for Pro the K probabilities (count + doubles).
   constexpr int64_t kHeader = 13, kWholePool = 4 + 8 * kK;
   for (const auto& [run, probability_bytes] : {std::pair<std::string, int64_t>{uniform, 0}, std::pair<std::string, int64_t>{pro, 4 + 8 * kK}}) {
-    const auto lines = metrics(run);
+    const auto lines = read_jsonl(run + "/metrics.jsonl");
     for (const auto& line : lines) {
       // Up: per client a layout byte, a 4-byte data size (batches) and 8 bytes per applied step.
       EXPECT_EQ(line.at("bytes_up").get<int64_t>(),
@@ -118,7 +111,7 @@ TEST_F(FederationE2E, BytesOnTheWireMatchTheMessageEncoding) {
 // --local_step 0: clients send no pairs and the global model stays theta0 (same eval loss).
 TEST_F(FederationE2E, RoundsWithoutLocalStepsChangeNothing) {
   const std::string run = train("no_steps", "--local_step 0 --rounds 2");
-  for (const auto& line : metrics(run)) {
+  for (const auto& line : read_jsonl(run + "/metrics.jsonl")) {
     EXPECT_EQ(line.at("steps_applied").get<int64_t>(), 0);
     EXPECT_EQ(line.at("bytes_up").get<int64_t>(), kClientsPerRound * 5);
   }
@@ -130,7 +123,7 @@ TEST_F(FederationE2E, RoundsWithoutLocalStepsChangeNothing) {
 
 TEST_F(FederationE2E, UnboundedSeedsMakeCommunicationGrow) {
   const std::string run = train("unbounded", "-K 0");
-  const auto lines = metrics(run);
+  const auto lines = read_jsonl(run + "/metrics.jsonl");
   const auto state = read_json(run + "/state.json");
   EXPECT_TRUE(state.at("seeds_and_schedule").at("seeds").empty());
   EXPECT_EQ(state.at("pool_seeds").size(), static_cast<size_t>(lines[0].at("steps_applied").get<int64_t>() +
@@ -161,7 +154,7 @@ TEST_F(FederationE2E, StopAndResumeEqualsAnUninterruptedRun) {
     EXPECT_EQ(a.at("data_positions"), b.at("data_positions"));
     EXPECT_EQ(read_text(whole + "/results.json"), read_text(stopped + "/results.json"));
     EXPECT_EQ(read_text(whole + "/final_eval.json"), read_text(stopped + "/final_eval.json"));
-    EXPECT_EQ(metrics(stopped).size(), 3u);
+    EXPECT_EQ(read_jsonl(stopped + "/metrics.jsonl").size(), 3u);
   }
   EXPECT_EQ(read_json(run_dir_in(*workspace_ + "/runs/whole_incremental") + "/state.json").at("round_increments").size(), 3u);
 }
@@ -180,8 +173,8 @@ TEST_F(FederationE2E, ResumeRebuildsTornOrStaleRunFilesFromTheState) {
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(read_text(whole + "/results.json"), read_text(torn + "/results.json"));
   EXPECT_EQ(read_text(whole + "/final_eval.json"), read_text(torn + "/final_eval.json"));
-  ASSERT_EQ(metrics(torn).size(), 3u);
-  EXPECT_EQ(metrics(torn)[2].at("train_loss"), metrics(whole)[2].at("train_loss"));
+  ASSERT_EQ(read_jsonl(torn + "/metrics.jsonl").size(), 3u);
+  EXPECT_EQ(read_jsonl(torn + "/metrics.jsonl")[2].at("train_loss"), read_jsonl(whole + "/metrics.jsonl")[2].at("train_loss"));
 
   // Killed after the last round's state but before its results and final evaluation.
   const std::string finished = *workspace_ + "/runs/finished_copy";
@@ -201,7 +194,7 @@ TEST_F(FederationE2E, NanEvalLossKeepsItsRoundInResults) {
   const std::string run = train("nan", "--rounds 2 --local_step 2 --max_length 64 --eval_max_samples 4");
   const auto losses = read_json(run + "/results.json").at("eval_avg_acc");
   EXPECT_EQ(losses, json::parse("[null, null, null]"));
-  const auto lines = metrics(run);
+  const auto lines = read_jsonl(run + "/metrics.jsonl");
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_TRUE(lines[1].at("evaluated").get<bool>());
   EXPECT_TRUE(lines[1].at("eval_loss").is_null());
@@ -328,7 +321,7 @@ TEST_F(FederationE2E, KillNineMidRoundThenResumeEqualsAnUninterruptedRun) {
   EXPECT_EQ(read_json(whole + "/state.json").at("pool_cumulative"), read_json(killed + "/state.json").at("pool_cumulative"));
   EXPECT_EQ(read_text(whole + "/results.json"), read_text(killed + "/results.json"));
   EXPECT_EQ(read_text(whole + "/final_eval.json"), read_text(killed + "/final_eval.json"));
-  EXPECT_EQ(metrics(killed).size(), 4u);
+  EXPECT_EQ(read_jsonl(killed + "/metrics.jsonl").size(), 4u);
 }
 
 TEST_F(FederationE2E, ExportLoadsInTransformersWithTheSameLogits) {

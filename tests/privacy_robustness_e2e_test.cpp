@@ -49,13 +49,6 @@ class PrivacyRobustnessE2E : public ::testing::Test {
     return "";
   }
 
-  static json read_json(const std::string& path) { return json::parse(read_text(path)); }
-  static std::vector<json> metrics(const std::string& run) {
-    std::vector<json> lines;
-    std::istringstream in(read_text(run + "/metrics.jsonl"));
-    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
-    return lines;
-  }
   static std::vector<double> eval_losses(const std::string& run) {
     return read_json(run + "/results.json").at("eval_avg_acc").get<std::vector<double>>();
   }
@@ -76,14 +69,14 @@ TEST_F(PrivacyRobustnessE2E, NoNoiseAndAClipNeverReachedEqualTheRunWithout) {
   EXPECT_EQ(read_text(noop + "/seeds.json"), read_text(plain + "/seeds.json"));
   EXPECT_EQ(read_text(plain + "/config.yaml").find("dp_"), std::string::npos) << "defaults are not listed";
   EXPECT_NE(read_text(noop + "/config.yaml").find("dp_clip: 1e+30"), std::string::npos) << read_text(noop + "/config.yaml");
-  for (const auto& line : metrics(plain)) EXPECT_FALSE(line.contains("dp_epsilon"));
+  for (const auto& line : read_jsonl(plain + "/metrics.jsonl")) EXPECT_FALSE(line.contains("dp_epsilon"));
 }
 
 TEST_F(PrivacyRobustnessE2E, EpsilonEveryRoundAndInFinalEvalForBothNoiseModes) {
   for (const std::string at : {"server", "clients"}) {
     const std::string run = train("dp_" + at, "--dp_clip 0.5 --dp_noise 2 --dp_noise_at " + at);
     const DpAccountant accountant(4.0 / 20.0, 1.0);  // σ/2: replacing a client moves the clipped sum by 2C
-    const auto lines = metrics(run);
+    const auto lines = read_jsonl(run + "/metrics.jsonl");
     ASSERT_EQ(lines.size(), 3u);
     for (const auto& line : lines) {
       EXPECT_DOUBLE_EQ(line.at("dp_epsilon").get<double>(), accountant.epsilon(line.at("round").get<int64_t>(), 1e-5));

@@ -71,6 +71,15 @@ std::string read_text(const std::string& path) {
   return buffer.str();
 }
 
+nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_text(path)); }
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(read_text(path));
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
 std::string python() { return FEDKSEED_PYTHON; }
 
 bool python_has(const std::string& module) {

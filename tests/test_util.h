@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ std::string make_temp_dir(const std::string& prefix);
 // Writes `text` to `path`, creating parent folders.
 void write_text(const std::string& path, const std::string& text);
 std::string read_text(const std::string& path);
+// A JSON file, and a JSON Lines file (e.g. metrics.jsonl) as one value per line.
+nlohmann::json read_json(const std::string& path);
+std::vector<nlohmann::json> read_jsonl(const std::string& path);
 // The test-only Python interpreter (the project venv) and whether it can import `module`.
 std::string python();
 bool python_has(const std::string& module);
