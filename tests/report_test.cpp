@@ -14,6 +14,7 @@ namespace {
 
 struct FakeRun {
   int64_t K = 1024;
+  int64_t rounds = 3;
   bool pro = false;
   int64_t seed = 42;
   std::string dataset = "dolly";
@@ -30,7 +31,7 @@ struct FakeRun {
 std::string write_run(const std::string& root, const std::string& name, const FakeRun& run) {
   const std::string dir = root + "/" + name;
   const nlohmann::json options = {{"K", run.K},           {"bias_sampling", run.pro}, {"dataset", run.dataset},
-                                  {"iid", "dir0.5"},      {"seed", run.seed},         {"rounds", 3},
+                                  {"iid", "dir0.5"},      {"seed", run.seed},         {"rounds", run.rounds},
                                   {"lr", 3e-7},           {"device", run.device},     {"log", true},
                                   {"log_root", root},     {"model", "/models/dj"},    {"eval_metric", "rouge"}};
   std::string yaml;
@@ -95,6 +96,9 @@ TEST(Report, MethodNamesAndLossMetric) {
   FakeRun unbounded;
   unbounded.K = 0;
   EXPECT_EQ(read_run_summary(write_run(root, "zo", unbounded)).method, "FedZO-style (K=0)");
+  FakeRun untuned;
+  untuned.rounds = 0;
+  EXPECT_EQ(read_run_summary(write_run(root, "base", untuned)).method, "Base (no tuning)");
   FakeRun ni;
   ni.dataset = "instruct";
   ni.final_eval = {{"final_eval_loss", 1.75}};

@@ -12,30 +12,37 @@
 # 2. base   init-model (LLaMA, 8 layers x 512, the real LLaMA tokenizer), then `fedkseed
 #           pretrain` on the reserved tasks, as plain text and in the training template: the base
 #           knows the format but not the clients' tasks. Regenerated from its seed, never stored.
-# 3. sweep  FedKSeed (K 4096) for each learning rate x epsilon of LRS x EPSS, SWEEP_ROUNDS rounds;
-#           the lowest final test loss picks both for every later run.
-# 4. runs   the paper's NI flags (common.sh) with the chosen lr and epsilon, PARALLEL at once.
-# 5. report report.md / report.csv and figures/ from the runs.
-# Environment: SHARED_DATA (../shared/data), FEDKSEED, DEVICE (0), PARALLEL (6), SEEDS ("0 1 2"),
-#   STAGES ("data base sweep runs report"), and for a quick try on a CPU: SMOKE=1 (a 2-layer model,
-#   a few steps and rounds, DEVICE=cpu).
+# 3. sweep  FedKSeed (K 4096) for each learning rate x epsilon of LRS x EPSS, ROUNDS rounds;
+#           the lowest final test loss picks both for every later run (written to chosen.env).
+# 4. runs   the paper's NI flags (common.sh) with the chosen lr and epsilon, ROUNDS rounds, PARALLEL
+#           at once: the base alone, FedKSeed, FedKSeed-Pro and FedZO for each seed of SEEDS.
+# 5. ksweep K = 256 / 1024 / 16384 for uniform and Pro sampling, seed 0 (K 4096 comes from runs).
+# 6. report report.md / report.csv and figures/ from the runs.
+# ROUNDS is 20 where the paper runs 40: 20 rounds keep the pretraining, the sweep and all 22 runs
+# within about 25 minutes of one H200 (each stage fits one 10-minute call; a later stage needs only
+# the earlier stages' files, so stages can run in separate calls).
+# Environment: SHARED_DATA (../shared/data), FEDKSEED, DEVICE (0), PARALLEL (10), SEEDS ("0 1 2"),
+#   ROUNDS (20), PRE_STEPS (1000), STAGES ("data base sweep runs ksweep report"), and for a quick try
+#   on a CPU: SMOKE=1 (a 2-layer model, a few steps and rounds, DEVICE=cpu).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mkdir -p "${1:-runs/reproduce_small}" && cd "${1:-runs/reproduce_small}" && pwd)
 shared=$(cd "${SHARED_DATA:-$here/../../../shared/data}" && pwd)
 device=${DEVICE:-0}
-parallel=${PARALLEL:-6}
+parallel=${PARALLEL:-10}
 seeds=${SEEDS:-0 1 2}
-stages=${STAGES:-data base sweep runs report}
+stages=${STAGES:-data base sweep runs ksweep report}
 lrs=${LRS:-1e-6 3e-6 1e-5}
 epss=${EPSS:-5e-4 1e-3}
-sweep_rounds=${SWEEP_ROUNDS:-20}
+rounds=${ROUNDS:-20}
 if [ "${SMOKE:-0}" = 1 ]; then
-  layers=2 hidden=64 heads=4 inter=172 pre_steps=${PRE_STEPS:-20} pre_batch=4 smoke=(--rounds 2 --local_step 5 --eval_max_samples 8)
-  lrs=${LRS:-1e-5} epss=${EPSS:-1e-3} sweep_rounds=1 device=${DEVICE:-cpu}
+  layers=2 hidden=64 heads=4 inter=172 pre_steps=${PRE_STEPS:-20} pre_batch=4 smoke=(--local_step 5 --eval_max_samples 8)
+  lrs=${LRS:-1e-5} epss=${EPSS:-1e-3} rounds=${ROUNDS:-2} device=${DEVICE:-cpu}
 else
-  layers=8 hidden=512 heads=8 inter=1376 pre_steps=${PRE_STEPS:-3000} pre_batch=32 smoke=()
+  layers=8 hidden=512 heads=8 inter=1376 pre_steps=${PRE_STEPS:-1000} pre_batch=32 smoke=()
 fi
+# Runs share the machine's cores: each gets its share of them.
+threads=$(( $(nproc) / parallel > 0 ? $(nproc) / parallel : 1 ))
 data=$work/data
 model_dir=$work/base data_dir=$data extra=()
 # shellcheck source-path=SCRIPTDIR source=common.sh
@@ -80,8 +87,9 @@ one_run() {
   shift
   log_root=$work/runs/$name
   rm -rf "$log_root"
-  ni_paper_train --device "$device" --eval_every 10 "${smoke[@]+"${smoke[@]}"}" "$@" >"$work/logs/$name.log" 2>&1 &&
-    log "$name: $(tail -1 "$work/logs/$name.log")" || log "$name: FAILED (see $work/logs/$name.log)"
+  ni_paper_train --device "$device" --rounds "$rounds" --eval_every 10 --threads "$threads" "${smoke[@]+"${smoke[@]}"}" "$@" >"$work/logs/$name.log" 2>&1 &&
+    log "$name:$(grep -E '^  (eval loss|final Rouge-L|wall time)' "$work/logs/$name.log" | tr -s ' ' | paste -sd';')" ||
+    log "$name: FAILED (see $work/logs/$name.log)"
 }
 
 # Runs "NAME flags..." lines, PARALLEL at a time.
@@ -99,7 +107,7 @@ run_all() {
 stage_sweep() {
   local lr eps
   for lr in $lrs; do for eps in $epss; do
-    echo "sweep_lr${lr}_eps${eps} --lr $lr --zo_eps $eps --rounds $sweep_rounds --eval_metric loss --seed 0"
+    echo "sweep_lr${lr}_eps${eps} --lr $lr --zo_eps $eps --eval_metric loss --seed 0"
   done; done | run_all
   local best
   best=$(for f in "$work"/runs/sweep_*/*/final_eval.json; do
@@ -112,10 +120,16 @@ stage_sweep() {
   log "sweep: lowest test loss ${best%% *} with --lr $lr --zo_eps $eps"
 }
 
-stage_runs() {
+# The learning rate and epsilon the sweep chose.
+chosen_flags() {
   # shellcheck disable=SC1091
   source "$work/chosen.env"
-  local common="--lr $lr --zo_eps $eps" seed k
+  echo "--lr $lr --zo_eps $eps"
+}
+
+stage_runs() {
+  local common seed
+  common=$(chosen_flags)
   {
     echo "base $common --rounds 0 --seed 0"
     for seed in $seeds; do
@@ -123,17 +137,23 @@ stage_runs() {
       echo "fedkseed_pro_s$seed $common -K 4096 --bias_sampling --seed $seed"
       echo "fedzo_s$seed $common -K 0 --seed $seed"
     done
-    for k in 256 1024 16384; do
-      echo "sweep_k${k}_uniform $common -K $k --seed 0"
-      echo "sweep_k${k}_pro $common -K $k --bias_sampling --seed 0"
-    done
   } | run_all
+}
+
+stage_ksweep() {
+  local common k
+  common=$(chosen_flags)
+  for k in 256 1024 16384; do
+    echo "sweep_k${k}_uniform $common -K $k --seed 0"
+    echo "sweep_k${k}_pro $common -K $k --bias_sampling --seed 0"
+  done | run_all
 }
 
 stage_report() {
   local runs=("$work"/runs/{base,fedkseed_s*,fedkseed_pro_s*,fedzo_s*,sweep_k*}/*)
   "$FEDKSEED" report "${runs[@]}" --markdown "$work/report.md" --csv "$work/report.csv"
-  "${PYTHON:-python3}" "$here/../plot_runs.py" "${runs[@]}" --out "$work/figures" >/dev/null || log "plot_runs.py failed (matplotlib?)"
+  # The base has no rounds to plot.
+  "${PYTHON:-python3}" "$here/../plot_runs.py" "${runs[@]:1}" --out "$work/figures" >/dev/null || log "plot_runs.py failed (matplotlib?)"
   cat "$work/report.md"
 }
 

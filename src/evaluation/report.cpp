@@ -125,7 +125,9 @@ bool holds_runs(const fs::path& dir) {
   return false;
 }
 
-std::string method_name(int64_t K, bool pro) {
+// A run of 0 rounds only evaluates the model it was given: it is the base every method starts from.
+std::string method_name(int64_t rounds, int64_t K, bool pro) {
+  if (rounds == 0) return "Base (no tuning)";
   if (K == 0) return "FedZO-style (K=0)";
   return pro ? "FedKSeed-Pro" : "FedKSeed";
 }
@@ -146,12 +148,12 @@ RunSummary read_run_summary(const std::string& run_dir) {
   RunSummary summary;
   summary.run_dir = run_dir;
   summary.K = config_value<int64_t>(config, "K", config_path);
-  summary.method = method_name(summary.K, config_value<bool>(config, "bias_sampling", config_path));
+  summary.rounds = config_value<int64_t>(config, "rounds", config_path);
+  summary.method = method_name(summary.rounds, summary.K, config_value<bool>(config, "bias_sampling", config_path));
   summary.aggregator = aggregator_name(config);
   summary.dataset = config_value<std::string>(config, "dataset", config_path);
   summary.iid = summary.dataset == "instruct" ? "meta" : config_value<std::string>(config, "iid", config_path);
   summary.seed = config_value<int64_t>(config, "seed", config_path);
-  summary.rounds = config_value<int64_t>(config, "rounds", config_path);
   summary.rounds_done = state.last_round;
   summary.rouge_l = std::nan("");
   summary.final_eval_loss = state.eval_losses.empty() ? std::nan("") : state.eval_losses.back();
