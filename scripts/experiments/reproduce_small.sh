@@ -15,14 +15,15 @@
 # 3. sweep  FedKSeed (K 4096) for each learning rate x epsilon of LRS x EPSS, ROUNDS rounds;
 #           the lowest final test loss picks both for every later run (written to chosen.env).
 # 4. runs   the paper's NI flags (common.sh) with the chosen lr and epsilon, ROUNDS rounds, PARALLEL
-#           at once: the base alone, FedKSeed, FedKSeed-Pro and FedZO for each seed of SEEDS.
+#           at once: the base alone (evaluated on each seed's test sample), FedKSeed, FedKSeed-Pro and FedZO for each seed of SEEDS.
 # 5. ksweep K = 256 / 1024 / 16384 for uniform and Pro sampling, seed 0 (K 4096 comes from runs).
 # 6. report report.md / report.csv and figures/ from the runs.
 # ROUNDS is 20 where the paper runs 40: 20 rounds keep the pretraining, the sweep and all 22 runs
 # within about 25 minutes of one H200 (each stage fits one 10-minute call; a later stage needs only
 # the earlier stages' files, so stages can run in separate calls).
 # Environment: SHARED_DATA (../shared/data), FEDKSEED, DEVICE (0), PARALLEL (10), SEEDS ("0 1 2"),
-#   ROUNDS (20), PRE_STEPS (1000), STAGES ("data base sweep runs ksweep report"), and for a quick try
+#   ROUNDS (20), PRE_STEPS (1000), STAGES ("data base sweep runs ksweep report"), ONLY (a regular
+#   expression: run only the runs whose names match, e.g. ONLY='^base_'), and for a quick try
 #   on a CPU: SMOKE=1 (a 2-layer model, a few steps and rounds, DEVICE=cpu).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -97,6 +98,7 @@ run_all() {
   mkdir -p "$work/logs"
   local line
   while IFS= read -r line; do
+    [[ ${line%% *} =~ ${ONLY:-.} ]] || continue
     while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
     # shellcheck disable=SC2086
     one_run $line &
@@ -131,8 +133,8 @@ stage_runs() {
   local common seed
   common=$(chosen_flags)
   {
-    echo "base $common --rounds 0 --seed 0"
     for seed in $seeds; do
+      echo "base_s$seed $common --rounds 0 --seed $seed"
       echo "fedkseed_s$seed $common -K 4096 --seed $seed"
       echo "fedkseed_pro_s$seed $common -K 4096 --bias_sampling --seed $seed"
       echo "fedzo_s$seed $common -K 0 --seed $seed"
@@ -150,10 +152,12 @@ stage_ksweep() {
 }
 
 stage_report() {
-  local runs=("$work"/runs/{base,fedkseed_s*,fedkseed_pro_s*,fedzo_s*,sweep_k*}/*)
+  local runs=("$work"/runs/{base_s*,fedkseed_s*,fedkseed_pro_s*,fedzo_s*,sweep_k*}/*)
   "$FEDKSEED" report "${runs[@]}" --markdown "$work/report.md" --csv "$work/report.csv"
   # The base has no rounds to plot.
-  "${PYTHON:-python3}" "$here/../plot_runs.py" "${runs[@]:1}" --out "$work/figures" >/dev/null || log "plot_runs.py failed (matplotlib?)"
+  local tuned=() run
+  for run in "${runs[@]}"; do [[ $run == */runs/base_s*/* ]] || tuned+=("$run"); done
+  "${PYTHON:-python3}" "$here/../plot_runs.py" "${tuned[@]}" --out "$work/figures" >/dev/null || log "plot_runs.py failed (matplotlib?)"
   cat "$work/report.md"
 }
 
