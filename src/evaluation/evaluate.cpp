@@ -9,7 +9,6 @@
 
 #include "fedkseed/data/batch.h"
 #include "fedkseed/evaluation/rouge.h"
-#include "fedkseed/common/progress.h"  // a rank's liveness
 #include "fedkseed/model/llama.h"
 #include "fedkseed/model/tokenizer.h"
 
@@ -46,7 +45,6 @@ double evaluate_loss(const LlamaModel& model, const std::vector<Example>& exampl
     const auto finite = losses.isfinite();
     total += losses.masked_select(finite).sum().item<double>();
     scored += finite.sum().item<int64_t>();
-    note_progress();
   }
   return scored > 0 ? total / scored : std::nan("");
 }
@@ -75,7 +73,6 @@ RougeEvaluation evaluate_rouge(const LlamaModel& model, const Tokenizer& tokeniz
       result.hypotheses[index] = tokenizer.decode(generated[i - start]);
       scores[index] = rouge_l_f(result.hypotheses[index], examples[index].reference).value_or(0.0);
     }
-    note_progress();
   }
   result.mean_rouge_l_f = count > 0 ? std::accumulate(scores.begin(), scores.end(), 0.0) / count : 0.0;
   return result;

@@ -6,7 +6,6 @@
 
 #include <cmath>
 
-#include "fedkseed/common/progress.h"
 #include "fedkseed/federation/replica.h"
 
 namespace fedkseed {
@@ -42,7 +41,6 @@ std::vector<ZoStepResult> LocalTrainer::device_steps(ClientData& data, int64_t s
     const Batch batch = collate(data.next_batch(), pad_id_);
     loop.step(sampler_.sample(rng), [&] { return batch_loss(batch); });
     progress.update(step + 1);
-    note_progress();
   }
   return loop.finish();
 }
@@ -62,7 +60,6 @@ std::vector<ZoStepResult> LocalTrainer::host_steps(ClientData& data, int64_t ste
       ++applied;
     }
     progress.update(step + 1, c10::str("L+ ", applied ? loss_sum / applied : NAN));
-    note_progress();
   }
   return outcomes;
 }

@@ -170,8 +170,8 @@ void TrainOptions::visit_fields(Visitor&& visit) {
   visit("--attack", attack, "What Byzantine clients send: sign_flip | gaussian (random values of their honest RMS) | "
         "scale:S (S times their values)");
   visit("--backend", backend, "Process group between ranks under torchrun: auto (nccl on CUDA, gloo on CPU) | nccl | gloo");
-  visit("--dist_timeout", dist_timeout, "Seconds before a rank counts as failed: no heartbeat (crashed, killed), or outside a collective "
-        "its main thread neither noted progress nor used CPU time (hung)");
+  visit("--dist_timeout", dist_timeout, "Seconds a rank waits for the others (the rendezvous, each exchange between "
+        "rounds, rank 0's evaluations included) before it stops with an error; c10d's process-group and store timeout");
 }
 
 }  // namespace fedkseed

@@ -1,9 +1,9 @@
 // Several processes ("ranks") of one run through LibTorch's c10d: the launch environment
-// (torchrun, or RANK/WORLD_SIZE/... set by hand), a TCPStore rendezvous, a Gloo or NCCL
-// process group for the round's all-gather of a few kilobytes, and per-rank heartbeats and
-// main-thread progress so a rank that crashes, is killed or hangs stops the others with an
-// error naming it. What the ranks exchange, and when, is the trainer's business (cohort.h
-// holds the record of a client's round they exchange). The c10d headers stay in the .cpp.
+// (torchrun, or RANK/WORLD_SIZE/... set by hand), a TCPStore rendezvous, and a Gloo or NCCL
+// process group for the round's all-gather of a few kilobytes, whose errors and timeouts stop
+// every rank when one crashes, is killed, hangs or fails. What the ranks exchange, and when, is
+// the trainer's business (cohort.h holds the record of a client's round they exchange). The
+// c10d headers stay in the .cpp.
 #pragma once
 
 #include <c10/core/Device.h>
@@ -44,8 +44,8 @@ class RankGroup {
  public:
   // Rendezvous (TCPStore at MASTER_ADDR:MASTER_PORT, hosted by rank 0 unless torchrun's agent
   // hosts it) and the c10d process group of `backend` ("gloo" | "nccl") whose tensors live on
-  // `device`. Throws fedkseed::Error naming the ranks that did not join within `timeout`.
-  // Must be made on the thread that then runs the training: that thread's progress is watched.
+  // `device`. `timeout` bounds the rendezvous and each wait for the other ranks. Throws
+  // fedkseed::Error when the group is not formed within it (a rank missing or misconfigured).
   RankGroup(const Launch& launch, const std::string& backend, c10::Device device, std::chrono::seconds timeout);
   ~RankGroup();
   RankGroup(const RankGroup&) = delete;
@@ -55,9 +55,9 @@ class RankGroup {
   int64_t size() const;
 
   // Every rank's `bytes`, in rank order, through the process group's all-gather (sizes first,
-  // then the payload padded to the longest). Waits as long as the other ranks' heartbeats and
-  // progress go on; throws fedkseed::Error naming a rank that reported an error (a hung rank
-  // reports itself); a rank silent for the timeout ends this process (crashed, killed, hung).
+  // then the payload padded to the longest). Throws fedkseed::Error naming a rank that reported
+  // an error, or saying that a rank left (crashed, killed) or that none answered within the
+  // timeout (a rank hangs or was stopped).
   std::vector<std::string> all_gather(const std::string& bytes);
   // Throws fedkseed::Error "<what> differs between ranks: ..." unless every rank passes the
   // same `value` (all_gather underneath).
@@ -66,12 +66,12 @@ class RankGroup {
   // each call's input bytes times (size - 1).
   int64_t bytes_sent() const;
 
-  // Tells the other ranks that this rank stops with `message` (unless its error is another
-  // rank's failure), so they stop at once instead of waiting for the timeout; the store's
-  // host then waits a few seconds for them to read it. Never throws.
+  // Tells the other ranks that this rank stops with `message`, in place of its next all-gather,
+  // so they stop naming it; waits at most the timeout for them to get there. Does nothing when
+  // the error is another rank's failure or after leave(). Never throws.
   void report_failure(const std::string& message) noexcept;
-  // The normal end: waits for every rank to get here; rank 0 (the usual store host) then
-  // waits until the others have left the store.
+  // The normal end: an all-gather that every rank must reach, where an error that another rank
+  // reports on the way arrives.
   void leave();
 
  private:
