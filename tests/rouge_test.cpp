@@ -1,7 +1,8 @@
-// Rouge-L against the `rouge` 1.0.1 package on edge cases and random pairs.
+// Rouge-L against the `rouge` 1.0.1 package on edge cases and random pairs (a committed fixture).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "fedkseed/evaluation/rouge.h"
 #include "test_util.h"
@@ -18,12 +19,13 @@ TEST(Rouge, HandComputedCases) {
   EXPECT_NEAR(*rouge_l_f("The Cat", "the cat"), 0.0, 1e-12);  // no lowercasing
 }
 
+// tests/data/rouge: pairs and the package's scores, written by scripts/parity/rouge_pairs.py.
 TEST(Rouge, MatchesThePythonPackageLineByLine) {
-  if (!python_has("rouge")) GTEST_SKIP() << "python package rouge==1.0.1 not installed in " << python();
-  const std::string dir = make_temp_dir("rouge");
-  const auto made = run_command(python() + " " FEDKSEED_SOURCE_DIR "/scripts/parity/rouge_pairs.py " + dir);
-  ASSERT_EQ(made.exit_code, 0) << made.err;
-  const auto expected = nlohmann::json::parse(read_text(dir + "/scores.json"));
+  const std::string dir = test_data("rouge");
+  const auto fixture = read_json(dir + "/scores.json");
+  ASSERT_EQ(fixture.at("rouge"), "1.0.1");
+  const auto& expected = fixture.at("scores");
+  ASSERT_EQ(expected.size(), 407u);
   const auto result = run_fedkseed("rouge --hyp " + dir + "/hyp.txt --ref " + dir + "/ref.txt");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out.rfind("{\"rouge_l_f\":", 0), 0u) << result.out;
@@ -36,10 +38,12 @@ TEST(Rouge, MatchesThePythonPackageLineByLine) {
   // Per pair, through the library, so a mismatch points at the pair.
   std::istringstream hyps(read_text(dir + "/hyp.txt")), refs(read_text(dir + "/ref.txt"));
   std::string hyp, ref;
-  for (std::size_t i = 0; std::getline(hyps, hyp) && std::getline(refs, ref); ++i) {
-    EXPECT_NEAR(rouge_l_f(hyp, ref).value_or(0.0), expected[i].get<double>(), 1e-12)
-        << "pair " << i << ": hyp '" << hyp << "' ref '" << ref << "'";
+  std::size_t pairs = 0;
+  for (; std::getline(hyps, hyp) && std::getline(refs, ref); ++pairs) {
+    EXPECT_NEAR(rouge_l_f(hyp, ref).value_or(0.0), expected[pairs].get<double>(), 1e-12)
+        << "pair " << pairs << ": hyp '" << hyp << "' ref '" << ref << "'";
   }
+  EXPECT_EQ(pairs, expected.size());
 }
 
 TEST(Rouge, MismatchedLineCountsAndMissingFilesAreBadInput) {

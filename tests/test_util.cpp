@@ -86,6 +86,16 @@ bool python_has(const std::string& module) {
   return run_command(python() + " -c 'import " + module + "'").exit_code == 0;
 }
 
+::testing::AssertionResult python_can_import(const std::string& module) {
+  if (python_has(module)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "the test Python '" << python() << "' cannot import " << module
+                                       << ": run scripts/setup.sh --test to install the test packages";
+}
+
+std::string test_data(const std::string& relative) {
+  return std::string(FEDKSEED_SOURCE_DIR) + "/tests/data/" + relative;
+}
+
 Fixture cached_fixture(const std::string& name, const std::vector<std::string>& inputs,
                        const std::function<std::string(const std::string& dir)>& make) {
   uint64_t stamp = 14695981039346656037ull;

@@ -3,6 +3,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <gtest/gtest.h>
+
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -36,6 +38,12 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path);
 // The test-only Python interpreter (the project venv) and whether it can import `module`.
 std::string python();
 bool python_has(const std::string& module);
+// For a test that compares against Python now: a failure naming the interpreter and
+// scripts/setup.sh --test when it cannot import `module`, so a missing package is never a skip.
+// ASSERT_TRUE(python_can_import("transformers"));
+::testing::AssertionResult python_can_import(const std::string& module);
+// A committed fixture: FEDKSEED_SOURCE_DIR/tests/data/<relative>.
+std::string test_data(const std::string& relative);
 // A fixture folder written once per version of its inputs, since ctest runs every test in its
 // own process: <build>/test_fixtures/<name>_<stamp of the inputs' modification times>. `make`
 // fills the empty folder it is given and returns "" or an error message. Parallel tests may

@@ -1,6 +1,7 @@
-// Tokenizer: parity with the reference's transformers 4.35 fast tokenizer (a committed
-// fixture) and with transformers 5 on the real LLaMA tokenizer.model (read in place from
-// ../shared/data), added tokens (tokenizer_config.json, added_tokens.json), decode, training.
+// Tokenizer: parity with the reference's transformers 4.35 fast tokenizer and with transformers 5
+// (committed fixtures) on the real LLaMA tokenizer.model (read in place from ../shared/data),
+// added tokens (tokenizer_config.json, added_tokens.json), decode, training (checked in
+// transformers now).
 #include "fedkseed/model/tokenizer.h"
 
 #include <gtest/gtest.h>
@@ -16,14 +17,6 @@
 namespace fedkseed {
 namespace {
 
-const std::vector<std::string> kTexts = {
-    "Hello world", " leading space", "  two leading", "trailing  ", "line1\nline2\n\n  indented",
-    "def f(x):\n    return x**2  # square\n\tTabbed()", "{\"key\": [1, 2.5e-3]} && x->y != z;",
-    "Ünïcödé 日本語 中文 한국어 Ελληνικά", "emoji 😀🚀👍🏽 family 👨‍👩‍👧", "a</s>b", "x <s> y", "<unk>?",
-    "   ", "", "\n", "\n\n\n", "multiple     spaces  here", "Hello</s>", "a<PAD>b<CLS> c", "x<MASK>",
-    "Below is an instruction that describes a task.\n\n### Instruction:\nSay hi\n\n### Response:Hi there",
-};
-
 std::string llama_model() {
   const std::string data = test::shared_data_dir();
   return data.empty() ? "" : data + "/tokenizers/llama/tokenizer.model";
@@ -37,14 +30,12 @@ std::string linked_tokenizer_dir(const std::string& config_json) {
   return dir;
 }
 
-const char* kDataJuicerConfig = R"({"add_bos_token": true, "bos_token": "<s>", "eos_token": "</s>",
-  "unk_token": "<unk>", "pad_token": "<PAD>", "legacy": true, "tokenizer_class": "LlamaTokenizer",
-  "added_tokens_decoder": {
-    "32000": {"content": "<CLS>", "lstrip": false, "normalized": false, "rstrip": false, "special": true},
-    "32001": {"content": "<SEP>", "lstrip": false, "normalized": false, "rstrip": false, "special": true},
-    "32002": {"content": "<EOD>", "lstrip": false, "normalized": false, "rstrip": false, "special": true},
-    "32003": {"content": "<MASK>", "lstrip": false, "normalized": false, "rstrip": false, "special": true},
-    "32004": {"content": "<PAD>", "lstrip": false, "normalized": false, "rstrip": false, "special": true}}})";
+// tests/data/tokenizer/llama_transformers5.json, written by scripts/parity/tokenizer_llama_fixture.py:
+// probe texts and what transformers 5.17 makes of them on the real tokenizer.model, under the
+// slow tokenizer's tokenizer_config.json and DataJuicer's.
+nlohmann::json transformers5_fixture() { return test::read_json(test::test_data("tokenizer/llama_transformers5.json")); }
+
+std::vector<std::string> probe_texts() { return transformers5_fixture().at("texts").get<std::vector<std::string>>(); }
 
 // Runs scripts/parity/tokenizer_reference.py on `request`; returns its JSON answer.
 nlohmann::json transformers_reference(const nlohmann::json& request) {
@@ -56,18 +47,25 @@ nlohmann::json transformers_reference(const nlohmann::json& request) {
   return nlohmann::json::parse(test::read_text(dir + "/out.json"));
 }
 
-// Encodes kTexts with `dir` here and in transformers, and decodes our ids in both.
-void expect_parity(const std::string& dir) {
-  const Tokenizer tokenizer = Tokenizer::load(dir);
-  std::vector<std::vector<int64_t>> ours;
-  for (const auto& text : kTexts) ours.push_back(tokenizer.encode(text));
-  const auto reference = transformers_reference({{"model_dir", dir}, {"texts", kTexts}, {"decode_ids", ours}});
-  for (size_t i = 0; i < kTexts.size(); ++i) {
-    EXPECT_EQ(ours[i], reference["encode"][i].get<std::vector<int64_t>>()) << "text: '" << kTexts[i] << "'";
-    EXPECT_EQ(tokenizer.decode(ours[i]), reference["decode"][i].get<std::string>()) << "text: '" << kTexts[i] << "'";
+// The fixture's texts encoded with the LLaMA tokenizer.model under the fixture's `config`
+// tokenizer_config.json, and transformers' ids decoded, against transformers' answers.
+void expect_transformers5_parity(const std::string& config) {
+  const auto fixture = transformers5_fixture();
+  const auto sum = test::run_command("sha256sum '" + llama_model() + "'");
+  ASSERT_EQ(sum.out.substr(0, 64), fixture.at("tokenizer_model_sha256").get<std::string>())
+      << llama_model() << " is not the tokenizer.model the fixture was written from";
+  const auto& expected = fixture.at("configs").at(config);
+  const Tokenizer tokenizer = Tokenizer::load(linked_tokenizer_dir(expected.at("tokenizer_config").dump()));
+  const auto& texts = fixture.at("texts");
+  ASSERT_EQ(texts.size(), expected.at("encode").size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const auto text = texts[i].get<std::string>();
+    const auto ids = expected.at("encode")[i].get<std::vector<int64_t>>();
+    EXPECT_EQ(tokenizer.encode(text), ids) << "text: '" << text << "'";
+    EXPECT_EQ(tokenizer.decode(ids), expected.at("decode")[i].get<std::string>()) << "text: '" << text << "'";
   }
-  EXPECT_EQ(tokenizer.vocab_size(), reference["vocab_size"].get<int64_t>());
-  EXPECT_EQ(tokenizer.pad_id(), reference["pad_id"].is_null() ? -1 : reference["pad_id"].get<int64_t>());
+  EXPECT_EQ(tokenizer.vocab_size(), expected.at("vocab_size").get<int64_t>());
+  EXPECT_EQ(tokenizer.pad_id(), expected.at("pad_id").is_null() ? -1 : expected.at("pad_id").get<int64_t>());
 }
 
 // tests/data/llama_tokenizer_hf435.json, written by scripts/parity/tokenizer_hf435.py with
@@ -118,9 +116,7 @@ TEST_F(TokenizerLlama, DataJuicerAddedTokensJsonMatchesTheReference) {
 }
 
 TEST_F(TokenizerLlama, MatchesTransformersSlowTokenizer) {
-  if (!test::python_has("transformers")) GTEST_SKIP() << "the test Python lacks transformers";
-  expect_parity(linked_tokenizer_dir(R"({"tokenizer_class": "LlamaTokenizer", "legacy": true,
-      "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"})"));
+  expect_transformers5_parity("slow");
   const Tokenizer tokenizer = Tokenizer::load(linked_tokenizer_dir(""));
   EXPECT_EQ(tokenizer.encode("Hello world"), (std::vector<int64_t>{1, 15043, 3186}));
   EXPECT_EQ(tokenizer.encode("Hello world", false), (std::vector<int64_t>{15043, 3186}));
@@ -131,10 +127,9 @@ TEST_F(TokenizerLlama, MatchesTransformersSlowTokenizer) {
 }
 
 TEST_F(TokenizerLlama, AddedTokensFromTokenizerConfig) {
-  if (!test::python_has("transformers")) GTEST_SKIP() << "the test Python lacks transformers";
-  const std::string dir = linked_tokenizer_dir(kDataJuicerConfig);
-  expect_parity(dir);
-  const Tokenizer tokenizer = Tokenizer::load(dir);
+  expect_transformers5_parity("datajuicer");
+  const Tokenizer tokenizer = Tokenizer::load(
+      linked_tokenizer_dir(transformers5_fixture().at("configs").at("datajuicer").at("tokenizer_config").dump()));
   EXPECT_EQ(tokenizer.pad_id(), 32004);
   EXPECT_EQ(tokenizer.vocab_size(), 32005);
   EXPECT_EQ(tokenizer.encode("x<MASK>"), (std::vector<int64_t>{1, 921, 32003}));
@@ -144,7 +139,7 @@ TEST_F(TokenizerLlama, AddedTokensFromTokenizerConfig) {
 
 TEST_F(TokenizerLlama, DecodeRoundTripsPlainText) {
   const Tokenizer tokenizer = Tokenizer::load(linked_tokenizer_dir(""));
-  for (const auto& text : kTexts) {
+  for (const auto& text : probe_texts()) {
     if (text.find('<') != std::string::npos) continue;  // special tokens are dropped on decode
     EXPECT_EQ(tokenizer.decode(tokenizer.encode(text)), text);
   }
@@ -171,8 +166,9 @@ TEST(TokenizerLoad, MissingAndMalformedFilesAreNamed) {
   }
 }
 
+// The trained tokenizer.model through transformers now.
 TEST(TokenizerTrain, OutputLoadsInTransformersAndEncodesIdentically) {
-  if (!test::python_has("transformers")) GTEST_SKIP() << "the test Python lacks transformers";
+  ASSERT_TRUE(test::python_can_import("transformers"));
   std::vector<std::string> corpus;
   for (int i = 0; i < 400; ++i) {
     corpus.push_back("Record " + std::to_string(i) + ": the quick brown fox jumps over the lazy dog.");
@@ -184,12 +180,13 @@ TEST(TokenizerTrain, OutputLoadsInTransformersAndEncodesIdentically) {
   EXPECT_EQ(tokenizer.bos_id(), 1);
   EXPECT_EQ(tokenizer.eos_id(), 2);
   const std::vector<std::string> simple = {"the quick brown fox", "What is 12 plus 3?", "unseen ßé 日本 text"};
+  const auto texts = probe_texts();
   std::vector<std::vector<int64_t>> ours;
-  for (const auto& text : kTexts) ours.push_back(tokenizer.encode(text));
+  for (const auto& text : texts) ours.push_back(tokenizer.encode(text));
   const auto reference = transformers_reference(
-      {{"model_dir", dir}, {"texts", kTexts}, {"decode_ids", ours}, {"simple_texts", simple}});
-  for (size_t i = 0; i < kTexts.size(); ++i) {
-    EXPECT_EQ(ours[i], reference["encode"][i].get<std::vector<int64_t>>()) << "text: '" << kTexts[i] << "'";
+      {{"model_dir", dir}, {"texts", texts}, {"decode_ids", ours}, {"simple_texts", simple}});
+  for (size_t i = 0; i < texts.size(); ++i) {
+    EXPECT_EQ(ours[i], reference["encode"][i].get<std::vector<int64_t>>()) << "text: '" << texts[i] << "'";
   }
   // transformers' default LlamaTokenizer (Rust backend) agrees on single-spaced text.
   for (size_t i = 0; i < simple.size(); ++i) {

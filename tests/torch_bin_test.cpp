@@ -1,14 +1,13 @@
-// read_torch_bin against files written by torch 2.11 itself (scripts/parity/make_bin_fixture.py):
+// read_torch_bin against files written by torch 2.11 itself (tests/data/torch_bin, written by
+// scripts/parity/make_bin_fixture.py):
 // values, dtypes, layouts and storage sharing match what Python saved; storages are released
 // after their last tensor; bad files throw fedkseed::Error naming the file.
 #include <ATen/ops/equal.h>
 #include <ATen/ops/from_blob.h>
 #include <gtest/gtest.h>
 
-#include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -21,28 +20,13 @@
 namespace fedkseed {
 namespace {
 
-namespace fs = std::filesystem;
 using Entries = std::vector<std::pair<std::string, at::Tensor>>;
 
 class TorchBin : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!test::python_has("torch")) return;
-    const std::string script = FEDKSEED_SOURCE_DIR "/scripts/parity/make_bin_fixture.py";
-    const auto fixture = test::cached_fixture("torch_bin", {script}, [&](const std::string& dir) {
-      const auto made = test::run_command(test::python() + " " + script + " " + dir);
-      return made.exit_code == 0 ? std::string() : made.err;
-    });
-    fixture_error_ = fixture.error;
-    if (!fixture_error_.empty()) return;
-    dir_ = fixture.dir;
     expected_ = nlohmann::json::parse(test::read_text(dir_ + "/expected.json"));
     raw_ = test::read_text(dir_ + "/expected.raw");
-  }
-
-  void SetUp() override {
-    ASSERT_TRUE(fixture_error_.empty()) << "make_bin_fixture.py failed: " << fixture_error_;
-    if (dir_.empty()) GTEST_SKIP() << "the test python has no torch to write fixtures";
   }
 
   static Entries read_all(const std::string& file) {
@@ -98,14 +82,12 @@ class TorchBin : public ::testing::Test {
     return "";
   }
 
-  static std::string dir_;
-  static std::string fixture_error_;
+  static const std::string dir_;
   static nlohmann::json expected_;
   static std::string raw_;
 };
 
-std::string TorchBin::dir_;
-std::string TorchBin::fixture_error_;
+const std::string TorchBin::dir_ = test::test_data("torch_bin");
 nlohmann::json TorchBin::expected_;
 std::string TorchBin::raw_;
 

@@ -2,12 +2,15 @@
 // perturbation / update / replay kernels on CPU, plus --rng torch against the Python reference.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/Version.h>
 #include <ATen/core/PhiloxRNGEngine.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <tuple>
 
@@ -88,33 +91,70 @@ TEST(ZoPhilox, CounterLayoutMatchesAtenPhiloxEngine) {
   }
 }
 
-TEST(ZoPhilox, BitIdenticalToNumpyTwin) {
-  if (!test::python_has("numpy")) GTEST_SKIP() << "numpy not importable by " << test::python();
-  const std::string script = std::string(FEDKSEED_SOURCE_DIR) + "/scripts/parity/zo_philox.py";
-  const std::vector<std::tuple<RngKind, uint64_t, std::string, int64_t>> cases = {
-      {RngKind::philox_icdf, 42, "model.layers.0.weight", 1},
-      {RngKind::philox_icdf, 99999999999ull, "lm_head.weight", 127},
-      {RngKind::philox_icdf, 7, "model.embed_tokens.weight", (int64_t{1} << 20) + 3},
-      {RngKind::philox, 42, "model.layers.0.weight", 4099},
-      {RngKind::philox, 99999999999ull, "lm_head.weight", 127}};
-  for (const auto& [rng, seed, name, count] : cases) {
-    const auto run = test::run_command(test::python() + " " + script + " " + std::to_string(seed) + " " + name +
-                                       " " + std::to_string(count) + " " + rng_kind_name(rng));
-    ASSERT_EQ(run.exit_code, 0) << run.err;
-    const at::Tensor z = zo_direction(name, seed, {count}, at::kCPU, rng);
-    const int32_t* bits = z.view(at::kInt).const_data_ptr<int32_t>();
-    std::istringstream lines(run.out);
-    std::string line;
-    int64_t i = 0, mismatches = 0;
-    for (; std::getline(lines, line) && i < count; ++i) {
-      const auto expected = static_cast<int32_t>(std::stoul(line, nullptr, 16));
-      if (bits[i] != expected && mismatches++ < 5) {
-        ADD_FAILURE() << rng_kind_name(rng) << " " << name << " z[" << i << "]: bits " << std::hex << bits[i]
-                      << " vs numpy " << expected;
-      }
+// Compares z[first], z[first + stride], ... with `expected` (float32 bit patterns from the numpy
+// twin), reporting the first five mismatches.
+void expect_numpy_bits(const at::Tensor& z, int64_t first, int64_t stride, const std::vector<uint32_t>& expected,
+                       const std::string& what) {
+  ASSERT_LE(first + stride * (static_cast<int64_t>(expected.size()) - 1), z.numel() - 1) << what;
+  const int32_t* bits = z.view(at::kInt).const_data_ptr<int32_t>();
+  int64_t mismatches = 0;
+  for (std::size_t k = 0; k < expected.size(); ++k) {
+    const int64_t i = first + stride * static_cast<int64_t>(k);
+    const auto actual = static_cast<uint32_t>(bits[i]);
+    if (actual != expected[k] && mismatches++ < 5) {
+      ADD_FAILURE() << what << " z[" << i << "]: bits " << std::hex << actual << " vs numpy " << expected[k];
     }
-    EXPECT_EQ(i, count) << rng_kind_name(rng) << " " << name;
-    EXPECT_EQ(mismatches, 0) << rng_kind_name(rng) << " " << name;
+  }
+  EXPECT_EQ(mismatches, 0) << what;
+}
+
+// tests/data/zo/philox_numpy_twin.json, written by scripts/parity/zo_philox_fixture.py.
+nlohmann::json numpy_twin_fixture() {
+  auto fixture = test::read_json(test::test_data("zo/philox_numpy_twin.json"));
+  EXPECT_EQ(fixture.at("cases").size(), 5u);
+  return fixture;
+}
+
+at::Tensor direction_of(const nlohmann::json& fixture_case) {
+  return zo_direction(fixture_case.at("name"), fixture_case.at("seed").get<uint64_t>(),
+                      {fixture_case.at("count").get<int64_t>()}, at::kCPU, parse_rng_kind(fixture_case.at("rng")));
+}
+
+TEST(ZoPhilox, BitIdenticalToNumpyTwin) {
+  const auto fixture = numpy_twin_fixture();
+  for (const auto& c : fixture.at("cases")) {
+    const at::Tensor z = direction_of(c);
+    for (const auto& block : c.at("blocks")) {
+      const std::string hex = block.at("bits");
+      std::vector<uint32_t> expected;
+      for (std::size_t digit = 0; digit + 8 <= hex.size(); digit += 8) {
+        expected.push_back(static_cast<uint32_t>(std::stoul(hex.substr(digit, 8), nullptr, 16)));
+      }
+      expect_numpy_bits(z, block.at("first"), block.at("stride"), expected, c.at("rng").get<std::string>() + " " +
+                                                                                c.at("name").get<std::string>());
+    }
+  }
+}
+
+// The fixture's cases whole, against the numpy twin run now (which also rebuilds the
+// inverse-CDF table from scripts/make_normal_table.py).
+TEST(ZoPhilox, BitIdenticalToNumpyTwinLive) {
+  ASSERT_TRUE(test::python_can_import("numpy"));
+  const std::string script = std::string(FEDKSEED_SOURCE_DIR) + "/scripts/parity/zo_philox.py";
+  const auto fixture = numpy_twin_fixture();
+  for (const auto& c : fixture.at("cases")) {
+    const std::string what = c.at("rng").get<std::string>() + " " + c.at("name").get<std::string>();
+    const auto run = test::run_command(test::python() + " " + script + " " + c.at("seed").dump() + " " +
+                                       c.at("name").get<std::string>() + " " + c.at("count").dump() + " " +
+                                       c.at("rng").get<std::string>());
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    std::vector<uint32_t> expected;
+    std::istringstream lines(run.out);
+    for (std::string line; std::getline(lines, line);) {
+      expected.push_back(static_cast<uint32_t>(std::stoul(line, nullptr, 16)));
+    }
+    ASSERT_EQ(expected.size(), c.at("count").get<std::size_t>()) << what;
+    expect_numpy_bits(direction_of(c), 0, 1, expected, what);
   }
 }
 
@@ -410,13 +450,9 @@ at::Tensor read_raw(const std::string& path, at::IntArrayRef sizes, at::ScalarTy
   return t;
 }
 
-// --rng torch against scripts/parity/zo_torch_reference.py (the reference's formulas) on
-// `device`: on CUDA both sides draw from the same GPU's generator.
-void expect_torch_mode_matches_python(c10::Device device) {
-  const std::string dir = test::make_temp_dir("zo_torch");
-  const auto run = test::run_command(test::python() + " " + FEDKSEED_SOURCE_DIR +
-                                     "/scripts/parity/zo_torch_reference.py " + dir + " " + device.str());
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+// --rng torch on `device` against the stages scripts/parity/zo_torch_reference.py (the
+// reference's formulas) wrote into `dir`.
+void expect_torch_mode_matches(const std::string& dir, c10::Device device) {
   // Mirrors PARAMS, SEED, EPS, G, LR, WD and PAIRS in the script.
   const std::vector<std::tuple<std::string, std::vector<int64_t>, at::ScalarType>> specs = {
       {"model.embed_tokens.weight", {5, 7}, at::kHalf},
@@ -460,13 +496,31 @@ void expect_torch_mode_matches_python(c10::Device device) {
   check("replayed");
 }
 
+// The script run now on `device`: on CUDA both sides draw from the same GPU's generator.
+void expect_torch_mode_matches_python(c10::Device device) {
+  ASSERT_TRUE(test::python_can_import("torch"));
+  const std::string dir = test::make_temp_dir("zo_torch");
+  const auto run = test::run_command(test::python() + " " + FEDKSEED_SOURCE_DIR +
+                                     "/scripts/parity/zo_torch_reference.py " + dir + " " + device.str());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  expect_torch_mode_matches(dir, device);
+}
+
+// ATen's CPU kernels round differently with and without AVX2, so the committed stages are per
+// CPU capability (tests/data/zo/torch_cpu_<capability>); on a capability without them the
+// script runs now.
 TEST(ZoTorchMode, MatchesPythonReferenceBitForBit) {
-  if (!test::python_has("torch")) GTEST_SKIP() << "torch not importable by " << test::python();
-  expect_torch_mode_matches_python(c10::Device(c10::kCPU));
+  const std::string committed = test::test_data("zo/torch_cpu_" + at::get_cpu_capability());
+  if (std::filesystem::is_directory(committed)) {
+    expect_torch_mode_matches(committed, c10::Device(c10::kCPU));
+  } else {
+    std::cout << "no " << committed << ": running scripts/parity/zo_torch_reference.py\n";
+    expect_torch_mode_matches_python(c10::Device(c10::kCPU));
+  }
 }
 
 TEST(ZoTorchMode, MatchesPythonReferenceOnTheSameGpu) {
-  if (!at::hasCUDA() || !test::python_has("torch")) GTEST_SKIP() << "needs a CUDA device and torch in python";
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
   expect_torch_mode_matches_python(c10::Device(c10::kCUDA, 0));
 }
 

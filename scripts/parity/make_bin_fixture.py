@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Writes torch.save fixtures for tests/torch_bin_test.cpp into OUT_DIR (torch 2.11).
+"""Writes torch.save fixtures for tests/torch_bin_test.cpp into OUT_DIR (torch 2.11); the test
+reads the committed tests/data/torch_bin.
+Usage: make_bin_fixture.py [OUT_DIR]   (default tests/data/torch_bin)
 
 Good files: ordered.bin (transformers-style OrderedDict with _metadata), tied.bin (shared
 storage), views.bin (offset/strided/expanded views), plain.bin (dict), proto4.bin (pickle
@@ -131,4 +133,4 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/torch_bin")

@@ -1,6 +1,9 @@
 """Writes hypothesis/reference pairs covering Rouge-L edge cases and the scores the
 `rouge` 1.0.1 package gives them (0 where it raises ValueError, as the reference does).
-Usage: rouge_pairs.py OUT_DIR  -> OUT_DIR/hyp.txt, OUT_DIR/ref.txt, OUT_DIR/scores.json"""
+tests/rouge_test.cpp reads the committed output.
+Usage: rouge_pairs.py [OUT_DIR]  (default tests/data/rouge) -> OUT_DIR/hyp.txt, OUT_DIR/ref.txt,
+OUT_DIR/scores.json ({"rouge": version, "scores": [one per line]})"""
+import importlib.metadata
 import json
 import random
 import sys
@@ -23,7 +26,7 @@ def random_text(rng):
 
 
 def main():
-    out = sys.argv[1]
+    out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/rouge"
     rng = random.Random(1234)
     fixed = [("the cat sat on the mat", "the cat sat on the mat"),
              ("the cat the cat the cat", "the cat sat"),
@@ -43,7 +46,9 @@ def main():
     with open(f"{out}/ref.txt", "w", encoding="utf-8") as f:
         f.write("".join(r + "\n" for _, r in pairs))
     with open(f"{out}/scores.json", "w") as f:
-        json.dump(scores, f)
+        json.dump({"rouge": importlib.metadata.version("rouge"), "scores": scores}, f)
+        f.write("\n")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,8 @@ LlamaTokenizerFast; tokenizer_hf435.py pins that one exactly). The C++ encoder i
 against SentencePieceBackend (with BOS prepended, as LlamaTokenizer's add_bos_token does) and
 its decoder against LlamaTokenizer's decode(skip_special_tokens=True).
 
-usage: tokenizer_reference.py IN.json OUT.json
+usage: tokenizer_reference.py IN.json OUT.json (tokenizer_llama_fixture.py writes the committed
+fixture for the real LLaMA tokenizer.model through reference())
 IN: {"model_dir": str, "texts": [str], "decode_ids": [[int]], "simple_texts": [str]}
 OUT: {"encode": [[int]], "decode": [str], "llama_encode_simple": [[int]], "pad_id": int|null, "vocab_size": int}
 """
@@ -22,15 +23,21 @@ import transformers  # noqa: E402
 from transformers import LlamaTokenizer  # noqa: E402
 from transformers.tokenization_utils_sentencepiece import SentencePieceBackend  # noqa: E402
 
-request = json.load(open(sys.argv[1], encoding="utf-8"))
-slow = SentencePieceBackend.from_pretrained(request["model_dir"])
-fast = LlamaTokenizer.from_pretrained(request["model_dir"])
-result = {
-    "transformers": transformers.__version__,
-    "encode": [[slow.bos_token_id] + slow.encode(text) for text in request["texts"]],
-    "decode": [fast.decode(ids, skip_special_tokens=True) for ids in request["decode_ids"]],
-    "llama_encode_simple": [fast.encode(text) for text in request.get("simple_texts", [])],
-    "pad_id": slow.pad_token_id,
-    "vocab_size": len(slow),
-}
-json.dump(result, open(sys.argv[2], "w", encoding="utf-8"))
+
+def reference(model_dir, texts, decode_ids, simple_texts=()):
+    slow = SentencePieceBackend.from_pretrained(model_dir)
+    fast = LlamaTokenizer.from_pretrained(model_dir)
+    return {
+        "transformers": transformers.__version__,
+        "encode": [[slow.bos_token_id] + slow.encode(text) for text in texts],
+        "decode": [fast.decode(ids, skip_special_tokens=True) for ids in decode_ids],
+        "llama_encode_simple": [fast.encode(text) for text in simple_texts],
+        "pad_id": slow.pad_token_id,
+        "vocab_size": len(slow),
+    }
+
+
+if __name__ == "__main__":
+    request = json.load(open(sys.argv[1], encoding="utf-8"))
+    result = reference(request["model_dir"], request["texts"], request["decode_ids"], request.get("simple_texts", []))
+    json.dump(result, open(sys.argv[2], "w", encoding="utf-8"))

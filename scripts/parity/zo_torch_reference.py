@@ -2,10 +2,13 @@
 """The reference's perturbation, update and global replay (FedKSeed's optimizers/mezo_*.py)
 on CPU tensors, for tests/zo_perturbation_test.cpp's --rng torch parity test.
 
-Usage: zo_torch_reference.py OUT_DIR [DEVICE] (cpu, or cuda: the reference's normals come from
+Usage: zo_torch_reference.py [OUT_DIR [DEVICE]] (cpu, or cuda: the reference's normals come from
 the device's generator, so CUDA values hold for one GPU type only). Writes, for parameter i of PARAMS, raw little-endian
 files OUT_DIR/<stage>_<i>.bin for the stages init, plus (+eps), minus (-2eps), restored (+eps),
 updated (zo_update with G) and replayed (global-model replay of PAIRS from init).
+Without arguments: the committed CPU fixture tests/data/zo/torch_cpu_<ATen CPU capability>, since
+ATen's CPU kernels (linspace, normal) round differently with and without AVX2; e.g.
+ATEN_CPU_CAPABILITY=default writes torch_cpu_DEFAULT.
 Pinned: torch 2.11 (the project venv).
 """
 import os
@@ -64,4 +67,9 @@ def main(out_dir, device):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "cpu")
+    if len(sys.argv) > 1:
+        main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "cpu")
+    else:
+        fixture = f"tests/data/zo/torch_cpu_{torch.backends.cpu.get_cpu_capability()}"
+        os.makedirs(fixture, exist_ok=True)
+        main(fixture, "cpu")
