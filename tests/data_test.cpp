@@ -1,10 +1,13 @@
 // Data layer unit tests on fixtures written here: templates, masking, truncation,
-// batching, Dirichlet and equal partitions, partition files, Dolly loading and bad input.
+// batching, Dirichlet and equal partitions, partition files, Dolly loading and bad input, and
+// loading that gives the same data on any thread count.
 #include <gtest/gtest.h>
 
+#include <ATen/Parallel.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/tensor.h>
 
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -239,6 +242,107 @@ TEST(DataDolly, SyntheticFileIsDeterministicAndCoversEveryCategory) {
   EXPECT_EQ(dolly_categories(records),
             (std::vector<std::string>{"brainstorming", "classification", "closed_qa", "creative_writing", "general_qa",
                                       "information_extraction", "open_qa", "summarization"}));
+}
+
+// Everything a loader produced, as comparable values.
+std::vector<std::vector<int64_t>> flattened(const FederatedData& data) {
+  std::vector<std::vector<int64_t>> rows;
+  for (const auto& client : data.clients) {
+    for (const auto& example : client) {
+      rows.push_back(example.input_ids);
+      rows.push_back(example.labels);
+    }
+    rows.emplace_back();  // the client boundary
+  }
+  for (const auto& example : data.test) {
+    rows.push_back(example.input_ids);
+    rows.push_back(example.labels);
+  }
+  for (const auto& example : data.test_generation) {
+    rows.push_back(example.prompt_ids);
+    rows.emplace_back(example.reference.begin(), example.reference.end());
+  }
+  return rows;
+}
+
+// load_federated_data with LibTorch's (and so the loaders') thread count set to `threads`.
+FederatedData load_with_threads(const TrainOptions& options, const Tokenizer& tokenizer, int threads) {
+  const int saved = at::get_num_threads();
+  at::set_num_threads(threads);
+  try {
+    FederatedData data = load_federated_data(options, tokenizer);
+    at::set_num_threads(saved);
+    return data;
+  } catch (...) {
+    at::set_num_threads(saved);
+    throw;
+  }
+}
+
+// A Natural Instructions folder of `tasks` train tasks (25 instances each) and two test tasks.
+std::string write_ni_fixture(int tasks) {
+  const std::string root = test::make_temp_dir("ni-parallel") + "/natural-instructions";
+  std::string train_list;
+  for (int t = 0; t < tasks; ++t) {
+    const std::string name = "task" + std::to_string(t);
+    train_list += name + "\n";
+    nlohmann::json instances = nlohmann::json::array();
+    for (int i = 0; i < 25; ++i) {
+      instances.push_back({{"input", "the cat " + std::to_string(t * i) + " likes the sun"},
+                           {"output", {"yes " + std::to_string(i)}}});
+    }
+    test::write_text(root + "/tasks/" + name + ".json",
+                     nlohmann::json{{"Definition", {"Answer task " + name + "."}}, {"Instances", instances}}.dump());
+  }
+  for (const char* name : {"test0", "test1"}) {
+    test::write_text(root + "/tasks/" + std::string(name) + ".json",
+                     nlohmann::json{{"Definition", {"Say yes."}},
+                                    {"Instances", {{{"input", "the duck"}, {"output", {"yes"}}}}}}
+                         .dump());
+  }
+  test::write_text(root + "/splits/default/train_tasks.txt", train_list);
+  test::write_text(root + "/splits/default/test_tasks.txt", "test0\ntest1\n");
+  return root;
+}
+
+TEST(DataParallelLoading, EveryThreadCountGivesTheSameData) {
+  const Tokenizer tokenizer = Tokenizer::load(tiny_tokenizer_dir());
+  TrainOptions dolly;
+  dolly.dataset = "dolly";
+  dolly.data_dir = test::make_temp_dir("dolly-parallel");
+  dolly.num_clients = 6;
+  dolly.max_length = 64;
+  write_synthetic_dolly(dolly.data_dir + "/databricks-dolly-15k.jsonl", 400, 5);
+  TrainOptions ni;
+  ni.dataset = "instruct";
+  ni.data_dir = std::filesystem::path(write_ni_fixture(9)).parent_path().string();
+  ni.max_length = 64;
+  for (const TrainOptions& options : {dolly, ni}) {
+    const auto one = flattened(load_with_threads(options, tokenizer, 1));
+    EXPECT_GT(one.size(), 20u) << options.dataset;
+    for (int threads : {2, 5}) {
+      EXPECT_EQ(flattened(load_with_threads(options, tokenizer, threads)), one)
+          << options.dataset << " on " << threads << " threads";
+    }
+  }
+}
+
+TEST(DataParallelLoading, TheFirstBadTaskIsReportedOnAnyThreadCount) {
+  const Tokenizer tokenizer = Tokenizer::load(tiny_tokenizer_dir());
+  const std::string root = write_ni_fixture(9);
+  for (const char* bad : {"task3", "task6", "task8"}) test::write_text(root + "/tasks/" + bad + ".json", "{not json");
+  TrainOptions options;
+  options.dataset = "instruct";
+  options.data_dir = std::filesystem::path(root).parent_path().string();
+  for (int threads : {1, 4}) {
+    try {
+      load_with_threads(options, tokenizer, threads);
+      ADD_FAILURE() << "no error on " << threads << " threads";
+    } catch (const Error& error) {
+      EXPECT_NE(std::string(error.what()).find("task task3 "), std::string::npos) << threads << " threads: "
+                                                                                 << error.what();
+    }
+  }
 }
 
 TEST(DataNaturalInstructions, CountsCharactersNotBytes) {

@@ -7,7 +7,6 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -17,8 +16,6 @@
 
 namespace fedkseed {
 namespace {
-
-std::atomic<int64_t> chosen{0};
 
 int64_t affinity_cores() {
   cpu_set_t set;
@@ -55,14 +52,10 @@ int64_t use_threads(int64_t requested, const std::string& flag) {
   if (requested < 0) throw Error(flag + " " + std::to_string(requested) + ": must be 0 (automatic) or a positive count");
   const int64_t count = requested == 0 ? default_thread_count() : requested;
   at::set_num_threads(static_cast<int>(count));
-  chosen = count;
   return count;
 }
 
-int64_t thread_count() {
-  const int64_t count = chosen.load();
-  return count > 0 ? count : default_thread_count();
-}
+int64_t thread_count() { return at::get_num_threads(); }
 
 std::optional<std::string> oversubscription_advice() {
   const int64_t threads = thread_count();

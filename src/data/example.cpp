@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
+#include "fedkseed/common/parallel.h"
 #include "fedkseed/model/tokenizer.h"
-#include "parallel.h"
 
 namespace fedkseed {
 
@@ -105,8 +105,8 @@ GenerationExample ExampleBuilder::generation(const PromptPair& pair) {
 std::vector<Example> make_examples(const Tokenizer& tokenizer, const std::vector<PromptPair>& pairs,
                                    int64_t max_length) {
   std::vector<Example> examples(pairs.size());
-  detail::parallel_for(static_cast<int64_t>(pairs.size()),
-                       [&](int64_t i) { examples[i] = make_example(tokenizer, pairs[i], max_length); });
+  parallel_for_each(static_cast<int64_t>(pairs.size()),
+                    [&](int64_t i) { examples[i] = make_example(tokenizer, pairs[i], max_length); });
   return examples;
 }
 
@@ -114,7 +114,7 @@ std::vector<GenerationExample> make_generation_examples(const Tokenizer& tokeniz
                                                         const std::vector<PromptPair>& pairs,
                                                         int64_t max_length) {
   std::vector<GenerationExample> examples(pairs.size());
-  detail::parallel_for(static_cast<int64_t>(pairs.size()), [&](int64_t i) {
+  parallel_for_each(static_cast<int64_t>(pairs.size()), [&](int64_t i) {
     examples[i] = make_generation_example(tokenizer, pairs[i], max_length);
   });
   return examples;

@@ -14,10 +14,10 @@
 
 #include "fedkseed/common/error.h"
 #include "fedkseed/common/logging.h"
+#include "fedkseed/common/parallel.h"
 #include "fedkseed/common/random.h"
 #include "fedkseed/model/tokenizer.h"
 #include "loaders.h"
-#include "parallel.h"
 
 namespace fedkseed {
 namespace {
@@ -190,7 +190,7 @@ FederatedData load_ni_data(const TrainOptions& options, const Tokenizer& tokeniz
               "/splits/default/ have no file in " + root + "/tasks/; skipped");
   }
   std::vector<TaskResult> results(jobs.size());
-  parallel_for(static_cast<int64_t>(jobs.size()), [&](int64_t i) {
+  parallel_for_each(static_cast<int64_t>(jobs.size()), [&](int64_t i) {
     const auto& [name, train, group] = jobs[i];
     results[i] = load_task(root, name, train, options, tokenizer, group);
   });

@@ -1,6 +1,8 @@
 // The console of a training run (see run_console.h).
 #include "run_console.h"
 
+#include <c10/util/StringUtil.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +14,11 @@
 
 namespace fedkseed {
 namespace {
+
+// Why a step is skipped (zo_step.h) and what usually makes every step skip.
+constexpr const char* kSkippedBecause =
+    ": each had a NaN loss or |L+ - L-| above --grad_clip. Usual causes: --lr too large (the model diverged), "
+    "--max_length too small to keep any answer token, or NaN in the base model";
 
 // 42s, 3m05s, 2h07m.
 std::string duration_text(double seconds) {
@@ -53,6 +60,25 @@ std::string number_text(double value, const char* format = "%.4f") {
 
 RunConsole::RunConsole(const TrainOptions& options, int ranks) : options_(options), ranks_(ranks) {}
 
+void RunConsole::start(int64_t num_clients, const SeedsAndSchedule& seeds, const SeedPool& pool, int64_t parameters,
+                       const std::string& device, double dp_noise,
+                       const std::optional<DpAccountant>& accountant) const {
+  log::info(c10::str(options_.bias_sampling ? "FedKSeed-Pro" : "FedKSeed", ": ", num_clients, " clients, ",
+                     seeds.schedule.empty() ? 0 : seeds.schedule[0].size(), " per round, K = ",
+                     pool.unbounded() ? std::string("unbounded") : std::to_string(pool.size()), ", ", parameters,
+                     " parameters on ", device,
+                     ranks_ > 0 ? c10::str(", cohort split over ", ranks_, " ranks") : std::string()));
+  if (accountant) {
+    log::info(c10::str("client-level DP: clip ", options_.dp_clip, ", noise multiplier ", dp_noise, " drawn by the ",
+                       options_.dp_noise_at, "; (epsilon, delta) after ", options_.rounds, " rounds: (",
+                       accountant->epsilon(options_.rounds, options_.dp_delta), ", ", options_.dp_delta, ")"));
+  }
+  if (!seeds.byzantine_clients.empty()) {
+    log::info(c10::str(seeds.byzantine_clients.size(), " Byzantine clients (", options_.attack, "), aggregator ",
+                       options_.aggregator));
+  }
+}
+
 void RunConsole::round(const RoundMetrics& metrics, const RunState& progress, double seconds) {
   if (rounds_run_ == 0) first_round_ = metrics.round;
   ++rounds_run_;
@@ -73,9 +99,21 @@ void RunConsole::round(const RoundMetrics& metrics, const RunState& progress, do
   if (ranks_ > 1) line << ", between " << ranks_ << " ranks " << bytes_text(metrics.bytes_between_ranks);
   line << ", " << number_text(seconds, "%.1f") << " s, ETA " << duration_text(left);
   log::info(line.str());
+  if (metrics.steps_applied == 0 && metrics.steps_skipped > 0) {
+    log::warn(c10::str("round ", metrics.round, ": all ", metrics.steps_skipped, " steps were skipped", kSkippedBecause));
+  }
+}
+
+void RunConsole::rounds_done() const {
+  if (skipped_ == 0 || skipped_ < steps_) return;
+  log::warn(c10::str("no step of rounds ", first_round_, "..", options_.rounds, " was applied (all ", skipped_,
+                     " skipped), so they left the model unchanged", kSkippedBecause));
 }
 
 void RunConsole::summary(const RunState& progress, double final_value, const std::string& run_folder) const {
+  const std::string& metric = options_.eval_metric;
+  std::cout << "final round " << metric << ": " << final_value
+            << (metric == "rouge" ? c10::str(" (Rouge-L ", final_value * 100, ")") : std::string()) << std::endl;
   if (!log::enabled(log::Level::info)) return;
   const auto& losses = progress.eval_losses;
   std::ostringstream out;

@@ -1,29 +1,42 @@
 // Internal to the federation: what a training run tells its user as it goes — one progress line
-// per round (rounds done, steps/s, time left, skipped steps) and, at the end, a summary with the
-// run folder and the commands that take the run further. The run files are written elsewhere
-// (run_files.h); nothing here changes them.
+// per round (rounds done, steps/s, time left, skipped steps) with a warning when every step was
+// skipped and, at the end, the final evaluation and a summary with the run folder and the
+// commands that take the run further. The run files are written elsewhere (run_files.h);
+// nothing here changes them.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "fedkseed/common/dp_accountant.h"
 #include "fedkseed/common/options.h"
 #include "fedkseed/federation/run_state.h"
+#include "fedkseed/federation/seed_pool.h"
 
 namespace fedkseed {
 
 class RunConsole {
  public:
-  // `ranks`: processes sharing the cohort (1 for a single-process run). The wall clock starts here.
+  // `ranks`: the size of the process group sharing the cohort (0 without one: a single-process
+  // run). The wall clock starts here.
   RunConsole(const TrainOptions& options, int ranks);
 
+  // The opening lines at info level: the algorithm, `num_clients` and the cohort size of `seeds`'
+  // schedule, the seed pool, the model's `parameters` on `device`; with an `accountant` the
+  // (epsilon, delta) after --rounds at noise multiplier `dp_noise`; the Byzantine clients if any.
+  void start(int64_t num_clients, const SeedsAndSchedule& seeds, const SeedPool& pool, int64_t parameters,
+             const std::string& device, double dp_noise, const std::optional<DpAccountant>& accountant) const;
   // The round's line at info level: metrics of the round that took `seconds`, with `progress`
-  // (totals and eval history) already updated by it.
+  // (totals and eval history) already updated by it; a warning when the round skipped every step.
   void round(const RoundMetrics& metrics, const RunState& progress, double seconds);
-  // The summary block on stdout (unless the console level is above info): eval losses from
-  // `progress`, the final evaluation's `final_value` (--eval_metric), bytes, skipped steps, wall
-  // time, and — when `run_folder` is not empty — the folder and the report/export/plot commands.
+  // After the last round: a warning when the rounds this process ran skipped every step.
+  void rounds_done() const;
+  // The final evaluation's `final_value` (--eval_metric) on stdout, then the summary block
+  // (unless the console level is above info): eval losses from `progress`, bytes, skipped steps,
+  // wall time, and — when `run_folder` is not empty — the folder and the report/export/plot
+  // commands.
   void summary(const RunState& progress, double final_value, const std::string& run_folder) const;
 
  private:

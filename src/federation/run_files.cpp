@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fedkseed/common/logging.h"
+#include "fedkseed/federation/run_identity.h"
+#include "fedkseed/model/model_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -71,6 +73,19 @@ RunFiles RunFiles::reopen(const RunDirectory& locked, const RunState& state) {
   return files;
 }
 
+std::optional<RunFiles> RunFiles::open(const TrainOptions& options, const SeedsAndSchedule& seeds,
+                                       const std::optional<RunDirectory>& resumed,
+                                       const std::vector<std::string>& data_files, RunState& progress) {
+  if (!resumed && !options.log) return std::nullopt;
+  const std::string model_dir = resolve_model_dir(options.model);
+  progress.identity = resumed ? resumed_identity(progress.identity, model_dir, data_files, options.resume)
+                              : run_identity(model_dir, data_files);
+  std::optional<RunFiles> files = resumed ? reopen(*resumed, progress) : create(options, seeds);
+  log::add_file_sink(files->directory().file("train.log"));
+  log::info("run directory: " + files->directory().path());
+  return files;
+}
+
 void RunFiles::add_metrics(const RoundMetrics& metrics) {
   metrics_lines_ += round_metrics_json(metrics) + "\n";
   dir_.write_file("metrics.jsonl", metrics_lines_);
@@ -102,9 +117,10 @@ void RunFiles::save_round(const RunState& state, bool best, const TrainOptions& 
   dir_.write_file("state.json", text);
 }
 
-void RunFiles::write_final_eval(const std::string& metric, double value,
+void RunFiles::write_final_eval(const std::string& metric, const FinalEvaluation& result,
                                 const std::vector<std::pair<std::string, double>>& extra) const {
-  nlohmann::json object = {{"final_eval_" + metric, value}};
+  if (metric == "rouge") dir_.write_file("final_generations.jsonl", result.generations);
+  nlohmann::json object = {{"final_eval_" + metric, result.value}};
   for (const auto& [key, number] : extra) object[key] = number;
   dir_.write_file("final_eval.json", object.dump() + "\n");
 }

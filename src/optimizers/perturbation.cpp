@@ -1,10 +1,9 @@
-// The CPU twin of the philox kernels (a loop over optimizers/philox.h, parallel on torch's
-// thread pool), the dispatch to CUDA, the coefficient algebra that turns perturb / update /
+// The CPU twin of the philox kernels (a loop over optimizers/philox.h, parallel on LibTorch's
+// intra-op threads), the dispatch to CUDA, the coefficient algebra that turns perturb / update /
 // replay into one combine per tensor, and the reference's torch-mode sequence.
 #include "fedkseed/optimizers/perturbation.h"
 
 #include <ATen/Context.h>
-#include <ATen/Parallel.h>
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/normal.h>
 #include <ATen/ops/zeros.h>
@@ -15,13 +14,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <condition_variable>
-#include <functional>
-#include <memory>
-#include <mutex>
 #include <unordered_set>
 
 #include "fedkseed/common/error.h"
+#include "fedkseed/common/parallel.h"
 #include "fedkseed/optimizers/perturbation_cuda.h"
 #include "fedkseed/optimizers/philox.h"
 
@@ -30,37 +26,6 @@ namespace {
 
 constexpr int64_t kBlockNormals = 256;  // fp32 accumulators on the stack
 constexpr int64_t kGrainNormals = 16384;  // elements per parallel task
-
-// Runs fn(begin, end) over [0, n) in chunks of `grain` on at::get_num_threads() threads.
-// at::parallel_for is inline and runs serially unless this file is compiled with OpenMP, so the
-// chunks go to the inter-op pool (at::launch). The caller works too, and waits only for chunks
-// that were taken: helpers that start late find nothing left, so a busy pool cannot deadlock.
-void parallel_chunks(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
-  const int64_t chunks = (n + grain - 1) / grain;
-  const int64_t helpers = std::min<int64_t>(at::get_num_threads(), chunks) - 1;
-  if (helpers <= 0) {
-    if (n > 0) fn(0, n);
-    return;
-  }
-  struct State {
-    std::atomic<int64_t> next{0};
-    int64_t done = 0;
-    std::mutex mutex;
-    std::condition_variable finished;
-  };
-  auto state = std::make_shared<State>();
-  auto work = [state, chunks, n, grain, &fn] {
-    for (int64_t c; (c = state->next.fetch_add(1)) < chunks;) {
-      fn(c * grain, std::min(n, (c + 1) * grain));
-      const std::lock_guard<std::mutex> lock(state->mutex);
-      if (++state->done == chunks) state->finished.notify_all();
-    }
-  };
-  for (int64_t h = 0; h < helpers; ++h) at::launch(work);
-  work();
-  std::unique_lock<std::mutex> lock(state->mutex);
-  state->finished.wait(lock, [&] { return state->done == chunks; });
-}
 
 // The Philox words of groups [g0, g0 + count), round by round across the groups: loops over
 // arrays that GCC vectorises inside each caller's AVX2/AVX-512 clone.
@@ -178,7 +143,9 @@ void combine_cpu_typed(T* out, const T* src, int64_t n, float alpha, uint64_t na
   const int64_t per_group = generator.per_group;
   const int64_t block_groups = kBlockNormals / per_group;
   const int64_t groups = (n + per_group - 1) / per_group;
-  parallel_chunks(groups, kGrainNormals / per_group, [&](int64_t begin, int64_t end) {
+  const int64_t grain = kGrainNormals / per_group;
+  parallel_for_each((groups + grain - 1) / grain, [&](int64_t chunk) {
+    const int64_t begin = chunk * grain, end = std::min(groups, begin + grain);
     float acc[kBlockNormals];
     float z[kBlockNormals];
     for (int64_t g0 = begin; g0 < end; g0 += block_groups) {

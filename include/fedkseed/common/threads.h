@@ -1,6 +1,7 @@
-// How many CPU threads LibTorch and our own workers use. LibTorch's default is every core of the
-// machine; on a shared machine (a CI runner, a login node) that oversubscribes the cores, and
-// OpenMP's spinning threads then run steps tens of times slower than one thread would.
+// How many CPU threads LibTorch uses, and with it our own parallel loops (parallel.h). LibTorch's
+// default is every core of the machine; on a shared machine (a CI runner, a login node) that
+// oversubscribes the cores, and OpenMP's spinning threads then run steps tens of times slower
+// than one thread would.
 #pragma once
 
 #include <cstdint>
@@ -13,12 +14,11 @@ namespace fedkseed {
 // that is a positive number.
 int64_t default_thread_count();
 
-// Sets LibTorch's intra-op thread count and our workers' count: `requested`, or
-// default_thread_count() when it is 0. Throws fedkseed::Error naming `flag` for a negative count.
-// Returns the count in use.
+// Sets LibTorch's intra-op thread count: `requested`, or default_thread_count() when it is 0.
+// Throws fedkseed::Error naming `flag` for a negative count. Returns the count in use.
 int64_t use_threads(int64_t requested, const std::string& flag = "--threads");
 
-// The count use_threads() set (default_thread_count() before any call).
+// LibTorch's intra-op thread count: the one use_threads() set.
 int64_t thread_count();
 
 // Times a small matrix product with thread_count() threads and with one. When the threads
