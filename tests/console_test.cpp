@@ -93,6 +93,13 @@ TEST_F(Console, TrainShowsOneOptionsLineRoundLinesAndASummary) {
   }
 }
 
+TEST_F(Console, ARunOfNoRoundsSummarisesTheBaseLossAlone) {
+  const auto result = fedkseed(train_args("--rounds 0 --eval_metric loss"));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find(" (no rounds trained)\n"), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("best none"), std::string::npos) << result.out;
+}
+
 TEST_F(Console, WithoutLogTheSummarySaysThereIsNoRunFolder) {
   const auto result = fedkseed(train_args("--rounds 1 --eval_metric loss"));
   ASSERT_EQ(result.exit_code, 0) << result.err;

@@ -118,7 +118,9 @@ void RunConsole::summary(const RunState& progress, double final_value, const std
   const auto& losses = progress.eval_losses;
   std::ostringstream out;
   out << "\nsummary\n";
-  if (!losses.empty()) {
+  if (losses.size() == 1) {
+    out << "  eval loss       " << number_text(losses.front()) << " (no rounds trained)\n";
+  } else if (!losses.empty()) {
     out << "  eval loss       round 0 " << number_text(losses.front()) << ", best "
         << (progress.best_round < 0 ? std::string("none (every loss NaN)")
                                     : number_text(progress.best_eval_loss) + " (round " +
