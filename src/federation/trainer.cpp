@@ -380,7 +380,7 @@ bool Federation::stop_here(int64_t round) const {
                                   : "; nothing was saved (--log makes a run resumable)";
   const std::string stopped = c10::str("stopped after round ", round, " of ", options_.rounds, next);
   if (signal != 0) throw Interrupted(signal, signal_name(signal) + ": " + stopped);
-  if (files_) log::info(stopped);
+  if (files_) console_.stopped(progress_, round, files_->directory().path(), files_->resume_command());
   return true;
 }
 
