@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "test_util.h"
@@ -133,6 +134,11 @@ TEST_F(Console, StopAfterShowsTheSummaryAndTheResumeCommand) {
     EXPECT_NE(stopped.out.find(part, summary), std::string::npos) << part << " missing from:\n" << stopped.out;
   }
   EXPECT_EQ(stopped.out.find("final "), std::string::npos) << "no final evaluation yet\n" << stopped.out;
+  // The best loss so far counts round 0, the base model, too.
+  double base = 0, best = 0;
+  ASSERT_EQ(std::sscanf(stopped.out.c_str() + stopped.out.find("  eval loss "), "  eval loss round 0 %lf, best %lf",
+                        &base, &best), 2) << stopped.out;
+  EXPECT_LE(best, base) << stopped.out;
 
   const auto resumed = run_command(kThreads + resume);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <utility>
 
 #include "fedkseed/common/logging.h"
 
@@ -49,14 +50,22 @@ std::string number_text(double value, const char* format = "%.4f") {
   return text;
 }
 
+// The lowest eval loss so far and its round, round 0 (the base model) included: the run's best
+// round counts trained rounds only. Round -1 when every loss is NaN.
+std::pair<double, int64_t> best_so_far(const RunState& progress) {
+  const double base = progress.eval_losses.empty() ? NAN : progress.eval_losses.front();
+  if (!std::isnan(base) && (progress.best_round < 0 || base <= progress.best_eval_loss)) return {base, 0};
+  return {progress.best_eval_loss, progress.best_round};
+}
+
 // "  eval loss       round 0 X, best Y (round r), <last_label> Z\n", or "" before any evaluation.
 std::string eval_line(const RunState& progress, const char* last_label) {
   const auto& losses = progress.eval_losses;
   if (losses.empty()) return "";
+  const auto [best, best_round] = best_so_far(progress);
   return "  eval loss       round 0 " + number_text(losses.front()) + ", best " +
-         (progress.best_round < 0 ? std::string("none (every loss NaN)")
-                                  : number_text(progress.best_eval_loss) + " (round " +
-                                        std::to_string(progress.best_round) + ")") +
+         (best_round < 0 ? std::string("none (every loss NaN)")
+                         : number_text(best) + " (round " + std::to_string(best_round) + ")") +
          ", " + last_label + " " + number_text(losses.back()) + "\n";
 }
 
@@ -77,7 +86,7 @@ void RunConsole::round(const RoundMetrics& metrics, const RunState& progress, do
        << 100 * metrics.round / std::max<int64_t>(options_.rounds, 1) << "%): train L+ "
        << number_text(metrics.train_loss) << ", eval loss "
        << (metrics.evaluated ? number_text(metrics.eval_loss) : std::string("-")) << " (best "
-       << number_text(progress.best_eval_loss) << "), " << steps << " steps at "
+       << number_text(best_so_far(progress).first) << "), " << steps << " steps at "
        << number_text(metrics.seconds_train > 0 ? steps / metrics.seconds_train : NAN, "%.1f") << "/s, "
        << metrics.steps_skipped << " skipped, bytes up " << bytes_text(metrics.bytes_up) << " down "
        << bytes_text(metrics.bytes_down) << " (FedAvg: " << bytes_text(metrics.bytes_fedavg) << ")";
