@@ -21,6 +21,7 @@
 # databricks-dolly-15k.jsonl is not in it.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+[ $# -ge 4 ] || { grep -m1 '^# Usage: ' "$0" | sed 's/^# //' >&2; exit 2; }
 debs=$1 tarball=$2 packed=$3
 shift 3
 cd "$root"

@@ -1,10 +1,12 @@
 // What `fedkseed` prints, run as a user runs it: train's one options line (the full YAML only
-// with --log_level debug), its round lines and closing summary; the command line over a
+// with --log_level debug), its client and round lines and closing summary (also where
+// --stop_after ends it, with the resume command); the command line over a
 // --config file over the defaults for the verbosity; --device auto and the CPU's fp32 default
 // shared by the subcommands; the text score and generate feed the model; bench's running lines.
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "test_util.h"
@@ -78,6 +80,17 @@ TEST_F(Console, TrainShowsOneOptionsLineRoundLinesAndASummary) {
     }
   }
 
+  // A line per client at the default level: its id, steps, mean L+ and skipped steps.
+  for (const char* round : {"round 1 client ", "round 2 client "}) {
+    EXPECT_EQ(count_of(result.err, std::string("] info ") + round), 2) << round << "\n" << result.err;
+    const std::size_t at = result.err.find(round);
+    ASSERT_NE(at, std::string::npos) << round << "\n" << result.err;
+    const std::string line = result.err.substr(at, result.err.find('\n', at) - at);
+    for (const char* part : {"  2/2  ", "/s  ", "  mean L+ ", ", 0 skipped"}) {
+      EXPECT_NE(line.find(part), std::string::npos) << part << " missing from: " << line;
+    }
+  }
+
   // The summary on stdout, after the final evaluation's line.
   const std::size_t summary = result.out.find("\nsummary\n");
   ASSERT_NE(summary, std::string::npos) << result.out;
@@ -106,6 +119,51 @@ TEST_F(Console, WithoutLogTheSummarySaysThereIsNoRunFolder) {
   EXPECT_NE(result.out.find("  final eval loss "), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("  run folder      none (add --log to keep one)\n"), std::string::npos) << result.out;
   EXPECT_EQ(result.out.find("fedkseed report"), std::string::npos) << result.out;
+}
+
+// --stop_after ends with the finished run's summary of the rounds so far, led by the exact command
+// that continues the run; the resumed run's summary counts its own rounds.
+TEST_F(Console, StopAfterShowsTheSummaryAndTheResumeCommand) {
+  const std::string root = *workspace_ + "/runs/stopped";
+  const auto stopped =
+      fedkseed(train_args("--eval_metric loss --log --log_root " + root + " --run_name run --stop_after 1"));
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
+  const std::string run = root + "/run";
+  const std::string resume = std::string(FEDKSEED_BINARY) + " train --resume " + run;
+  EXPECT_EQ(stopped.out.rfind("stopped after round 1 of 2; continue with: " + resume + "\n", 0), 0u) << stopped.out;
+  const std::size_t summary = stopped.out.find("\nsummary\n");
+  ASSERT_NE(summary, std::string::npos) << stopped.out;
+  for (const std::string& part :
+       {std::string("  eval loss       round 0 "), std::string(", best "), std::string(", latest "),
+        std::string("  communication   up "), std::string(" in 1 rounds\n"), std::string("  skipped steps   0 of 4\n"),
+        std::string("  wall time       "), "  run folder      " + run + "\nnext\n  " + resume + "\n",
+        "  fedkseed report " + run + "\n"}) {
+    EXPECT_NE(stopped.out.find(part, summary), std::string::npos) << part << " missing from:\n" << stopped.out;
+  }
+  EXPECT_EQ(stopped.out.find("final "), std::string::npos) << "no final evaluation yet\n" << stopped.out;
+  // The best loss so far counts round 0, the base model, too.
+  double base = 0, best = 0;
+  ASSERT_EQ(std::sscanf(stopped.out.c_str() + stopped.out.find("  eval loss "), "  eval loss round 0 %lf, best %lf",
+                        &base, &best), 2) << stopped.out;
+  EXPECT_LE(best, base) << stopped.out;
+
+  const auto resumed = run_command(kThreads + resume);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("  final eval loss "), std::string::npos) << resumed.out;
+  EXPECT_NE(resumed.out.find("  skipped steps   0 of 4 (rounds 2-2, since the resume)\n"), std::string::npos)
+      << resumed.out;
+  EXPECT_EQ(resumed.out.find("train --resume"), std::string::npos) << "a finished run has nothing to resume\n"
+                                                                   << resumed.out;
+}
+
+TEST_F(Console, QuietStopAfterKeepsOnlyTheResumeLine) {
+  const std::string root = *workspace_ + "/runs/stopped-quiet";
+  const auto result =
+      fedkseed(train_args("--eval_metric loss --log --log_root " + root + " --run_name run --stop_after 1 --quiet"));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "stopped after round 1 of 2; continue with: " + std::string(FEDKSEED_BINARY) +
+                            " train --resume " + root + "/run\n");
+  EXPECT_EQ(result.err.find(" info "), std::string::npos) << result.err;
 }
 
 TEST_F(Console, QuietKeepsOnlyTheFinalLine) {

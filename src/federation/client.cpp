@@ -86,8 +86,9 @@ ClientRecord LocalTrainer::train(ClientData& data, int64_t client, int64_t round
     reply.seeds.push_back(unbounded ? outcome.seed : static_cast<uint64_t>(outcome.seed_index));
     reply.values.push_back(static_cast<float>(outcome.g));  // g is an fp32 product: exact
   }
-  progress.finish(c10::str("mean L+ ", reply.seeds.empty() ? NAN : record.loss_sum / reply.seeds.size()));
   record.applied = static_cast<int64_t>(reply.seeds.size());
+  progress.finish(c10::str("mean L+ ", record.applied ? record.loss_sum / record.applied : NAN, ", ",
+                           steps - record.applied, " skipped"));
   shaping_.apply(reply, client, round);
   record.uplink = encode(reply);
   record.pass = data.position().pass;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <utility>
 
 #include "fedkseed/common/logging.h"
 
@@ -56,6 +57,26 @@ std::string number_text(double value, const char* format = "%.4f") {
   return text;
 }
 
+// The lowest eval loss so far and its round, round 0 (the base model) included: the run's best
+// round counts trained rounds only. Round -1 when every loss is NaN.
+std::pair<double, int64_t> best_so_far(const RunState& progress) {
+  const double base = progress.eval_losses.empty() ? NAN : progress.eval_losses.front();
+  if (!std::isnan(base) && (progress.best_round < 0 || base <= progress.best_eval_loss)) return {base, 0};
+  return {progress.best_eval_loss, progress.best_round};
+}
+
+// "  eval loss       round 0 X, best Y (round r), <last_label> Z\n", or "" before any evaluation.
+std::string eval_line(const RunState& progress, const char* last_label) {
+  const auto& losses = progress.eval_losses;
+  if (losses.empty()) return "";
+  if (losses.size() == 1) return "  eval loss       " + number_text(losses.front()) + " (no rounds trained)\n";
+  const auto [best, best_round] = best_so_far(progress);
+  return "  eval loss       round 0 " + number_text(losses.front()) + ", best " +
+         (best_round < 0 ? std::string("none (every loss NaN)")
+                         : number_text(best) + " (round " + std::to_string(best_round) + ")") +
+         ", " + last_label + " " + number_text(losses.back()) + "\n";
+}
+
 }  // namespace
 
 RunConsole::RunConsole(const TrainOptions& options, int ranks) : options_(options), ranks_(ranks) {}
@@ -92,7 +113,7 @@ void RunConsole::round(const RoundMetrics& metrics, const RunState& progress, do
        << 100 * metrics.round / std::max<int64_t>(options_.rounds, 1) << "%): train L+ "
        << number_text(metrics.train_loss) << ", eval loss "
        << (metrics.evaluated ? number_text(metrics.eval_loss) : std::string("-")) << " (best "
-       << number_text(progress.best_eval_loss) << "), " << steps << " steps at "
+       << number_text(best_so_far(progress).first) << "), " << steps << " steps at "
        << number_text(metrics.seconds_train > 0 ? steps / metrics.seconds_train : NAN, "%.1f") << "/s, "
        << metrics.steps_skipped << " skipped, bytes up " << bytes_text(metrics.bytes_up) << " down "
        << bytes_text(metrics.bytes_down) << " (FedAvg: " << bytes_text(metrics.bytes_fedavg) << ")";
@@ -110,43 +131,52 @@ void RunConsole::rounds_done() const {
                      " skipped), so they left the model unchanged", kSkippedBecause));
 }
 
+std::string RunConsole::totals(const RunState& progress, int64_t rounds, const std::string& run_folder,
+                               const std::string& resume_command) const {
+  std::ostringstream out;
+  out << "  communication   up " << bytes_text(static_cast<double>(progress.bytes_up)) << ", down "
+      << bytes_text(static_cast<double>(progress.bytes_down)) << " in " << rounds << " rounds\n";
+  out << "  skipped steps   " << skipped_ << " of " << steps_;
+  if (first_round_ > 1) out << " (rounds " << first_round_ << "-" << rounds << ", since the resume)";
+  out << "\n  wall time       "
+      << duration_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()) << "\n";
+  if (run_folder.empty()) {
+    out << "  run folder      none (add --log to keep one)\n";
+    return out.str();
+  }
+  const std::string name = std::filesystem::path(run_folder).filename().string();
+  out << "  run folder      " << run_folder << "\n"
+      << "next\n";
+  if (!resume_command.empty()) out << "  " << resume_command << "\n";
+  out << "  fedkseed report " << run_folder << "\n"
+      << "  fedkseed export --run " << run_folder << " --out exported/" << name << "\n"
+      << "  .venv/bin/python scripts/plot_runs.py " << run_folder << " --out figures\n";
+  return out.str();
+}
+
 void RunConsole::summary(const RunState& progress, double final_value, const std::string& run_folder) const {
   const std::string& metric = options_.eval_metric;
   std::cout << "final round " << metric << ": " << final_value
             << (metric == "rouge" ? c10::str(" (Rouge-L ", final_value * 100, ")") : std::string()) << std::endl;
   if (!log::enabled(log::Level::info)) return;
-  const auto& losses = progress.eval_losses;
   std::ostringstream out;
-  out << "\nsummary\n";
-  if (losses.size() == 1) {
-    out << "  eval loss       " << number_text(losses.front()) << " (no rounds trained)\n";
-  } else if (!losses.empty()) {
-    out << "  eval loss       round 0 " << number_text(losses.front()) << ", best "
-        << (progress.best_round < 0 ? std::string("none (every loss NaN)")
-                                    : number_text(progress.best_eval_loss) + " (round " +
-                                          std::to_string(progress.best_round) + ")")
-        << ", final " << number_text(losses.back()) << "\n";
-  }
+  out << "\nsummary\n" << eval_line(progress, "final");
   if (options_.eval_metric == "rouge") {
     out << "  final Rouge-L   " << number_text(100 * final_value, "%.2f") << "\n";
   } else {
     out << "  final eval loss " << number_text(final_value) << " (--eval_metric loss)\n";
   }
-  out << "  communication   up " << bytes_text(static_cast<double>(progress.bytes_up)) << ", down "
-      << bytes_text(static_cast<double>(progress.bytes_down)) << " in " << options_.rounds << " rounds\n";
-  out << "  skipped steps   " << skipped_ << " of " << steps_;
-  if (first_round_ > 1) out << " (rounds " << first_round_ << "-" << options_.rounds << ", since the resume)";
-  out << "\n  wall time       "
-      << duration_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()) << "\n";
-  if (run_folder.empty()) {
-    out << "  run folder      none (add --log to keep one)\n";
-  } else {
-    const std::string name = std::filesystem::path(run_folder).filename().string();
-    out << "  run folder      " << run_folder << "\n"
-        << "next\n"
-        << "  fedkseed report " << run_folder << "\n"
-        << "  fedkseed export --run " << run_folder << " --out exported/" << name << "\n"
-        << "  .venv/bin/python scripts/plot_runs.py " << run_folder << " --out figures\n";
+  out << totals(progress, options_.rounds, run_folder, "");
+  std::cout << out.str() << std::flush;
+}
+
+void RunConsole::stopped(const RunState& progress, int64_t round, const std::string& run_folder,
+                         const std::string& resume_command) const {
+  std::ostringstream out;
+  out << "stopped after round " << round << " of " << options_.rounds << "; continue with: " << resume_command
+      << "\n";
+  if (log::enabled(log::Level::info)) {
+    out << "\nsummary\n" << eval_line(progress, "latest") << totals(progress, round, run_folder, resume_command);
   }
   std::cout << out.str() << std::flush;
 }

@@ -1,8 +1,8 @@
 // Internal to the federation: what a training run tells its user as it goes — one progress line
 // per round (rounds done, steps/s, time left, skipped steps) with a warning when every step was
-// skipped and, at the end, the final evaluation and a summary with the run folder and the
-// commands that take the run further. The run files are written elsewhere (run_files.h);
-// nothing here changes them.
+// skipped and, at the end of the run or where --stop_after ends it, a summary with the run folder and the commands that take the run further.
+// (Each client's line comes from its own progress display, client.cpp.) The run files are written
+// elsewhere (run_files.h); nothing here changes them.
 #pragma once
 
 #include <chrono>
@@ -38,8 +38,19 @@ class RunConsole {
   // wall time, and — when `run_folder` is not empty — the folder and the report/export/plot
   // commands.
   void summary(const RunState& progress, double final_value, const std::string& run_folder) const;
+  // A run that --stop_after ended after `round` (saved in `run_folder`): the line
+  // "stopped after round R of N; continue with: `resume_command`" on stdout at any console level
+  // (as the final evaluation's line is), then at info level the summary of the rounds so far,
+  // the resume command first among the next commands.
+  void stopped(const RunState& progress, int64_t round, const std::string& run_folder,
+               const std::string& resume_command) const;
 
  private:
+  // The summary's lines after its first: bytes over `rounds`, skipped steps, wall time, the run
+  // folder and the next commands (`resume_command` first when not empty).
+  std::string totals(const RunState& progress, int64_t rounds, const std::string& run_folder,
+                     const std::string& resume_command) const;
+
   TrainOptions options_;
   int ranks_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();

@@ -6,7 +6,6 @@
 #include <string>
 
 #include "fedkseed/common/interrupt.h"
-#include "fedkseed/common/logging.h"
 
 namespace fedkseed {
 namespace {
@@ -32,7 +31,6 @@ bool stop_here(int64_t round, const TrainOptions& options, RankGroup* group, con
                                  : "; nothing was saved (--log makes a run resumable)";
   const std::string stopped = c10::str("stopped after round ", round, " of ", options.rounds, next);
   if (signal != 0) throw Interrupted(signal, signal_name(signal) + ": " + stopped);
-  if (files) log::info(stopped);
   return true;
 }
 

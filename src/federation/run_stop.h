@@ -10,9 +10,9 @@
 
 namespace fedkseed {
 
-// After `round` is saved: ends the run there for --stop_after (true) or a signal (throws
-// fedkseed::Interrupted), naming the command that continues it from `files` (null: nothing was
-// saved). With a `group` (null: one process) the ranks agree on the first signal any of them
+// After `round` is saved: ends the run there for --stop_after (true; the caller tells the user)
+// or a signal (throws fedkseed::Interrupted, naming the command that continues it from `files`;
+// null: nothing was saved). With a `group` (null: one process) the ranks agree on the first signal any of them
 // received, and a stopping rank leaves the group.
 bool stop_here(int64_t round, const TrainOptions& options, RankGroup* group, const RunFiles* files);
 

@@ -193,7 +193,12 @@ void Federation::run() {
     save_round(0, false);
   }
   const RunFiles* files = files_ ? &*files_ : nullptr;
-  if (stop_here(progress_.last_round, options_, group_, files)) return;
+  const auto stopped_after = [&](int64_t round) {
+    if (!stop_here(round, options_, group_, files)) return false;
+    if (files) console_.stopped(progress_, round, files->directory().path(), files->resume_command());
+    return true;
+  };
+  if (stopped_after(progress_.last_round)) return;
   for (int64_t round = progress_.last_round + 1; round <= options_.rounds; ++round) {
     const auto start = std::chrono::steady_clock::now();
     const RoundMetrics metrics = run_round(round);
@@ -201,7 +206,7 @@ void Federation::run() {
     if (files_) files_->add_metrics(metrics);
     save_round(round, best);
     console_.round(metrics, progress_, seconds_since(start));
-    if (stop_here(round, options_, group_, files)) return;
+    if (stopped_after(round)) return;
   }
   console_.rounds_done();
   if (group_) group_->leave();
