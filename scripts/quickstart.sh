@@ -16,14 +16,7 @@ work=${QUICKSTART_DIR:-$root/runs/quickstart}
 # One thread per process is the fastest on a small model and gives the same numbers everywhere.
 threads=${QUICKSTART_THREADS:-1}
 
-[ -f "$work/random-model/config.json" ] || "$fedkseed" init-model --preset tiny --out "$work/random-model" --seed 0
-[ -f "$work/data/databricks-dolly-15k.jsonl" ] || "$fedkseed" make-tiny-data --out "$work/data" --seed 0
-[ -f "$work/pretrain-data/databricks-dolly-15k.jsonl" ] ||
-  "$fedkseed" make-tiny-data --out "$work/pretrain-data" --seed 1
-[ -f "$work/model/pretrain.json" ] ||
-  "$fedkseed" pretrain --model "$work/random-model" --out "$work/model" \
-    --dolly_text "$work/pretrain-data/databricks-dolly-15k.jsonl" \
-    --steps 300 --batch_size 16 --lr 2e-3 --seed 0 --device cpu --threads "$threads" --log_every 100
+FEDKSEED=$fedkseed THREADS=$threads "$root/scripts/tiny_base.sh" "$work"
 
 "$fedkseed" train --model "$work/model" --data_dir "$work/data" --dataset dolly --zerotask 2 \
   --num_clients 20 --iid dir0.5 -m 0.2 --rounds 8 --local_step 40 -K 4096 --batch_size 4 \

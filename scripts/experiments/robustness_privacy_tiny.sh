@@ -34,16 +34,9 @@ source "$here/common.sh"
 export NPROC=1
 log() { echo "[robustness_privacy_tiny $(date +%T)] $*"; }
 
-# The commands of scripts/quickstart.sh, so that the base learns as it does there.
+# The quickstart's learned base (model/ and data/ under the work folder), so that it learns as there.
 stage_base() {
-  [ -f "$work/random-model/config.json" ] || "$FEDKSEED" init-model --preset tiny --out "$work/random-model" --seed 0
-  [ -f "$data_dir/databricks-dolly-15k.jsonl" ] || "$FEDKSEED" make-tiny-data --out "$data_dir" --seed 0
-  [ -f "$work/pretrain-data/databricks-dolly-15k.jsonl" ] ||
-    "$FEDKSEED" make-tiny-data --out "$work/pretrain-data" --seed 1
-  [ -f "$model_dir/pretrain.json" ] ||
-    "$FEDKSEED" pretrain --model "$work/random-model" --out "$model_dir" \
-      --dolly_text "$work/pretrain-data/databricks-dolly-15k.jsonl" \
-      --steps 300 --batch_size 16 --lr 2e-3 --seed 0 --device cpu --threads 1 --log_every 100
+  FEDKSEED=$FEDKSEED THREADS=1 "$here/../tiny_base.sh" "$work"
 }
 
 # One run: NAME then flags; its folder is $work/runs/NAME.
@@ -109,9 +102,5 @@ stage_report() {
   log "figures: $work/figures/attack.png $work/figures/privacy.png"
 }
 
-start=$(date +%s)
-for stage in $stages; do
-  log "stage $stage"
-  "stage_$stage"
-done
-log "done in $(($(date +%s) - start)) s"
+# shellcheck disable=SC2086  # one stage name per word
+run_stages $stages
