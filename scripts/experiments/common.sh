@@ -144,3 +144,15 @@ ni_paper_train() {
 # --bias_sampling); the paper's Pro figure of 9,796 B per round is 2*1024*4 + 1,604 (spec §6-7).
 # shellcheck disable=SC2034
 readonly pro_flags=(-K 1024 --bias_sampling --bias_loss_clip 1000 --grad_initial 0)
+
+# Runs stage_NAME for each NAME of "$@" in order, with the calling script's log(), then the total
+# wall time.
+run_stages() {
+  local start stage
+  start=$(date +%s)
+  for stage in "$@"; do
+    log "stage $stage"
+    "stage_$stage"
+  done
+  log "done in $(($(date +%s) - start)) s"
+}

@@ -88,9 +88,12 @@ one_run() {
   shift
   log_root=$work/runs/$name
   rm -rf "$log_root"
-  ni_paper_train --device "$device" --rounds "$rounds" --eval_every 10 --threads "$threads" "${smoke[@]+"${smoke[@]}"}" "$@" >"$work/logs/$name.log" 2>&1 &&
-    log "$name:$(grep -E '^  (eval loss|final Rouge-L|wall time)' "$work/logs/$name.log" | tr -s ' ' | paste -sd';')" ||
+  if ni_paper_train --device "$device" --rounds "$rounds" --eval_every 10 --threads "$threads" \
+      "${smoke[@]+"${smoke[@]}"}" "$@" >"$work/logs/$name.log" 2>&1; then
+    log "$name:$(grep -E '^  (eval loss|final Rouge-L|wall time)' "$work/logs/$name.log" | tr -s ' ' | paste -sd';')"
+  else
     log "$name: FAILED (see $work/logs/$name.log)"
+  fi
 }
 
 # Runs "NAME flags..." lines, PARALLEL at a time.
@@ -161,9 +164,5 @@ stage_report() {
   cat "$work/report.md"
 }
 
-start=$(date +%s)
-for stage in $stages; do
-  log "stage $stage"
-  "stage_$stage"
-done
-log "done in $(($(date +%s) - start)) s"
+# shellcheck disable=SC2086  # one stage name per word
+run_stages $stages
