@@ -27,11 +27,10 @@ bool stop_here(int64_t round, const TrainOptions& options, RankGroup* group, con
   const bool stop_after = options.stop_after > 0 && round == options.stop_after && round < options.rounds;
   if (signal == 0 && !stop_after) return false;
   if (group) group->leave();
+  if (signal == 0) return true;
   const std::string next = files ? "; continue with: " + files->resume_command()
                                  : "; nothing was saved (--log makes a run resumable)";
-  const std::string stopped = c10::str("stopped after round ", round, " of ", options.rounds, next);
-  if (signal != 0) throw Interrupted(signal, signal_name(signal) + ": " + stopped);
-  return true;
+  throw Interrupted(signal, c10::str(signal_name(signal), ": stopped after round ", round, " of ", options.rounds, next));
 }
 
 }  // namespace fedkseed
