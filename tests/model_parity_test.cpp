@@ -122,7 +122,10 @@ json live_cases(const std::string& root) {
                    {"score", {{{"prompt", kPrompt}, {"response", kResponse}}}},
                    {"generate", {{"prompt", kPrompt}, {"max_new_tokens", 12}}}});
   for (const char* family : {"qwen2", "qwen3", "mistral"}) {
-    cases.push_back({{"kind", "check"}, {"dir", root + "/init_model_tiny_" + family}, {"seed", 13}});
+    cases.push_back({{"kind", "check"},
+                     {"dir", root + "/init_model_tiny_" + family},
+                     {"seed", 13},
+                     {"cuda_dtypes", {"float16", "bfloat16"}}});
   }
   return cases;
 }
@@ -246,7 +249,8 @@ TEST_F(ModelParityLiveCuda, Fp32MatchesTransformers) {
 // fp16/bf16 on CUDA: our error against the fp32 CPU logits may exceed transformers' own error
 // in that precision (same device, same weights) by at most 50% plus a rounding step.
 TEST_F(ModelParityLiveCuda, HalfPrecisionLogitsAsAccurateAsTransformers) {
-  for (const std::string name : {"cuda_sized_gqa", "gqa_llama3_5x_sharded_safetensors"}) {
+  for (const std::string name : {"cuda_sized_gqa", "gqa_llama3_5x_sharded_safetensors", "init_model_tiny_qwen2",
+                                 "init_model_tiny_qwen3", "init_model_tiny_mistral"}) {
     const std::string dir = root_ + "/" + name;
     auto ref = reference_tensors(dir);
     const at::Tensor mask = ref["attention_mask"];

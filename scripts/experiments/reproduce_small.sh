@@ -12,17 +12,17 @@
 # 2. base   init-model (LLaMA, 8 layers x 512, the real LLaMA tokenizer), then `fedkseed
 #           pretrain` on the reserved tasks, as plain text and in the training template: the base
 #           knows the format but not the clients' tasks. Regenerated from its seed, never stored.
-# 3. sweep  FedKSeed (K 4096) for each learning rate x epsilon of LRS x EPSS, ROUNDS rounds;
+# 3. sweep  FedKSeed (K 4096) for each learning rate x epsilon of LRS x EPSS, SWEEP_ROUNDS rounds;
 #           the lowest final test loss picks both for every later run (written to chosen.env).
-# 4. runs   the paper's NI flags (common.sh) with the chosen lr and epsilon, ROUNDS rounds, PARALLEL
+# 4. runs   the paper's NI flags (common.sh: 40 rounds) with the chosen lr and epsilon, PARALLEL
 #           at once: the base alone (evaluated on each seed's test sample), FedKSeed, FedKSeed-Pro and FedZO for each seed of SEEDS.
 # 5. ksweep K = 256 / 1024 / 16384 for uniform and Pro sampling, seed 0 (K 4096 comes from runs).
 # 6. report report.md / report.csv and figures/ from the runs.
-# ROUNDS is 20 where the paper runs 40: 20 rounds keep the pretraining, the sweep and all 22 runs
-# within about 25 minutes of one H200 (each stage fits one 10-minute call; a later stage needs only
-# the earlier stages' files, so stages can run in separate calls).
+# The sweep runs 20 rounds (half the paper's 40) so that the pretraining, the sweep and all 22 runs
+# take about 25 minutes of one H200. A later stage needs only the earlier stages' files, so stages
+# (and, with ONLY, groups of runs) can run in separate sessions on the same WORK_DIR.
 # Environment: SHARED_DATA (../shared/data), FEDKSEED, DEVICE (0), PARALLEL (10), SEEDS ("0 1 2"),
-#   ROUNDS (20), PRE_STEPS (1000), STAGES ("data base sweep runs ksweep report"), ONLY (a regular
+#   ROUNDS (40), SWEEP_ROUNDS (20), PRE_STEPS (1000), STAGES ("data base sweep runs ksweep report"), ONLY (a regular
 #   expression: run only the runs whose names match, e.g. ONLY='^base_'), and for a quick try
 #   on a CPU: SMOKE=1 (a 2-layer model, a few steps and rounds, DEVICE=cpu).
 set -euo pipefail
@@ -35,10 +35,10 @@ seeds=${SEEDS:-0 1 2}
 stages=${STAGES:-data base sweep runs ksweep report}
 lrs=${LRS:-1e-6 3e-6 1e-5}
 epss=${EPSS:-5e-4 1e-3}
-rounds=${ROUNDS:-20}
+rounds=${ROUNDS:-40} sweep_rounds=${SWEEP_ROUNDS:-20}
 if [ "${SMOKE:-0}" = 1 ]; then
   layers=2 hidden=64 heads=4 inter=172 pre_steps=${PRE_STEPS:-20} pre_batch=4 smoke=(--local_step 5 --eval_max_samples 8)
-  lrs=${LRS:-1e-5} epss=${EPSS:-1e-3} rounds=${ROUNDS:-2} device=${DEVICE:-cpu}
+  lrs=${LRS:-1e-5} epss=${EPSS:-1e-3} rounds=${ROUNDS:-2} sweep_rounds=${SWEEP_ROUNDS:-2} device=${DEVICE:-cpu}
 else
   layers=8 hidden=512 heads=8 inter=1376 pre_steps=${PRE_STEPS:-1000} pre_batch=32 smoke=()
 fi
@@ -112,7 +112,7 @@ run_all() {
 stage_sweep() {
   local lr eps
   for lr in $lrs; do for eps in $epss; do
-    echo "sweep_lr${lr}_eps${eps} --lr $lr --zo_eps $eps --eval_metric loss --seed 0"
+    echo "sweep_lr${lr}_eps${eps} --lr $lr --zo_eps $eps --rounds $sweep_rounds --eval_metric loss --seed 0"
   done; done | run_all
   local best
   best=$(for f in "$work"/runs/sweep_*/*/final_eval.json; do
