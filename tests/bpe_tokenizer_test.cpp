@@ -5,6 +5,7 @@
 // present); bad tokenizer.json files give one error naming the file.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -147,6 +148,23 @@ std::string load_error(const std::string& dir) {
     return error.what();
   }
   return "";
+}
+
+// Llama-3's tokenizer.json sets ignore_merges: a word that is itself a vocabulary token is
+// that token even where the merges cannot build it (588 of Llama-3's tokens, e.g. " việc").
+TEST(BpeTokenizer, IgnoreMergesKeepsAWordThatIsAToken) {
+  int64_t word_id = 0;
+  const auto add_word = [&](json& spec, bool ignore_merges) {
+    json& vocab = spec["model"]["vocab"];
+    for (const auto& item : vocab.items()) word_id = std::max(word_id, item.value().get<int64_t>() + 1);
+    vocab["Ġqqqq"] = word_id;  // no merge builds it
+    spec["model"]["ignore_merges"] = ignore_merges;
+  };
+  const Tokenizer ignoring = Tokenizer::load(edited_folder("llama3", [&](json& spec) { add_word(spec, true); }));
+  const Tokenizer merging = Tokenizer::load(edited_folder("llama3", [&](json& spec) { add_word(spec, false); }));
+  EXPECT_EQ(ignoring.encode(" qqqq", false), std::vector<int64_t>{word_id});
+  EXPECT_GT(merging.encode(" qqqq", false).size(), 1u);
+  EXPECT_EQ(ignoring.encode(" qqqqq", false), merging.encode(" qqqqq", false));  // not a token: merged as usual
 }
 
 TEST(BpeTokenizer, RejectsOtherModelTypes) {

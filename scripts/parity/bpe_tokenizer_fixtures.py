@@ -8,7 +8,8 @@ to tests/data/bpe/<name>/ with its expected ids in tests/data/bpe/<name>.expecte
 
 Real tokenizers (not committed): for every folder .cache/tokenizers/<name>/ holding a real
 tokenizer.json (and its tokenizer_config.json), tests/data/bpe/real-<name>.expected.json gets
-the ids of the same texts plus the file's sha256, so the test can tell a different file.
+the ids of the same texts plus the file's sha256, so the test can tell a different file
+(tests/data/bpe/README.md names the Hugging Face repository of each).
 `--qwen-tiktoken FILE` first writes .cache/tokenizers/qwen-vocab/: Qwen's real 151,643-token
 byte-level vocabulary (its qwen.tiktoken ranks, merges derived as transformers' TikTokenConverter
 does) in the Qwen2.5/Qwen3 tokenizer.json design (NFC, Qwen2 pattern, their added tokens).
@@ -56,6 +57,8 @@ PROBES = [
     "request.\n\n### Instruction:\nSay hi\n\n### Response:Hi there",
     "https://example.com/path?q=1&r=2#frag", "snake_case camelCase SCREAMING kebab-case", "ß ẞ İ ı ǅ",
     "\u200b\u200d zero width", "tab\tafter", "x" * 300, " " * 40 + "deep", "!!!???...,,,;;;",
+    # Words that are Llama-3 tokens its merges cannot build: they need its ignore_merges.
+    "Việt: việc hợp nhiều; čeština: jeho; Türkçe: lardan, gösterilmektedir",
 ]
 
 WORDS = ("the of and to in is was for on that with as by at from it an be this are or have not but "
