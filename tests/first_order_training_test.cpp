@@ -10,6 +10,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include <torch/cuda.h>
+
+#include "fedkseed/common/random.h"
 #include "fedkseed/model/first_order_training.h"
 #include "fedkseed/model/llama.h"
 #include "test_util.h"
@@ -108,6 +111,31 @@ TEST(PretrainCli, WritesALoadableBaseWhoseHeldOutLossFell) {
     EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
     EXPECT_FALSE(std::filesystem::exists(dir + "/bad/config.json"));
   }
+  std::filesystem::remove_all(dir);
+}
+
+// On a GPU the same seed gives the same weights, bit for bit: sequences of 256 tokens make the
+// fused attention backwards split their keys, whose atomic sums change from run to run.
+TEST(PretrainCuda, SameSeedGivesTheSameWeights) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const std::string dir = test::make_temp_dir("pretrain_cuda");
+  ASSERT_EQ(test::run_fedkseed("init-model --preset tiny --seed 0 --out " + dir + "/random").exit_code, 0);
+  Rng rng(5, "pretrain_cuda/text");
+  std::string records;
+  for (int record = 0; record < 64; ++record) {
+    std::string words;
+    for (int word = 0; word < 400; ++word) words += " w" + std::to_string(rng.next_u64() % 97);
+    records += nlohmann::json{{"instruction", "Say it"}, {"context", ""}, {"response", words}, {"category", "open_qa"}}.dump() + "\n";
+  }
+  test::write_text(dir + "/long.jsonl", records);
+  for (const std::string run : {"a", "b"}) {
+    const auto result = test::run_fedkseed("--quiet pretrain --model " + dir + "/random --out " + dir + "/" + run +
+                                           " --dolly_text " + dir + "/long.jsonl --steps 8 --batch_size 16"
+                                           " --max_length 256 --lr 3e-3 --device 0 --seed 1");
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+  }
+  const auto a = LlamaModel::load(dir + "/a", at::kFloat, at::kCPU), b = LlamaModel::load(dir + "/b", at::kFloat, at::kCPU);
+  EXPECT_TRUE(a.flat_parameters().equal(b.flat_parameters()));
   std::filesystem::remove_all(dir);
 }
 
