@@ -38,9 +38,11 @@ epss=${EPSS:-5e-4 1e-3}
 rounds=${ROUNDS:-40} sweep_rounds=${SWEEP_ROUNDS:-20}
 if [ "${SMOKE:-0}" = 1 ]; then
   layers=2 hidden=64 heads=4 inter=172 pre_steps=${PRE_STEPS:-20} pre_batch=4 smoke=(--local_step 5 --eval_max_samples 8)
+  pre_tasks=3 pre_smoke=(--heldout 0.01)
   lrs=${LRS:-1e-5} epss=${EPSS:-1e-3} rounds=${ROUNDS:-2} sweep_rounds=${SWEEP_ROUNDS:-2} device=${DEVICE:-cpu}
 else
   layers=8 hidden=512 heads=8 inter=1376 pre_steps=${PRE_STEPS:-1000} pre_batch=32 smoke=()
+  pre_tasks=0 pre_smoke=()
 fi
 # Runs share the machine's cores: each gets its share of them.
 threads=$(( $(nproc) / parallel > 0 ? $(nproc) / parallel : 1 ))
@@ -77,8 +79,11 @@ stage_base() {
 JSON
   "$FEDKSEED" init-model --config "$work/base_config.json" --tokenizer "$shared/tokenizers/llama/tokenizer.model" \
     --seed 0 --out "$work/random" --force
+  # A smoke run pretrains on the first few reserved tasks only, and holds out 1 % of them.
+  local tasks=$work/pretrain_tasks.txt
+  if [ "$pre_tasks" -gt 0 ]; then head -n "$pre_tasks" "$tasks" >"$work/pretrain_tasks_smoke.txt"; tasks=$work/pretrain_tasks_smoke.txt; fi
   "$FEDKSEED" pretrain --model "$work/random" --out "$model_dir" --force --data_dir "$data" \
-    --ni_tasks "$work/pretrain_tasks.txt" --ni_tasks_text "$work/pretrain_tasks.txt" --steps "$pre_steps" \
+    --ni_tasks "$tasks" --ni_tasks_text "$tasks" --steps "$pre_steps" "${pre_smoke[@]+"${pre_smoke[@]}"}" \
     --batch_size "$pre_batch" --lr 1e-3 --max_length 256 --seed 0 --device "$device" --log_every 250
 }
 
