@@ -17,7 +17,7 @@
 # 4. runs   the paper's NI flags (common.sh: 40 rounds) with the chosen lr and epsilon, PARALLEL
 #           at once: the base alone (evaluated on each seed's test sample), FedKSeed, FedKSeed-Pro and FedZO for each seed of SEEDS.
 # 5. ksweep K = 256 / 1024 / 16384 for uniform and Pro sampling, seed 0 (K 4096 comes from runs).
-# 6. report report.md / report.csv and figures/ from the runs.
+# 6. report report.md / report.csv and figures/ from the runs, sweep.md from the sweep.
 # The sweep runs 20 rounds (half the paper's 40) so that the pretraining, the sweep and all 22 runs
 # take about 25 minutes of one H200. A later stage needs only the earlier stages' files, so stages
 # (and, with ONLY, groups of runs) can run in separate sessions on the same WORK_DIR.
@@ -162,6 +162,8 @@ stage_ksweep() {
 stage_report() {
   local runs=("$work"/runs/{base_s*,fedkseed_s*,fedkseed_pro_s*,fedzo_s*,sweep_k*}/*)
   "$FEDKSEED" report "${runs[@]}" --markdown "$work/report.md" --csv "$work/report.csv"
+  local sweep=("$work"/runs/sweep_lr*/*)
+  [ -e "${sweep[0]}" ] && "$FEDKSEED" report "${sweep[@]}" --markdown "$work/sweep.md"
   # The base has no rounds to plot.
   local tuned=() run
   for run in "${runs[@]}"; do [[ $run == */runs/base_s*/* ]] || tuned+=("$run"); done
