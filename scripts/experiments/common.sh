@@ -156,3 +156,18 @@ run_stages() {
   done
   log "done in $(($(date +%s) - start)) s"
 }
+
+# Reads "NAME flags..." lines and runs the calling script's one_run on each, PARALLEL at a time,
+# skipping names that do not match the regular expression ONLY; logs go to $work/logs.
+# shellcheck disable=SC2154  # work and parallel are the calling script's
+run_all() {
+  mkdir -p "$work/logs" "$work/runs"
+  local line
+  while IFS= read -r line; do
+    [[ ${line%% *} =~ ${ONLY:-.} ]] || continue
+    while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
+    # shellcheck disable=SC2086
+    one_run $line &
+  done
+  wait
+}

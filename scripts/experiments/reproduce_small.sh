@@ -101,19 +101,6 @@ one_run() {
   fi
 }
 
-# Runs "NAME flags..." lines, PARALLEL at a time.
-run_all() {
-  mkdir -p "$work/logs"
-  local line
-  while IFS= read -r line; do
-    [[ ${line%% *} =~ ${ONLY:-.} ]] || continue
-    while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
-    # shellcheck disable=SC2086
-    one_run $line &
-  done
-  wait
-}
-
 stage_sweep() {
   local lr eps
   for lr in $lrs; do for eps in $epss; do

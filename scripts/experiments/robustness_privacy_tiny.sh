@@ -17,7 +17,8 @@
 # eps 1e-3, batch 4, max length 128, seed 0, the test loss on all 255 test records every round.
 # Extra flags replace these (e.g. --rounds 2). A run whose folder has final_eval.json is kept.
 # Environment: FEDKSEED, PYTHON (.venv/bin/python), PARALLEL (2), ROUNDS (8), DP_CLIP (300),
-#   EPSILONS ("4096 128 8 2 0.5"), STAGES ("base robust privacy report").
+#   EPSILONS ("4096 128 8 2 0.5"), STAGES ("base robust privacy report"), ONLY (a regular expression:
+#   run only the runs whose names match).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mkdir -p "${1:-runs/robustness_privacy_tiny}" && cd "${1:-runs/robustness_privacy_tiny}" && pwd)
@@ -55,18 +56,6 @@ one_run() {
   else
     log "$name: FAILED (see $work/logs/$name.log)"
   fi
-}
-
-# Runs "NAME flags..." lines, PARALLEL at a time.
-run_all() {
-  mkdir -p "$work/logs" "$work/runs"
-  local line
-  while IFS= read -r line; do
-    while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
-    # shellcheck disable=SC2086
-    one_run $line &
-  done
-  wait
 }
 
 aggregators="mean median trimmed_mean norm_bound"
