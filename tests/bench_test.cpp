@@ -43,6 +43,39 @@ TEST(Bench, TinyOnCpuWritesEveryFigure) {
   EXPECT_DOUBLE_EQ(figures.at("replay_k8_s").at("floor").get<double>(), 2 * figures.at("replay_k4_s").at("floor").get<double>());
 }
 
+// Counts the operator `name` among a Chrome trace's events.
+int count_events(const nlohmann::json& trace, const std::string& name) {
+  int count = 0;
+  for (const auto& event : trace.at("traceEvents")) count += event.value("name", "") == name ? 1 : 0;
+  return count;
+}
+
+TEST(Bench, TraceRecordsOneExtraCallOfEachFigure) {
+  const std::string dir = test::make_temp_dir("bench-trace");
+  const auto result = test::run_fedkseed(
+      "bench --preset tiny --device cpu --seq 16 --warmup 0 --repetitions 1 --replay_k 4 --decode_batch 3 "
+      "--decode_prompt 8 --decode_tokens 4 --round_clients 0 --trace " + dir + "/traces");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  // The tiny preset has 2 layers, each with one attention call per forward.
+  const auto forward = nlohmann::json::parse(test::read_text(dir + "/traces/forward.json"));
+  EXPECT_EQ(count_events(forward, "aten::scaled_dot_product_attention"), 2);
+  // Five ZO steps, two forwards each.
+  const auto steps = nlohmann::json::parse(test::read_text(dir + "/traces/zo_steps.json"));
+  EXPECT_EQ(count_events(steps, "aten::scaled_dot_product_attention"), 5 * 2 * 2);
+  // Decoding 4 tokens (the untimed call and the timed one): per call a prefill and 3 steps.
+  for (const char* figure : {"decode_b3", "decode_b1"}) {
+    const auto decode = nlohmann::json::parse(test::read_text(dir + "/traces/" + figure + ".json"));
+    EXPECT_EQ(count_events(decode, "aten::scaled_dot_product_attention"), 2 * 4 * 2) << figure;
+  }
+  EXPECT_TRUE(nlohmann::json::parse(test::read_text(dir + "/traces/pass_two_normals.json")).contains("traceEvents"));
+
+  const std::string file = dir + "/a-file";
+  test::write_text(file, "x");
+  const auto bad = test::run_fedkseed("bench --preset tiny --device cpu --trace " + file);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--trace " + file + ": cannot be created as a directory"), std::string::npos) << bad.err;
+}
+
 TEST(Bench, BadPresetAndSeqExitWith2) {
   auto result = test::run_fedkseed("bench --preset gpt-9 --device cpu");
   EXPECT_EQ(result.exit_code, 2);

@@ -5,6 +5,9 @@
 
 #include <ATen/ATen.h>
 
+#include <tuple>
+#include <vector>
+
 #if FEDKSEED_WITH_CUDA
 #include "fused_cuda.h"
 #endif
@@ -18,12 +21,16 @@ TEST(ModelFusedCuda, RmsNormAndSwigluEqualTheAtenChainsBitForBit) {
   at::manual_seed(0);
   const double eps = 1e-6;
   for (const auto dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
-    for (const std::vector<int64_t>& rows : {std::vector<int64_t>{2, 37}, std::vector<int64_t>{5, 1}}) {
+    // Widths that take 16-byte accesses (320, 96) and ones that cannot (38).
+    for (const auto& [rows, hidden, inner] :
+         {std::tuple{std::vector<int64_t>{2, 37}, int64_t{320}, int64_t{96}},
+          std::tuple{std::vector<int64_t>{5, 1}, int64_t{320}, int64_t{96}},
+          std::tuple{std::vector<int64_t>{3, 7}, int64_t{38}, int64_t{38}}}) {
       const auto options = at::TensorOptions().dtype(dtype).device(at::kCUDA);
       std::vector<int64_t> shape = rows;
-      shape.push_back(320);
+      shape.push_back(hidden);
       const at::Tensor x = (at::randn(shape, options.dtype(at::kFloat)) * 3).to(dtype);
-      const at::Tensor weight = (at::rand({320}, options.dtype(at::kFloat)) + 0.5).to(dtype);
+      const at::Tensor weight = (at::rand({hidden}, options.dtype(at::kFloat)) + 0.5).to(dtype);
       const at::Tensor xf = x.to(at::kFloat);
       const at::Tensor variance = xf.pow(2).mean(-1, true);
       const at::Tensor expected = weight * (xf * at::rsqrt(variance + eps)).to(dtype);
@@ -33,7 +40,7 @@ TEST(ModelFusedCuda, RmsNormAndSwigluEqualTheAtenChainsBitForBit) {
                                               << (fused.to(at::kFloat) - expected.to(at::kFloat)).abs().max();
 
       std::vector<int64_t> wide = rows;
-      wide.push_back(2 * 96);
+      wide.push_back(2 * inner);
       const auto gate_up = (at::randn(wide, options.dtype(at::kFloat)) * 4).to(dtype).chunk(2, -1);
       ASSERT_TRUE(detail::silu_mul_cuda_accepts(gate_up[0], gate_up[1]));
       const at::Tensor product = detail::silu_mul_cuda(gate_up[0], gate_up[1]);
@@ -57,15 +64,17 @@ TEST(ModelFusedCuda, ResidualAddAndRopeEqualTheAtenChainsBitForBit) {
   for (const auto dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
     const auto options = at::TensorOptions().dtype(dtype).device(at::kCUDA);
     // Prefill- and decode-shaped: [batch, tokens], with grouped key/value heads (6 query, 2 kv).
-    for (const auto& [batch, tokens] : std::vector<std::pair<int64_t, int64_t>>{{2, 37}, {5, 1}}) {
-      const at::Tensor x = (at::randn({batch, tokens, 320}, options.dtype(at::kFloat)) * 3).to(dtype);
-      const at::Tensor delta = (at::randn({batch, tokens, 320}, options.dtype(at::kFloat)) * 2).to(dtype);
+    // Shapes that take 16-byte accesses (width 320, head dim 16) and ones that cannot (37, 12).
+    for (const auto& [batch, tokens, width, hd] : std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t>>{
+             {2, 37, 320, 16}, {5, 1, 320, 16}, {3, 5, 37, 12}}) {
+      const at::Tensor x = (at::randn({batch, tokens, width}, options.dtype(at::kFloat)) * 3).to(dtype);
+      const at::Tensor delta = (at::randn({batch, tokens, width}, options.dtype(at::kFloat)) * 2).to(dtype);
       const auto [sum, squares] = detail::add_square_to_float_cuda(x, delta);
       const at::Tensor expected_sum = x + delta;
       EXPECT_TRUE(at::equal(sum, expected_sum)) << dtype << " residual add";
       EXPECT_TRUE(at::equal(squares, expected_sum.to(at::kFloat).pow(2))) << dtype << " squares";
 
-      const int64_t heads = 6, kv = 2, hd = 16;
+      const int64_t heads = 6, kv = 2;
       const at::Tensor qkv = (at::randn({batch, tokens, (heads + 2 * kv) * hd}, options.dtype(at::kFloat)) * 2).to(dtype);
       const at::Tensor positions = at::randint(0, 500, {batch, tokens}, options.dtype(at::kLong));
       const at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * at::rand({hd / 2}, options.dtype(at::kFloat));
@@ -79,7 +88,9 @@ TEST(ModelFusedCuda, ResidualAddAndRopeEqualTheAtenChainsBitForBit) {
       const at::Tensor fused = detail::rope_query_key_cuda(qkv, cos, sin, heads + kv, hd);
       EXPECT_EQ(fused.sizes(), expected.sizes());
       for (int64_t d = 0; d < fused.dim(); ++d) {  // the layout ATen's chain gives (a size-1 dim's stride is moot)
-        if (fused.size(d) > 1) EXPECT_EQ(fused.stride(d), expected.stride(d)) << "dim " << d;
+        if (fused.size(d) > 1) {
+          EXPECT_EQ(fused.stride(d), expected.stride(d)) << "dim " << d;
+        }
       }
       EXPECT_TRUE(at::equal(fused, expected)) << dtype << " rope, max diff "
                                               << (fused.to(at::kFloat) - expected.to(at::kFloat)).abs().max();

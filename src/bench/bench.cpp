@@ -152,6 +152,7 @@ Measured measure_core(LlamaModel& model, const BenchOptions& options) {
   const auto [ids, labels] = bench::random_example(options.seq, model.config().vocab_size, options.seed);
   m.forward_ms = median_ms(device, options.warmup, options.repetitions, [&] { model.graphed_loss(ids, labels); });
   announce("forward_ms", m.forward_ms, "ms");
+  bench::trace_call(options, device, "forward", [&] { model.graphed_loss(ids, labels); });
   m.eager_forward_ms = median_ms(device, 1, std::min(options.repetitions, 5), [&] { model.loss(ids, labels); });
   announce("forward_eager_ms", m.eager_forward_ms, "ms");
 
@@ -161,9 +162,12 @@ Measured measure_core(LlamaModel& model, const BenchOptions& options) {
   m.pass2_ms = median_ms(device, options.warmup, options.repetitions,
                          [&] { params.replay_incremental({{7, 1.0}, {8, -1.0}}, 1e-6, 0.0); });
   announce("pass_two_normals_ms", m.pass2_ms, "ms");
+  bench::trace_call(options, device, "pass_two_normals",
+                    [&] { params.replay_incremental({{7, 1.0}, {8, -1.0}}, 1e-6, 0.0); });
 
   Rng rng(options.seed, "bench step seeds");
-  const int total = options.warmup + 2 * options.repetitions;
+  constexpr int kTracedSteps = 5;
+  const int total = std::max(options.warmup + 2 * options.repetitions, kTracedSteps);
   ZoStepOptions step_options;
   step_options.rng = params.rng();
   ZoDeviceLoop loop(params, step_options, total);
@@ -183,6 +187,10 @@ Measured measure_core(LlamaModel& model, const BenchOptions& options) {
   loop.finish();
   announce("zo_step_pipelined_ms", m.step_pipelined_ms, "ms");
   m.peak_bytes = peak_bytes_and_reset(device, false);
+  bench::trace_call(options, device, "zo_steps", [&] {
+    for (int i = 0; i < kTracedSteps; ++i) step();
+    loop.finish();
+  });
   return m;
 }
 
@@ -209,6 +217,7 @@ BenchReport run_bench(const BenchOptions& options) {
   const c10::ScalarType dtype = resolve_dtype(options.dtype, device, "float16");  // auto: the reference's fp16 on a GPU
   if (!rng_is_philox(parse_rng_kind(options.rng))) throw Error("--rng: bench times philox-icdf or philox");
   const LlamaConfig config = bench_config(options.preset);
+  bench::prepare_trace_dir(options);
   log::info("bench: " + options.preset + " (" + std::to_string(config.parameter_count()) + " weights), " +
             dtype_name(dtype) + " on " + device.str() + ", seq " + std::to_string(options.seq) +
             "; each figure below as it is measured");
@@ -263,6 +272,8 @@ BenchReport run_bench(const BenchOptions& options) {
       f.push_back(rate_figure(batch == 1 ? "decode_b1_tokens_per_s" : "decode_tokens_per_s", "tok/s", d.tokens_per_s,
                               ceiling, "batch / (weights read once per token at copy bandwidth)"));
       announce(f.back().name, d.tokens_per_s, "tok/s");
+      bench::trace_call(options, device, "decode_b" + std::to_string(batch),
+                        [&] { bench::measure_decode(model, options, batch); });
     }
   }
   if (options.round_clients > 0 && options.round_steps > 0) {

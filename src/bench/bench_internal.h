@@ -23,6 +23,12 @@ double median_ms(c10::Device device, int warmup, int repetitions, const std::fun
 // One training example of `tokens` random ids in [3, vocab) labelled on its second half:
 // {ids, labels}, both [1, tokens] int64 on the CPU.
 std::pair<at::Tensor, at::Tensor> random_example(int64_t tokens, int64_t vocab, uint64_t seed);
+// Creates options.trace_dir when set; throws fedkseed::Error naming --trace when it cannot.
+void prepare_trace_dir(const BenchOptions& options);
+// With options.trace_dir set: runs `call` once more under the profiler and writes
+// trace_dir/<figure>.json (bench_trace.cpp); otherwise does nothing.
+void trace_call(const BenchOptions& options, c10::Device device, const std::string& figure,
+                const std::function<void()>& call);
 
 struct DecodeResult {
   double tokens_per_s = 0.0;

@@ -35,7 +35,9 @@ DecodeResult measure_decode(const LlamaModel& model, const BenchOptions& options
     const int64_t length = std::max<int64_t>(1, options.decode_prompt - rng.uniform_int(0, options.decode_prompt / 4 + 1));
     for (int64_t i = 0; i < length; ++i) prompt.push_back(rng.uniform_int(3, model.config().vocab_size));
   }
-  model.generate({prompts.front()}, 2, {}, 0);  // warm-up
+  // The same call untimed first: a new batch shape makes the libraries choose (and cuDNN
+  // compile) their kernels once, which the figure, a steady-state rate, leaves out.
+  model.generate(prompts, options.decode_tokens, {}, 0);
   synchronize(model.device());
   const auto start = std::chrono::steady_clock::now();
   const auto out = model.generate(prompts, options.decode_tokens, {}, 0);

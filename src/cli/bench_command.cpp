@@ -37,6 +37,9 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--round_k", options->round_k, "candidate seeds K")->capture_default_str();
   command->add_option("--round_eval", options->round_eval, "eval examples per round")->capture_default_str();
   command->add_option("--seed", options->seed, "weights and data seed")->capture_default_str();
+  command->add_option("--trace", options->trace_dir,
+                      "write a Chrome trace (every kernel, graph replays included) of one extra call of each "
+                      "figure to DIR/<figure>.json");
   command->callback([options, json_path] {
     if (options->warmup < 0 || options->repetitions < 1) {
       throw Error("--repetitions must be >= 1 and --warmup >= 0");

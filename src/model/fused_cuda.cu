@@ -1,4 +1,5 @@
-// The kernels of fused_cuda.h: grid-stride elementwise loops. Rounding points mirror ATen's:
+// The kernels of fused_cuda.h: elementwise loops and row kernels, 16-byte accesses where the
+// layout allows. Rounding points mirror ATen's:
 // float opmath inside each op, one rounding to the tensor's dtype at the end of each op.
 #include "fused_cuda.h"
 
@@ -12,6 +13,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
+#include <type_traits>
 
 namespace fedkseed::detail {
 namespace {
@@ -23,6 +26,69 @@ int blocks_for(int64_t n) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>((n + kThreads - 1) / kThreads, sms * 32)));
 }
 
+// Row kernels: each row of `width` packs is split into chunks of kThreads, one block per chunk,
+// so a thread finds its row and column with one 32-bit division (64-bit division and modulo
+// per element cost more than the memory traffic of these kernels).
+struct RowColumn {
+  int64_t row;
+  int column;
+};
+
+__device__ RowColumn row_column(int chunks) {
+  const unsigned row = blockIdx.x / static_cast<unsigned>(chunks);
+  const int chunk = static_cast<int>(blockIdx.x - row * static_cast<unsigned>(chunks));
+  return {static_cast<int64_t>(row), chunk * kThreads + static_cast<int>(threadIdx.x)};
+}
+
+int chunks_for(int64_t width) { return static_cast<int>((width + kThreads - 1) / kThreads); }
+
+int row_blocks(int64_t rows, int64_t width, const char* what) {
+  const int64_t blocks = rows * chunks_for(width);
+  TORCH_CHECK(width < (int64_t{1} << 30) && blocks < (int64_t{1} << 31), what, ": too many rows or columns");
+  return static_cast<int>(blocks);
+}
+
+// V consecutive elements moved as one 16-byte access where the layout allows (V = 16 bytes /
+// element size), else one at a time (V = 1): the same arithmetic per element either way.
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Pack {
+  T item[V];
+};
+
+template <int V, typename T>
+__device__ Pack<T, V> load(const T* from) {
+  return *reinterpret_cast<const Pack<T, V>*>(from);
+}
+
+template <int V, typename T>
+__device__ void store(T* to, const Pack<T, V>& value) {
+  *reinterpret_cast<Pack<T, V>*>(to) = value;
+}
+
+// The pack width for element type T when every count is a multiple of it and every pointer
+// 16-byte aligned, else 1.
+template <typename T>
+int pack_width(std::initializer_list<int64_t> counts, std::initializer_list<const void*> pointers) {
+  constexpr int wide = static_cast<int>(16 / sizeof(T));
+  for (const int64_t count : counts) {
+    if (count % wide != 0) return 1;
+  }
+  for (const void* pointer : pointers) {
+    if (reinterpret_cast<std::uintptr_t>(pointer) % 16 != 0) return 1;
+  }
+  return wide;
+}
+
+// Runs launch(std::integral_constant<int, V>{}) for the chosen pack width.
+template <typename T, typename Launch>
+void with_pack_width(int width, const Launch& launch) {
+  if (width == 1) {
+    launch(std::integral_constant<int, 1>{});
+  } else {
+    launch(std::integral_constant<int, static_cast<int>(16 / sizeof(T))>{});
+  }
+}
+
 template <typename T>
 __global__ void square_to_float_kernel(const T* x, float* out, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{blockDim.x} * gridDim.x) {
@@ -31,56 +97,88 @@ __global__ void square_to_float_kernel(const T* x, float* out, int64_t n) {
   }
 }
 
-// ATen's add (float sum, cast to T), then that sum squared in float.
-template <typename T>
-__global__ void add_square_kernel(const T* x, const T* delta, T* sum, float* squares, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{blockDim.x} * gridDim.x) {
-    const T total = static_cast<T>(__fadd_rn(static_cast<float>(x[i]), static_cast<float>(delta[i])));
-    sum[i] = total;
-    const float value = static_cast<float>(total);
-    squares[i] = value * value;
+// ATen's add (float sum, cast to T), then that sum squared in float; V elements per step.
+template <typename T, int V>
+__global__ void add_square_kernel(const T* x, const T* delta, T* sum, float* squares, int64_t packs) {
+  for (int64_t p = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; p < packs; p += int64_t{blockDim.x} * gridDim.x) {
+    const Pack<T, V> a = load<V>(x + p * V), b = load<V>(delta + p * V);
+    Pack<T, V> total;
+    Pack<float, V> square;
+    for (int v = 0; v < V; ++v) {
+      total.item[v] = static_cast<T>(__fadd_rn(static_cast<float>(a.item[v]), static_cast<float>(b.item[v])));
+      const float value = static_cast<float>(total.item[v]);
+      square.item[v] = value * value;
+    }
+    store<V>(sum + p * V, total);
+    store<V>(squares + p * V, square);
   }
 }
 
 // out[b, t, h, d] = x·cos + rotate_half(x)·sin over the first `rotated` heads of qkv, each
 // product and the sum rounded to T (the _rn intrinsics keep fp32 from fusing them into an FMA).
-template <typename T>
-__global__ void rope_kernel(const T* qkv, const T* cos, const T* sin, T* out, int64_t n, int64_t qkv_heads,
-                            int64_t rotated, int64_t head_dim) {
-  const int64_t half = head_dim / 2;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{blockDim.x} * gridDim.x) {
-    const int64_t d = i % head_dim;
-    const int64_t head = (i / head_dim) % rotated;
-    const int64_t row = i / (head_dim * rotated);  // b·tokens + t
-    const T* x = qkv + (row * qkv_heads + head) * head_dim;
-    const float partner = d < half ? -static_cast<float>(x[d + half]) : static_cast<float>(x[d - half]);
-    const int64_t angle = row * head_dim + d;  // cos and sin are [B, 1, T, head_dim]
-    const T direct = static_cast<T>(__fmul_rn(static_cast<float>(x[d]), static_cast<float>(cos[angle])));
-    const T turned = static_cast<T>(__fmul_rn(partner, static_cast<float>(sin[angle])));  // −x is exact in T
-    out[i] = static_cast<T>(__fadd_rn(static_cast<float>(direct), static_cast<float>(turned)));
+// A thread takes V pairs (d, d + head_dim/2), which read each other's inputs.
+template <typename T, int V>
+__global__ void rope_kernel(const T* qkv, const T* cos, const T* sin, T* out, int chunks, int qkv_heads, int rotated,
+                            int head_dim) {
+  const RowColumn at = row_column(chunks);
+  const int half = head_dim / 2, packs_per_head = half / V;
+  if (at.column >= rotated * packs_per_head) return;
+  const int head = at.column / packs_per_head, d = (at.column - head * packs_per_head) * V;
+  const T* x = qkv + (at.row * qkv_heads + head) * head_dim;
+  T* y = out + (at.row * rotated + head) * head_dim;
+  const T* c = cos + at.row * head_dim;  // cos and sin are [B, 1, T, head_dim]
+  const T* s = sin + at.row * head_dim;
+  const Pack<T, V> low = load<V>(x + d), high = load<V>(x + d + half);
+  const Pack<T, V> cos_low = load<V>(c + d), cos_high = load<V>(c + d + half);
+  const Pack<T, V> sin_low = load<V>(s + d), sin_high = load<V>(s + d + half);
+  auto rotate = [](float direct, float partner, T cosine, T sine) {  // −x is exact in T
+    const T a = static_cast<T>(__fmul_rn(direct, static_cast<float>(cosine)));
+    const T b = static_cast<T>(__fmul_rn(partner, static_cast<float>(sine)));
+    return static_cast<T>(__fadd_rn(static_cast<float>(a), static_cast<float>(b)));
+  };
+  Pack<T, V> out_low, out_high;
+  for (int v = 0; v < V; ++v) {
+    const float l = static_cast<float>(low.item[v]), h = static_cast<float>(high.item[v]);
+    out_low.item[v] = rotate(l, -h, cos_low.item[v], sin_low.item[v]);
+    out_high.item[v] = rotate(h, l, cos_high.item[v], sin_high.item[v]);
   }
+  store<V>(y + d, out_low);
+  store<V>(y + d + half, out_high);
 }
 
 // ATen: variance + eps (eps as float), rsqrt, x * that, cast to T, then weight * it in float.
-template <typename T>
+template <typename T, int V>
 __global__ void rms_norm_scale_kernel(const T* x, const float* variance, const T* weight, float eps, T* out,
-                                      int64_t n, int64_t width) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{blockDim.x} * gridDim.x) {
-    const float scale = rsqrtf(variance[i / width] + eps);
-    const T normed = static_cast<T>(static_cast<float>(x[i]) * scale);
-    out[i] = static_cast<T>(static_cast<float>(weight[i % width]) * static_cast<float>(normed));
+                                      int chunks, int width) {
+  const RowColumn at = row_column(chunks);
+  const int column = at.column * V;
+  if (column >= width) return;
+  const int64_t i = at.row * width + column;
+  const float scale = rsqrtf(variance[at.row] + eps);
+  const Pack<T, V> in = load<V>(x + i), w = load<V>(weight + column);
+  Pack<T, V> result;
+  for (int v = 0; v < V; ++v) {
+    const T normed = static_cast<T>(static_cast<float>(in.item[v]) * scale);
+    result.item[v] = static_cast<T>(static_cast<float>(w.item[v]) * static_cast<float>(normed));
   }
+  store<V>(out + i, result);
 }
 
 // ATen's silu (x / (1 + exp(-x)) in float, cast to T), then the product in float, cast to T.
-template <typename T>
-__global__ void silu_mul_kernel(const T* gate, const T* up, int64_t row_stride, T* out, int64_t n, int64_t width) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{blockDim.x} * gridDim.x) {
-    const int64_t at = (i / width) * row_stride + i % width;
-    const float g = static_cast<float>(gate[at]);
-    const T activated = static_cast<T>(g / (1.0f + expf(-g)));
-    out[i] = static_cast<T>(static_cast<float>(activated) * static_cast<float>(up[at]));
+template <typename T, int V>
+__global__ void silu_mul_kernel(const T* gate, const T* up, int64_t row_stride, T* out, int chunks, int width) {
+  const RowColumn at = row_column(chunks);
+  const int column = at.column * V;
+  if (column >= width) return;
+  const int64_t from = at.row * row_stride + column;
+  const Pack<T, V> g = load<V>(gate + from), u = load<V>(up + from);
+  Pack<T, V> result;
+  for (int v = 0; v < V; ++v) {
+    const float value = static_cast<float>(g.item[v]);
+    const T activated = static_cast<T>(value / (1.0f + expf(-value)));
+    result.item[v] = static_cast<T>(static_cast<float>(activated) * static_cast<float>(u.item[v]));
   }
+  store<V>(out + at.row * width + column, result);
 }
 
 // The stride between consecutive rows of a [..., I] view whose rows lie at one stride (size-1
@@ -124,8 +222,13 @@ std::pair<at::Tensor, at::Tensor> add_square_to_float_cuda(const at::Tensor& x, 
   const int64_t n = input.numel();
   if (n == 0) return {sum, squares};
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(), "add_square_to_float_cuda", [&] {
-    add_square_kernel<scalar_t><<<blocks_for(n), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
-        input.data_ptr<scalar_t>(), other.data_ptr<scalar_t>(), sum.data_ptr<scalar_t>(), squares.data_ptr<float>(), n);
+    const int pack = pack_width<scalar_t>({n}, {input.data_ptr(), other.data_ptr(), sum.data_ptr(), squares.data_ptr()});
+    with_pack_width<scalar_t>(pack, [&](auto width) {
+      constexpr int V = decltype(width)::value;
+      add_square_kernel<scalar_t, V><<<blocks_for(n / V), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
+          input.data_ptr<scalar_t>(), other.data_ptr<scalar_t>(), sum.data_ptr<scalar_t>(), squares.data_ptr<float>(),
+          n / V);
+    });
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return {sum, squares};
@@ -143,9 +246,17 @@ at::Tensor rope_query_key_cuda(const at::Tensor& qkv, const at::Tensor& cos, con
   const int64_t n = out.numel();
   if (n > 0) {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, qkv.scalar_type(), "rope_query_key_cuda", [&] {
-      rope_kernel<scalar_t><<<blocks_for(n), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
-          qkv.data_ptr<scalar_t>(), cos.data_ptr<scalar_t>(), sin.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), n,
-          qkv.size(2) / head_dim, rotated, head_dim);
+      const int pack = pack_width<scalar_t>(
+          {head_dim / 2}, {qkv.data_ptr(), cos.data_ptr(), sin.data_ptr(), out.data_ptr()});
+      with_pack_width<scalar_t>(pack, [&](auto width) {
+        constexpr int V = decltype(width)::value;
+        const int64_t packs = rotated * (head_dim / 2) / V;
+        rope_kernel<scalar_t, V><<<row_blocks(batch * tokens, packs, "rope_query_key_cuda"), kThreads, 0,
+                                   at::cuda::getCurrentCUDAStream()>>>(
+            qkv.data_ptr<scalar_t>(), cos.data_ptr<scalar_t>(), sin.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
+            chunks_for(packs), static_cast<int>(qkv.size(2) / head_dim), static_cast<int>(rotated),
+            static_cast<int>(head_dim));
+      });
     });
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   }
@@ -162,9 +273,15 @@ at::Tensor rms_norm_scale_cuda(const at::Tensor& x, const at::Tensor& variance, 
   const int64_t n = input.numel();
   if (n == 0) return out;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(), "rms_norm_scale_cuda", [&] {
-    rms_norm_scale_kernel<scalar_t><<<blocks_for(n), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
-        input.data_ptr<scalar_t>(), var.data_ptr<float>(), w.data_ptr<scalar_t>(), static_cast<float>(eps),
-        out.data_ptr<scalar_t>(), n, input.size(-1));
+    const int64_t width = input.size(-1);
+    const int pack = pack_width<scalar_t>({width}, {input.data_ptr(), w.data_ptr(), out.data_ptr()});
+    with_pack_width<scalar_t>(pack, [&](auto packed) {
+      constexpr int V = decltype(packed)::value;
+      rms_norm_scale_kernel<scalar_t, V><<<row_blocks(n / width, width / V, "rms_norm_scale_cuda"), kThreads, 0,
+                                           at::cuda::getCurrentCUDAStream()>>>(
+          input.data_ptr<scalar_t>(), var.data_ptr<float>(), w.data_ptr<scalar_t>(), static_cast<float>(eps),
+          out.data_ptr<scalar_t>(), chunks_for(width / V), static_cast<int>(width));
+    });
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out;
@@ -181,9 +298,15 @@ at::Tensor silu_mul_cuda(const at::Tensor& gate, const at::Tensor& up) {
   const int64_t n = gate.numel();
   if (n == 0) return out;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gate.scalar_type(), "silu_mul_cuda", [&] {
-    silu_mul_kernel<scalar_t><<<blocks_for(n), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
-        gate.data_ptr<scalar_t>(), up.data_ptr<scalar_t>(), uniform_row_stride(gate), out.data_ptr<scalar_t>(), n,
-        gate.size(-1));
+    const int64_t width = gate.size(-1), row_stride = uniform_row_stride(gate);
+    const int pack = pack_width<scalar_t>({width, row_stride}, {gate.data_ptr(), up.data_ptr(), out.data_ptr()});
+    with_pack_width<scalar_t>(pack, [&](auto packed) {
+      constexpr int V = decltype(packed)::value;
+      silu_mul_kernel<scalar_t, V><<<row_blocks(n / width, width / V, "silu_mul_cuda"), kThreads, 0,
+                                     at::cuda::getCurrentCUDAStream()>>>(
+          gate.data_ptr<scalar_t>(), up.data_ptr<scalar_t>(), row_stride, out.data_ptr<scalar_t>(),
+          chunks_for(width / V), static_cast<int>(width));
+    });
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out;
