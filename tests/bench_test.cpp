@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
 
 #include "test_util.h"
 
@@ -68,6 +70,23 @@ TEST(Bench, TraceRecordsOneExtraCallOfEachFigure) {
     EXPECT_EQ(count_events(decode, "aten::scaled_dot_product_attention"), 2 * 4 * 2) << figure;
   }
   EXPECT_TRUE(nlohmann::json::parse(test::read_text(dir + "/traces/pass_two_normals.json")).contains("traceEvents"));
+
+  // scripts/trace_summary.py tabulates a CPU trace by operator: the forward's 2 attention calls.
+  const auto summary = test::run_command(std::string(FEDKSEED_PYTHON) + " " + FEDKSEED_SOURCE_DIR +
+                                         "/scripts/trace_summary.py " + dir + "/traces/forward.json --top 100");
+  ASSERT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_NE(summary.out.find("CPU operators; span"), std::string::npos) << summary.out;
+  bool attention_listed = false;
+  std::istringstream lines(summary.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string count, total, share, mean, name;
+    if (fields >> count >> total >> share >> mean >> name && name == "aten::scaled_dot_product_attention") {
+      attention_listed = true;
+      EXPECT_EQ(count, "2") << line;
+    }
+  }
+  EXPECT_TRUE(attention_listed) << summary.out;
 
   const std::string file = dir + "/a-file";
   test::write_text(file, "x");
