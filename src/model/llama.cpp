@@ -318,38 +318,40 @@ at::Tensor LlamaModel::attention(const Layer& layer, size_t index, const at::Ten
     v = at::constant_pad_nd(v, {0, pad});
   }
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-#if FEDKSEED_WITH_CUDA
-  if (cache != nullptr && cache->slot.defined() && mask.defined() &&
-      detail::decode_attention_cuda_accepts(q, cache->keys[index], mask)) {
-    at::Tensor out = detail::decode_attention_cuda(q, k, v, cache->keys[index], cache->values[index], mask,
-                                                   cache->slot, scale);
-    if (pad != 0) out = out.narrow(-1, 0, hd);
-    return at::linear(out.reshape({batch, tokens, heads * hd}), layer.o, layer.o_bias);
-  }
-#endif
-  if (cache != nullptr && cache->slot.defined()) {
-    cache->keys[index].index_copy_(2, cache->slot, k);
-    cache->values[index].index_copy_(2, cache->slot, v);
-    k = cache->keys[index];
-    v = cache->values[index];
-  } else if (cache != nullptr) {
-    cache->keys[index].narrow(2, cache->length, tokens).copy_(k);
-    cache->values[index].narrow(2, cache->length, tokens).copy_(v);
-    k = cache->keys[index].narrow(2, 0, cache->length + tokens);
-    v = cache->values[index].narrow(2, 0, cache->length + tokens);
-  }
-  const auto optional_mask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
-  at::Tensor out;
-  if (x.is_cuda()) {  // grouped heads are read in place (enable_gqa) instead of being repeated
-    out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined(), scale,
-                                           kv != heads);
-  } else {
+  // The cache write and the attention library's kernel: [B, heads, T, head dim].
+  auto library_attention = [&] {
+    if (cache != nullptr && cache->slot.defined()) {
+      cache->keys[index].index_copy_(2, cache->slot, k);
+      cache->values[index].index_copy_(2, cache->slot, v);
+      k = cache->keys[index];
+      v = cache->values[index];
+    } else if (cache != nullptr) {
+      cache->keys[index].narrow(2, cache->length, tokens).copy_(k);
+      cache->values[index].narrow(2, cache->length, tokens).copy_(v);
+      k = cache->keys[index].narrow(2, 0, cache->length + tokens);
+      v = cache->values[index].narrow(2, 0, cache->length + tokens);
+    }
+    const auto optional_mask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
+    if (x.is_cuda()) {  // grouped heads are read in place (enable_gqa) instead of being repeated
+      return at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined(), scale,
+                                              kv != heads);
+    }
     if (kv != heads) {  // transformers' repeat_kv
       k = k.repeat_interleave(heads / kv, 1);
       v = v.repeat_interleave(heads / kv, 1);
     }
-    out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined(), scale);
+    return at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, /*is_causal=*/!mask.defined(), scale);
+  };
+  at::Tensor out;
+#if FEDKSEED_WITH_CUDA
+  // A decoding step on CUDA: one kernel writes the cache and attends ([B, 1, heads, head dim]).
+  if (cache != nullptr && cache->slot.defined() && mask.defined() &&
+      detail::decode_attention_cuda_accepts(q, cache->keys[index], mask)) {
+    out = detail::decode_attention_cuda(q, k, v, cache->keys[index], cache->values[index], mask, cache->slot, scale)
+              .transpose(1, 2);
   }
+#endif
+  if (!out.defined()) out = library_attention();
   if (pad != 0) out = out.narrow(-1, 0, hd);
   return at::linear(out.transpose(1, 2).reshape({batch, tokens, heads * hd}), layer.o, layer.o_bias);
 }
