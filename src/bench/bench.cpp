@@ -36,6 +36,11 @@ void synchronize(c10::Device device) {
   if (!device.is_cpu()) at::accelerator::synchronizeDevice(device.index());
 }
 
+double median(std::vector<double> values) {
+  std::nth_element(values.begin(), values.begin() + values.size() / 2, values.end());
+  return values[values.size() / 2];
+}
+
 double median_ms(c10::Device device, int warmup, int repetitions, const std::function<void()>& fn) {
   for (int i = 0; i < warmup; ++i) fn();
   synchronize(device);
@@ -46,8 +51,7 @@ double median_ms(c10::Device device, int warmup, int repetitions, const std::fun
     synchronize(device);
     times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
+  return median(std::move(times));
 }
 
 void announce(const std::string& name, double value, const std::string& unit) {
@@ -188,8 +192,7 @@ Measured measure_core(LlamaModel& model, const BenchOptions& options) {
     for (int i = 0; i < 1 + options.warmup; ++i) fused_pass();  // the first has nothing to fuse
     fused_ms.clear();
     for (int i = 0; i < options.repetitions; ++i) fused_pass();
-    std::nth_element(fused_ms.begin(), fused_ms.begin() + fused_ms.size() / 2, fused_ms.end());
-    m.pass2_ms = fused_ms[fused_ms.size() / 2];
+    m.pass2_ms = bench::median(fused_ms);
     announce("pass_two_normals_ms", m.pass2_ms, "ms");
     bench::trace_call(options, device, "pass_two_normals", fused_pass);
     passes.finish();

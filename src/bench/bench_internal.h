@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "fedkseed/bench/bench.h"
 #include "fedkseed/model/llama.h"
@@ -18,6 +19,8 @@ namespace fedkseed::bench {
 void synchronize(c10::Device device);
 // One console line for a figure as soon as it is measured (a large model takes minutes in all).
 void announce(const std::string& name, double value, const std::string& unit);
+// The median of non-empty `values` (the upper middle one for an even count).
+double median(std::vector<double> values);
 // Median milliseconds of `repetitions` calls of fn, each synchronised, after `warmup` calls.
 double median_ms(c10::Device device, int warmup, int repetitions, const std::function<void()>& fn);
 // One training example of `tokens` random ids in [3, vocab) labelled on its second half:
