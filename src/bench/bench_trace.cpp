@@ -1,4 +1,4 @@
-// `fedkseed bench --trace DIR`: one extra, untimed call of a figure recorded by LibTorch's
+// `fedkseed bench --trace DIR`: a figure's work done once more, untimed, recorded by LibTorch's
 // Kineto profiler (CPU operators and, on a GPU, every kernel with its own start and end, those
 // replayed from CUDA graphs included) as a Chrome trace, DIR/<figure>.json, that Perfetto or
 // chrome://tracing opens and scripts/trace_summary.py tabulates. Kernel times there are the

@@ -38,8 +38,8 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--round_eval", options->round_eval, "eval examples per round")->capture_default_str();
   command->add_option("--seed", options->seed, "weights and data seed")->capture_default_str();
   command->add_option("--trace", options->trace_dir,
-                      "write a Chrome trace (every kernel, graph replays included) of one extra call of each "
-                      "figure to DIR/<figure>.json")
+                      "write a Chrome trace (every kernel, graph replays included) of each figure's work done once "
+                      "more to DIR/<figure>.json")
       ->option_text("DIR");
   command->callback([options, json_path] {
     if (options->warmup < 0 || options->repetitions < 1) {

@@ -22,7 +22,7 @@ struct BenchOptions {
   int64_t decode_batch = 64, decode_prompt = 128, decode_tokens = 128;
   int64_t round_clients = 10, round_steps = 200, round_k = 4096, round_eval = 100;
   uint64_t seed = 0;
-  std::string trace_dir;                       // non-empty: a Chrome trace of one extra call per figure
+  std::string trace_dir;                       // non-empty: a Chrome trace of each figure's work done once more
 };
 
 // One figure: `value` in `unit`; `floor` the best it could be on this device and how that was
