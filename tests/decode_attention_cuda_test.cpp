@@ -1,7 +1,7 @@
 // decode_attention_cuda (src/model/decode_attention_cuda.h) against attention computed in fp64
 // on the CPU from the same inputs: masked slots (holes included), grouped heads, head dims that
 // are not multiples of 32, strided query views, slots split over several blocks and not; and the
-// cache write against index_copy_.
+// cache write against index_copy_; the split launches' counters, shared by all launches, back at zero.
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
@@ -21,6 +21,7 @@ TEST(DecodeAttentionCuda, MatchesFp64AttentionAndWritesTheSlot) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   at::manual_seed(0);
   const int64_t batch = 3;
+  at::Tensor tickets;  // shared by every launch, as by a model's layers and steps
   // (heads, kv heads, head dim, slots, slot)
   for (const auto& [heads, kv, dim, slots, slot] :
        {std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>{4, 4, 64, 48, 47}, {8, 2, 104, 70, 17},
@@ -53,15 +54,19 @@ TEST(DecodeAttentionCuda, MatchesFp64AttentionAndWritesTheSlot) {
       const at::Tensor expected = at::matmul(at::softmax(masked, -1), v64).transpose(1, 2);  // [B, 1, H, D]
 
       const at::Tensor out = detail::decode_attention_cuda(q, k, v, keys, values, mask, slot_tensor,
-                                                           1.0 / std::sqrt(static_cast<double>(dim)));
+                                                           1.0 / std::sqrt(static_cast<double>(dim)), tickets);
       ASSERT_EQ(out.sizes(), expected.sizes());
       EXPECT_TRUE(out.is_contiguous());
       const double error = (out.to(at::kCPU, at::kDouble) - expected).abs().max().item<double>();
       EXPECT_LE(error, tolerance) << dtype << " heads " << heads << "/" << kv << " dim " << dim;
       EXPECT_TRUE(at::equal(keys, expected_keys)) << dtype << " key cache";
       EXPECT_TRUE(at::equal(values, expected_values)) << dtype << " value cache";
+      if (tickets.defined()) {
+        EXPECT_EQ(tickets.count_nonzero().item<int64_t>(), 0) << "tickets left for the next launch";
+      }
     }
   }
+  EXPECT_TRUE(tickets.defined()) << "no case split the slots over blocks";
 #else
   GTEST_SKIP() << "built without CUDA";
 #endif

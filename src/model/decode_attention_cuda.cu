@@ -185,7 +185,8 @@ bool decode_attention_cuda_accepts(const at::Tensor& query, const at::Tensor& ke
 
 at::Tensor decode_attention_cuda(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
                                  const at::Tensor& key_cache, const at::Tensor& value_cache,
-                                 const at::Tensor& key_mask, const at::Tensor& slot, double scale) {
+                                 const at::Tensor& key_mask, const at::Tensor& slot, double scale,
+                                 at::Tensor& tickets) {
   TORCH_CHECK(decode_attention_cuda_accepts(query, key_cache, key_mask) && key.dim() == 4 && value.dim() == 4 &&
                   query.stride(3) == 1 && key.stride(3) == 1 && value.stride(3) == 1 &&
                   key_cache.is_contiguous() && value_cache.is_contiguous() &&
@@ -205,10 +206,12 @@ at::Tensor decode_attention_cuda(const at::Tensor& query, const at::Tensor& key,
   const int splits = static_cast<int>(std::max<int64_t>(
       1, std::min((slots + kMinSlotsPerBlock - 1) / kMinSlotsPerBlock, (2 * sms + head_count - 1) / head_count)));
   Workspace workspace{nullptr, nullptr, nullptr, nullptr};
-  at::Tensor partials, tickets;
+  at::Tensor partials;
   if (splits > 1) {
     partials = at::empty({head_count * splits * (head_dim + 2)}, query.options().dtype(at::kFloat));
-    tickets = at::zeros({head_count}, query.options().dtype(at::kInt));
+    if (!tickets.defined() || tickets.numel() < head_count || tickets.device() != query.device()) {
+      tickets = at::zeros({head_count}, query.options().dtype(at::kInt));
+    }
     float* base = partials.data_ptr<float>();
     workspace = {base, base + head_count * splits, base + 2 * head_count * splits,
                  reinterpret_cast<unsigned*>(tickets.data_ptr<int>())};

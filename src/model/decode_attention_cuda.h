@@ -15,10 +15,14 @@ namespace fedkseed::detail {
 // heads / kv heads. query [B, H, 1, D], key and value [B, KV, 1, D] (any strides with a
 // contiguous last dimension), caches [B, KV, S, D] contiguous, key_mask [B, S] bool, slot an
 // int64 tensor of one element on the device. Scores, softmax and sums in fp32; returns
-// [B, 1, H, D] contiguous in the query's dtype.
+// [B, 1, H, D] contiguous in the query's dtype. `tickets` holds the counters of a launch that
+// splits the slots over blocks; every launch leaves them at zero, so one tensor serves all
+// layers and steps: pass the same (initially undefined) tensor each time and it is allocated
+// once, outside any graph capture after the first call.
 at::Tensor decode_attention_cuda(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
                                  const at::Tensor& key_cache, const at::Tensor& value_cache,
-                                 const at::Tensor& key_mask, const at::Tensor& slot, double scale);
+                                 const at::Tensor& key_mask, const at::Tensor& slot, double scale,
+                                 at::Tensor& tickets);
 
 // Whether decode_attention_cuda takes these operands (head dims up to 256, one query token).
 bool decode_attention_cuda_accepts(const at::Tensor& query, const at::Tensor& key_cache, const at::Tensor& key_mask);

@@ -28,6 +28,7 @@
 #if FEDKSEED_WITH_CUDA
 #include "decode_attention_cuda.h"
 #include "fused_cuda.h"
+#include "gemv_cuda.h"
 #endif
 
 namespace fedkseed {
@@ -109,6 +110,15 @@ at::Tensor rope_query_key(const at::Tensor& qkv, const at::Tensor& cos, const at
 }
 
 // The SwiGLU product silu(gate) * up (one kernel on CUDA).
+// x · weightᵀ (+ bias). One row on a GPU (decoding one sequence) goes to our GEMV, which
+// streams the weights faster than cuBLAS's single-row kernels; everything else to at::linear.
+at::Tensor project(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {}) {
+#if FEDKSEED_WITH_CUDA
+  if (!bias.defined() && detail::gemv_cuda_accepts(x, weight)) return detail::gemv_cuda(x, weight);
+#endif
+  return at::linear(x, weight, bias);
+}
+
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) {
 #if FEDKSEED_WITH_CUDA
   if (fused_cuda_applies(gate, up) && detail::silu_mul_cuda_accepts(gate, up)) return detail::silu_mul_cuda(gate, up);
@@ -294,7 +304,7 @@ at::Tensor LlamaModel::attention(const Layer& layer, size_t index, const at::Ten
                                  const at::Tensor& sin, const at::Tensor& mask, KvCache* cache) const {
   const int64_t batch = x.size(0), tokens = x.size(1), hd = config_.head_dim;
   const int64_t heads = config_.num_attention_heads, kv = config_.num_key_value_heads;
-  const at::Tensor qkv = at::linear(x, layer.qkv, layer.qkv_bias);
+  const at::Tensor qkv = project(x, layer.qkv, layer.qkv_bias);
   auto split = [&](int64_t begin, int64_t count) {
     return qkv.narrow(-1, begin * hd, count * hd).view({batch, tokens, count, hd}).transpose(1, 2);
   };
@@ -347,13 +357,14 @@ at::Tensor LlamaModel::attention(const Layer& layer, size_t index, const at::Ten
   // A decoding step on CUDA: one kernel writes the cache and attends ([B, 1, heads, head dim]).
   if (cache != nullptr && cache->slot.defined() && mask.defined() &&
       detail::decode_attention_cuda_accepts(q, cache->keys[index], mask)) {
-    out = detail::decode_attention_cuda(q, k, v, cache->keys[index], cache->values[index], mask, cache->slot, scale)
+    out = detail::decode_attention_cuda(q, k, v, cache->keys[index], cache->values[index], mask, cache->slot, scale,
+                                        cache->attention_tickets)
               .transpose(1, 2);
   }
 #endif
   if (!out.defined()) out = library_attention();
   if (pad != 0) out = out.narrow(-1, 0, hd);
-  return at::linear(out.transpose(1, 2).reshape({batch, tokens, heads * hd}), layer.o, layer.o_bias);
+  return project(out.transpose(1, 2).reshape({batch, tokens, heads * hd}), layer.o, layer.o_bias);
 }
 
 at::Tensor LlamaModel::hidden_states(const at::Tensor& input_ids, const at::Tensor& positions,
@@ -370,9 +381,9 @@ at::Tensor LlamaModel::hidden_states(const at::Tensor& input_ids, const at::Tens
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& layer = layers_[i];
     std::tie(x, normed) = add_rms_norm(x, attention(layer, i, normed, cos, sin, attention_mask, cache), layer.post_norm, eps);
-    const auto gate_up = at::linear(normed, layer.gate_up).chunk(2, -1);
+    const auto gate_up = project(normed, layer.gate_up).chunk(2, -1);
     const at::Tensor& next_norm = i + 1 < layers_.size() ? layers_[i + 1].input_norm : norm_;
-    std::tie(x, normed) = add_rms_norm(x, at::linear(swiglu(gate_up[0], gate_up[1]), layer.down), next_norm, eps);
+    std::tie(x, normed) = add_rms_norm(x, project(swiglu(gate_up[0], gate_up[1]), layer.down), next_norm, eps);
   }
   if (cache != nullptr) cache->length += input_ids.size(1);
   return normed;
@@ -401,6 +412,9 @@ int64_t LlamaModel::attention_head_dim() const {
 at::Tensor LlamaModel::lm_head(const at::Tensor& hidden) const {
   const int64_t vocab = lm_head_.size(0);
   const bool needs_grad = at::GradMode::is_enabled() && (hidden.requires_grad() || lm_head_.requires_grad());
+#if FEDKSEED_WITH_CUDA
+  if (detail::gemv_cuda_accepts(hidden, lm_head_)) return detail::gemv_cuda(hidden, lm_head_).to(at::kFloat);
+#endif
   if (!hidden.is_cuda() || vocab % 8 == 0 || needs_grad) return at::linear(hidden, lm_head_).to(at::kFloat);
   // With a vocabulary like 32,005, cuBLAS runs lm_head with its unaligned kernels, 5x slower
   // than aligned ones (190 µs instead of ~35 on dj-1.3b): multiply the first multiple-of-8 rows

@@ -154,8 +154,11 @@ void combine_cpu_typed(T* out, const T* src, int64_t n, float alpha, uint64_t na
       for (int64_t j = 0; j < terms.count; ++j) {
         generator.block(terms.seeds[j], name_hash, g0, count, z);
         const float coeff = terms.coeffs[j];
-        for (int64_t k = 0; k < per_group * count; ++k) {
-          acc[k] = philox::add(acc[k], philox::mul(coeff, z[k]));
+        // The first term's product is the sum so far (not 0 + product): the kernels skip that add.
+        if (j == 0) {
+          for (int64_t k = 0; k < per_group * count; ++k) acc[k] = philox::mul(coeff, z[k]);
+        } else {
+          for (int64_t k = 0; k < per_group * count; ++k) acc[k] = philox::add(acc[k], philox::mul(coeff, z[k]));
         }
       }
       const int64_t e0 = per_group * g0;

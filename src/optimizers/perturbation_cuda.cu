@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "fedkseed/optimizers/philox.h"
 
@@ -20,9 +21,13 @@ namespace fedkseed::detail {
 namespace {
 
 constexpr int kThreads = 256;
-// Caps registers at 64 per thread so that at least 1024 threads per SM keep enough loads in
-// flight for a memory-bound pass (unbounded, ptxas took 99 for the Box–Muller half kernels).
-constexpr int kMinBlocksPerSm = 4;
+// Register caps by the blocks that must fit on an SM. A pass (a few terms, bound by memory)
+// keeps 3 blocks of 256 threads with their loads in flight (80 registers); a replay (many
+// terms, bound by the generator) does best with 128 registers and 2 blocks. Measured on an
+// H200: 2 blocks for passes made the fused two-normal pass 7 % slower, 3 for replays made them
+// 3 % slower.
+constexpr int kPassBlocksPerSm = 3;
+constexpr int kReplayBlocksPerSm = 2;
 
 __device__ __align__(16) const float kDeviceIcdfTable[2 * FEDKSEED_ICDF_SEGMENTS] = FEDKSEED_ICDF_TABLE_VALUES;
 
@@ -63,19 +68,36 @@ __device__ __forceinline__ const float* block_table() {
   }
 }
 
-// Calls fn(seed, coeff) for every term in order. The inline terms are walked by an unrolled
-// loop: indexing the kernel-parameter arrays dynamically would copy them to local memory.
+// The walkers of a combine's terms: each calls fn(seed, coeff, first) for every term in order,
+// `first` marking the term that opens the sum. Inline terms go by an unrolled loop (indexing the
+// kernel-parameter arrays at run time would copy them to local memory); the first stored term is
+// peeled. Either way `first` is a compile-time constant where the sums are computed.
+template <typename Fn>
+__device__ __forceinline__ void for_each_inline_term(const ZoTerms& terms, Fn&& fn) {
+#pragma unroll
+  for (int j = 0; j < ZoTerms::kInline; ++j) {
+    if (j < terms.count) fn(terms.inline_seeds[j], terms.inline_coeffs[j], j == 0);
+  }
+}
+template <typename Fn>
+__device__ __forceinline__ void for_each_stored_term(const ZoTerms& terms, Fn&& fn) {
+  const auto* seeds = reinterpret_cast<const unsigned long long*>(terms.seeds);
+  fn(__ldg(seeds), __ldg(terms.coeffs), true);
+  for (int64_t j = 1; j < terms.count; ++j) fn(__ldg(seeds + j), __ldg(terms.coeffs + j), false);
+}
 template <typename Fn>
 __device__ __forceinline__ void for_each_term(const ZoTerms& terms, Fn&& fn) {
   if (terms.count <= ZoTerms::kInline) {
-#pragma unroll
-    for (int j = 0; j < ZoTerms::kInline; ++j) {
-      if (j < terms.count) fn(terms.inline_seeds[j], terms.inline_coeffs[j]);
-    }
+    for_each_inline_term(terms, fn);
   } else {
-    const auto* seeds = reinterpret_cast<const unsigned long long*>(terms.seeds);
-    for (int64_t j = 0; j < terms.count; ++j) fn(__ldg(seeds + j), __ldg(terms.coeffs + j));
+    for_each_stored_term(terms, fn);
   }
+}
+
+// acc = coeff·z when the term opens the sum, else acc + coeff·z (the CPU twin's order).
+__device__ __forceinline__ float accumulate(float acc, float coeff, float z, bool first) {
+  const float product = philox::mul(coeff, z);
+  return first ? product : philox::add(acc, product);
 }
 
 template <typename T, int kVec>
@@ -84,64 +106,108 @@ struct alignas(16) Pack {
 };
 
 // A unit: the elements one thread owns at a time, whole 16-byte packs and whole Philox groups.
+// Parameters are read and written once per pass, so loads and stores bypass the caches' reuse
+// (streaming hints).
 template <typename T, typename Gen>
 struct Unit {
   static constexpr int kVec = 16 / sizeof(T);
   static constexpr int kElements = kVec > Gen::kPerGroup ? kVec : Gen::kPerGroup;
+  static constexpr int kGroups = kElements / Gen::kPerGroup;
   static constexpr int kPacks = kElements / kVec;
   using Data = Pack<T, kVec>[kPacks];
+  using Sums = float[kElements];
 
   __device__ __forceinline__ static void load(const T* src, int64_t unit, Data& data) {
-    const auto* packs = reinterpret_cast<const Pack<T, kVec>*>(src) + unit * kPacks;
+    const auto* packs = reinterpret_cast<const uint4*>(src) + unit * kPacks;
 #pragma unroll
-    for (int p = 0; p < kPacks; ++p) data[p] = packs[p];
+    for (int p = 0; p < kPacks; ++p) {
+      const uint4 bits = __ldcs(packs + p);
+      static_assert(sizeof(bits) == sizeof(data[p]), "a pack is 16 bytes");
+      memcpy(&data[p], &bits, sizeof bits);
+    }
   }
 
-  // out[unit] = alpha·data + Σ terms, the unit's first element being element `first` of the tensor.
-  template <typename Each>
-  __device__ __forceinline__ static void combine_store(T* out, int64_t unit, const Data& data, uint64_t first,
-                                                       float alpha, uint64_t name_hash, const float* table,
-                                                       Each&& each) {
-    float acc[kElements];
-#pragma unroll
-    for (int k = 0; k < kElements; ++k) acc[k] = 0.0f;
-    each([&](uint64_t seed, float coeff) {
-#pragma unroll
-      for (int q = 0; q < kElements / Gen::kPerGroup; ++q) {
-        float z[Gen::kPerGroup];
-        Gen::draw(seed, name_hash, first / Gen::kPerGroup + q, table, z);
-#pragma unroll
-        for (int l = 0; l < Gen::kPerGroup; ++l) {
-          acc[q * Gen::kPerGroup + l] = philox::add(acc[q * Gen::kPerGroup + l], philox::mul(coeff, z[l]));
-        }
-      }
-    });
-    auto* packs = reinterpret_cast<Pack<T, kVec>*>(out) + unit * kPacks;
+  // out[unit] = alpha·data + sums.
+  __device__ __forceinline__ static void store(T* out, int64_t unit, const Data& data, float alpha,
+                                               const Sums& sums) {
+    auto* packs = reinterpret_cast<uint4*>(out) + unit * kPacks;
 #pragma unroll
     for (int p = 0; p < kPacks; ++p) {
       Pack<T, kVec> result;
 #pragma unroll
       for (int k = 0; k < kVec; ++k) {
         result.values[k] = static_cast<T>(
-            philox::add(philox::mul(alpha, static_cast<float>(data[p].values[k])), acc[p * kVec + k]));
+            philox::add(philox::mul(alpha, static_cast<float>(data[p].values[k])), sums[p * kVec + k]));
       }
-      packs[p] = result;
+      uint4 bits;
+      memcpy(&bits, &result, sizeof bits);
+      __stcs(packs + p, bits);
     }
   }
 };
+
+// The fp32 sums of kUnits units of one thread, one term at a time: each term's seed (and the
+// Philox key schedule derived from it) is read once for all of the thread's units.
+template <typename T, typename Gen, int kUnits>
+struct UnitSums {
+  using U = Unit<T, Gen>;
+  typename U::Sums values[kUnits] = {};
+
+  // first_element[k]: the tensor index of unit k's first element.
+  __device__ __forceinline__ void add(uint64_t seed, float coeff, bool first, const uint64_t (&first_element)[kUnits],
+                                      uint64_t name_hash, const float* table) {
+#pragma unroll
+    for (int k = 0; k < kUnits; ++k) {
+#pragma unroll
+      for (int q = 0; q < U::kGroups; ++q) {
+        float z[Gen::kPerGroup];
+        Gen::draw(seed, name_hash, first_element[k] / Gen::kPerGroup + q, table, z);
+#pragma unroll
+        for (int l = 0; l < Gen::kPerGroup; ++l) {
+          float& acc = values[k][q * Gen::kPerGroup + l];
+          acc = accumulate(acc, coeff, z[l], first);
+        }
+      }
+    }
+  }
+};
+
+// kUnits units of one thread, unit k being units[k]: out = alpha·src + Σ terms. With kPrefetch
+// (a pass of a few terms, bound by memory) the loads are issued before any normal is drawn, so
+// a thread keeps all of its bytes in flight; without it (a replay of many terms, bound by the
+// generator) a unit is loaded only once its sums are done, which leaves registers to the sums.
+template <bool kPrefetch, typename T, typename Gen, int kUnits, typename Each>
+__device__ __forceinline__ void combine_units(T* out, const T* src, const int64_t (&units)[kUnits], uint64_t base,
+                                              float alpha, uint64_t name_hash, const float* table, Each&& each) {
+  using U = Unit<T, Gen>;
+  typename U::Data data[kPrefetch ? kUnits : 1];
+  uint64_t first_element[kUnits];
+#pragma unroll
+  for (int k = 0; k < kUnits; ++k) {
+    if constexpr (kPrefetch) U::load(src, units[k], data[k]);
+    first_element[k] = base + static_cast<uint64_t>(units[k]) * U::kElements;
+  }
+  UnitSums<T, Gen, kUnits> sums;
+  each([&](uint64_t seed, float coeff, bool first) { sums.add(seed, coeff, first, first_element, name_hash, table); });
+#pragma unroll
+  for (int k = 0; k < kUnits; ++k) {
+    if constexpr (!kPrefetch) U::load(src, units[k], data[0]);
+    U::store(out, units[k], data[kPrefetch ? k : 0], alpha, sums.values[k]);
+  }
+}
 
 // One element e outside whole units: its whole Philox group is drawn and one lane kept.
 template <typename T, typename Gen, typename Each>
 __device__ __forceinline__ void combine_element(T* out, const T* src, int64_t i, uint64_t e, float alpha,
                                                 uint64_t name_hash, const float* table, Each&& each) {
   float acc = 0.0f;
-  each([&](uint64_t seed, float coeff) {
+  each([&](uint64_t seed, float coeff, bool first) {
     float z[Gen::kPerGroup];
     Gen::draw(seed, name_hash, e / Gen::kPerGroup, table, z);
     float lane = 0.0f;
 #pragma unroll
     for (int l = 0; l < Gen::kPerGroup; ++l) lane = l == static_cast<int>(e % Gen::kPerGroup) ? z[l] : lane;
-    acc = philox::add(acc, philox::mul(coeff, lane));
+    acc = accumulate(acc, coeff, lane, first);
   });
   out[i] = static_cast<T>(philox::add(philox::mul(alpha, static_cast<float>(src[i])), acc));
 }
@@ -149,7 +215,7 @@ __device__ __forceinline__ void combine_element(T* out, const T* src, int64_t i,
 // Threads first cover whole units (grid-stride), then the elements past the last unit one by
 // one; unit_count is 0 when a pointer is misaligned.
 template <typename T, typename Gen>
-__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+__global__ void __launch_bounds__(kThreads, kPassBlocksPerSm)
     zo_combine_kernel(T* out, const T* src, int64_t n, int64_t unit_count, float alpha, uint64_t name_hash,
                       ZoTerms terms) {
   using U = Unit<T, Gen>;
@@ -158,18 +224,17 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   for (int64_t u = first; u < unit_count; u += stride) {
-    typename U::Data data;
-    U::load(src, u, data);
-    U::combine_store(out, u, data, static_cast<uint64_t>(u) * U::kElements, alpha, name_hash, table, each);
+    const int64_t units[1] = {u};
+    combine_units<true, T, Gen>(out, src, units, 0, alpha, name_hash, table, each);
   }
   for (int64_t i = unit_count * U::kElements + first; i < n; i += stride) {
     combine_element<T, Gen>(out, src, i, static_cast<uint64_t>(i), alpha, name_hash, table, each);
   }
 }
 
-// One chunk of a one-launch pass. A whole aligned chunk loads all of a thread's units before
-// combining any (more bytes in flight); other chunks go unit by unit, then element by element.
-template <typename T, typename Gen, typename Each>
+// One chunk of a one-launch pass. A whole aligned chunk gives each thread kUnitsPerThread
+// units at once; other chunks go unit by unit, then element by element.
+template <bool kPrefetch, typename T, typename Gen, typename Each>
 __device__ __forceinline__ void flat_chunk(const ZoChunk& chunk, float alpha, const float* table, Each&& each) {
   using U = Unit<T, Gen>;
   constexpr int kUnitsPerThread = ZoChunk::kElements / U::kElements / kThreads;
@@ -178,47 +243,67 @@ __device__ __forceinline__ void flat_chunk(const ZoChunk& chunk, float alpha, co
   const int units = chunk.address % 16 == 0 ? chunk.count / U::kElements : 0;
   const auto first = static_cast<uint64_t>(chunk.begin);
   if (units == kUnitsPerThread * kThreads) {
-    typename U::Data loaded[kUnitsPerThread];
+    int64_t mine[kUnitsPerThread];
 #pragma unroll
-    for (int k = 0; k < kUnitsPerThread; ++k) U::load(data, threadIdx.x + k * kThreads, loaded[k]);
-#pragma unroll
-    for (int k = 0; k < kUnitsPerThread; ++k) {
-      const int u = threadIdx.x + k * kThreads;
-      U::combine_store(data, u, loaded[k], first + static_cast<uint64_t>(u) * U::kElements, alpha,
-                       chunk.name_hash, table, each);
-    }
+    for (int k = 0; k < kUnitsPerThread; ++k) mine[k] = threadIdx.x + k * kThreads;
+    combine_units<kPrefetch, T, Gen>(data, data, mine, first, alpha, chunk.name_hash, table, each);
     return;
   }
   for (int u = threadIdx.x; u < units; u += kThreads) {
-    typename U::Data loaded;
-    U::load(data, u, loaded);
-    U::combine_store(data, u, loaded, first + static_cast<uint64_t>(u) * U::kElements, alpha, chunk.name_hash,
-                     table, each);
+    const int64_t mine[1] = {u};
+    combine_units<kPrefetch, T, Gen>(data, data, mine, first, alpha, chunk.name_hash, table, each);
   }
   for (int i = units * U::kElements + static_cast<int>(threadIdx.x); i < chunk.count; i += kThreads) {
     combine_element<T, Gen>(data, data, i, first + i, alpha, chunk.name_hash, table, each);
   }
 }
 
-// Fixed terms per class. The class picks a branch, not an index: indexing the kernel-parameter
-// arrays at run time would copy them to local memory.
-template <typename T, typename Gen>
-__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
-    zo_flat_kernel(const ZoChunk* chunks, int64_t chunk_count, ZoFlatTerms terms) {
-  const float* table = block_table<Gen>();
-  for (int64_t c = blockIdx.x; c < chunk_count; c += gridDim.x) {
-    const ZoChunk chunk = chunks[c];
-    if (chunk.decays != 0) {
-      flat_chunk<T, Gen>(chunk, terms.alpha[1], table, [&](auto&& fn) { for_each_term(terms.terms[1], fn); });
-    } else {
-      flat_chunk<T, Gen>(chunk, terms.alpha[0], table, [&](auto&& fn) { for_each_term(terms.terms[0], fn); });
-    }
+// Calls fn(chunk) for the block's chunks (grid-stride), reading each chunk's descriptor while
+// the one before it is combined, so that a block does not wait on a descriptor between chunks.
+template <typename Fn>
+__device__ __forceinline__ void for_each_block_chunk(const ZoChunk* chunks, int64_t chunk_count, Fn&& fn) {
+  int64_t c = blockIdx.x;
+  if (c >= chunk_count) return;
+  ZoChunk next = chunks[c];
+  for (; c < chunk_count; c += gridDim.x) {
+    const ZoChunk chunk = next;
+    if (c + gridDim.x < chunk_count) next = chunks[c + gridDim.x];
+    fn(chunk);
   }
 }
 
-// Scalars from the previous step's losses on the device; block 0 records g and applied.
+// One class's chunk: a few inline terms (a pass) or many stored ones (a replay).
+template <typename T, typename Gen, bool kStored>
+__device__ __forceinline__ void flat_class_chunk(const ZoChunk& chunk, float alpha, const ZoTerms& terms,
+                                                 const float* table) {
+  if constexpr (kStored) {
+    flat_chunk<false, T, Gen>(chunk, alpha, table, [&](auto&& fn) { for_each_stored_term(terms, fn); });
+  } else {
+    flat_chunk<true, T, Gen>(chunk, alpha, table, [&](auto&& fn) { for_each_inline_term(terms, fn); });
+  }
+}
+
+// Fixed terms per class, both classes inline or both stored (kStored). The class picks a
+// branch, not an index: indexing the kernel-parameter arrays at run time would copy them to
+// local memory.
+template <typename T, typename Gen, bool kStored>
+__global__ void __launch_bounds__(kThreads, kStored ? kReplayBlocksPerSm : kPassBlocksPerSm)
+    zo_flat_kernel(const ZoChunk* chunks, int64_t chunk_count, ZoFlatTerms terms) {
+  const float* table = block_table<Gen>();
+  for_each_block_chunk(chunks, chunk_count, [&](const ZoChunk& chunk) {
+    if (chunk.decays != 0) {
+      flat_class_chunk<T, Gen, kStored>(chunk, terms.alpha[1], terms.terms[1], table);
+    } else {
+      flat_class_chunk<T, Gen, kStored>(chunk, terms.alpha[0], terms.terms[0], table);
+    }
+  });
+}
+
+// Scalars from the previous step's losses on the device; block 0 records g and applied. The
+// usual pass (restore + update of step t−1 and the +ε of step t) has its own branch so that its
+// two terms' order is known at compile time.
 template <typename T, typename Gen>
-__global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
+__global__ void __launch_bounds__(kThreads, kPassBlocksPerSm)
     zo_flat_step_kernel(const ZoChunk* chunks, int64_t chunk_count, ZoStepTerms step) {
   const float* table = block_table<Gen>();
   const bool has_previous = step.loss_plus != nullptr;
@@ -230,15 +315,21 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
       *step.applied_out = scalars.applied ? 1.0f : 0.0f;
     }
   }
-  for (int64_t c = blockIdx.x; c < chunk_count; c += gridDim.x) {
-    const ZoChunk chunk = chunks[c];
+  for_each_block_chunk(chunks, chunk_count, [&](const ZoChunk& chunk) {
     const float alpha = chunk.decays != 0 ? scalars.alpha[1] : scalars.alpha[0];
     const float coeff = chunk.decays != 0 ? scalars.coeff[1] : scalars.coeff[0];
-    flat_chunk<T, Gen>(chunk, alpha, table, [&](auto&& fn) {
-      if (has_previous) fn(step.previous_seed, coeff);
-      if (step.has_next) fn(step.next_seed, step.next_coeff);
-    });
-  }
+    if (has_previous && step.has_next) {
+      flat_chunk<true, T, Gen>(chunk, alpha, table, [&](auto&& fn) {
+        fn(step.previous_seed, coeff, true);
+        fn(step.next_seed, step.next_coeff, false);
+      });
+    } else {
+      flat_chunk<true, T, Gen>(chunk, alpha, table, [&](auto&& fn) {
+        if (has_previous) fn(step.previous_seed, coeff, true);
+        if (step.has_next) fn(step.next_seed, step.next_coeff, !has_previous);
+      });
+    }
+  });
 }
 
 // Blocks that fit on the device at once (at most `work`): persistent blocks load the table once.
@@ -259,8 +350,16 @@ template <typename Gen>
 struct FlatKernels {
   template <typename T>
   static void launch(const ZoChunk* table, int64_t chunk_count, const ZoFlatTerms& terms, cudaStream_t stream) {
-    zo_flat_kernel<T, Gen><<<resident_blocks<zo_flat_kernel<T, Gen>>(chunk_count), kThreads, 0, stream>>>(
-        table, chunk_count, terms);
+    const bool stored = terms.terms[0].count > ZoTerms::kInline;
+    TORCH_CHECK(stored == (terms.terms[1].count > ZoTerms::kInline),
+                "zo_flat_cuda: one class's terms inline, the other's stored");
+    if (stored) {
+      zo_flat_kernel<T, Gen, true><<<resident_blocks<zo_flat_kernel<T, Gen, true>>(chunk_count), kThreads, 0, stream>>>(
+          table, chunk_count, terms);
+    } else {
+      zo_flat_kernel<T, Gen, false><<<resident_blocks<zo_flat_kernel<T, Gen, false>>(chunk_count), kThreads, 0,
+                                      stream>>>(table, chunk_count, terms);
+    }
   }
   template <typename T>
   static void launch(const ZoChunk* table, int64_t chunk_count, const ZoStepTerms& terms, cudaStream_t stream) {

@@ -111,6 +111,7 @@ class LlamaModel {
     std::vector<at::Tensor> keys, values;
     int64_t length = 0;
     at::Tensor slot;
+    at::Tensor attention_tickets;  // the CUDA decoding kernel's counters, reused by every layer and step
   };
 
   struct LossGraphs;  // loss_graph.cpp

@@ -1,7 +1,8 @@
 // Internal: the one operation behind every philox perturbation, its CUDA launchers (one tensor,
 // or a whole parameter list as a table of chunks) and the ZO step's scalars computed where the
 // losses live. out = alpha·src + Σ_j coeff_j·z(seed_j, name_hash, i), accumulated in fp32 in term
-// order and rounded once to out's dtype. Included by optimizers/*.cpp (no CUDA headers) and the .cu.
+// order from the first term's product (0 without terms) and rounded once to out's dtype.
+// Included by optimizers/*.cpp (no CUDA headers) and the .cu.
 #pragma once
 
 #include <ATen/core/Tensor.h>

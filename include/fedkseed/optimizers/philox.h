@@ -76,14 +76,23 @@ FEDKSEED_HD float bits_float(uint32_t bits) {
 }
 
 // One Philox4x32 round on the counter (x, y, z, w) with key (key0, key1).
+// On the device the halves come from __umulhi and a 32-bit multiply: a 64-bit product there
+// makes nvcc add a zero high word after every wide multiply.
 FEDKSEED_HD void philox_round(uint32_t& x, uint32_t& y, uint32_t& z, uint32_t& w, uint32_t key0,
                               uint32_t key1) {
+#if defined(__CUDA_ARCH__)
+  const uint32_t hi0 = __umulhi(0xD2511F53u, x), lo0 = 0xD2511F53u * x;
+  const uint32_t hi1 = __umulhi(0xCD9E8D57u, z), lo1 = 0xCD9E8D57u * z;
+#else
   const uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * x;
   const uint64_t p1 = static_cast<uint64_t>(0xCD9E8D57u) * z;
-  x = static_cast<uint32_t>(p1 >> 32) ^ y ^ key0;
-  y = static_cast<uint32_t>(p1);
-  z = static_cast<uint32_t>(p0 >> 32) ^ w ^ key1;
-  w = static_cast<uint32_t>(p0);
+  const auto hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
+  const auto hi1 = static_cast<uint32_t>(p1 >> 32), lo1 = static_cast<uint32_t>(p1);
+#endif
+  x = hi1 ^ y ^ key0;
+  y = lo1;
+  z = hi0 ^ w ^ key1;
+  w = lo0;
 }
 // The key schedule: the Weyl increments added to the key after each round.
 constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
