@@ -13,7 +13,6 @@
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -107,15 +106,15 @@ at::Tensor gemv_cuda(const at::Tensor& x, const at::Tensor& weight) {
   while (warps_per_row < kWarps && static_cast<int64_t>(rows) * warps_per_row < 32 * sms) warps_per_row *= 2;
   const int rows_per_block = kWarps / warps_per_row;
   const unsigned blocks = static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block);
-  auto launch = [&](auto kernel, auto type_tag) {
+  auto launch = [&](auto type_tag) {
     using T = decltype(type_tag);
-    kernel<<<blocks, kWarps * 32, 0, at::cuda::getCurrentCUDAStream()>>>(
+    gemv_kernel<T><<<blocks, kWarps * 32, 0, at::cuda::getCurrentCUDAStream()>>>(
         x.const_data_ptr<T>(), weight.const_data_ptr<T>(), y.data_ptr<T>(), rows, pieces, warps_per_row);
   };
   if (x.scalar_type() == at::kHalf) {
-    launch(gemv_kernel<c10::Half>, c10::Half{});
+    launch(c10::Half{});
   } else {
-    launch(gemv_kernel<c10::BFloat16>, c10::BFloat16{});
+    launch(c10::BFloat16{});
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return y;

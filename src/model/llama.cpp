@@ -109,7 +109,6 @@ at::Tensor rope_query_key(const at::Tensor& qkv, const at::Tensor& cos, const at
   return query_key * cos + rotate_half(query_key) * sin;
 }
 
-// The SwiGLU product silu(gate) * up (one kernel on CUDA).
 // x · weightᵀ (+ bias). One row on a GPU (decoding one sequence) goes to our GEMV, which
 // streams the weights faster than cuBLAS's single-row kernels; everything else to at::linear.
 at::Tensor project(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {}) {
@@ -119,6 +118,7 @@ at::Tensor project(const at::Tensor& x, const at::Tensor& weight, const at::Tens
   return at::linear(x, weight, bias);
 }
 
+// The SwiGLU product silu(gate) * up (one kernel on CUDA).
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) {
 #if FEDKSEED_WITH_CUDA
   if (fused_cuda_applies(gate, up) && detail::silu_mul_cuda_accepts(gate, up)) return detail::silu_mul_cuda(gate, up);
