@@ -28,7 +28,7 @@ TEST(Bench, TinyOnCpuWritesEveryFigure) {
   for (const char* name :
        {"zo_step_ms", "zo_step_pipelined_ms", "forward_ms", "weight_gemms_ms", "pass_ms", "pass_GBps",
         "pass_two_normals_ms", "peak_memory_GB", "replay_k4_s", "replay_k8_s", "normals_per_s",
-        "decode_tokens_per_s", "decode_b1_tokens_per_s", "round_s", "round_replay_s", "rounds60_min"}) {
+        "decode_tokens_per_s", "decode_b1_tokens_per_s", "round_s", "round_replay_s", "round_first_s", "rounds60_min"}) {
     ASSERT_TRUE(figures.contains(name)) << name;
     const auto& f = figures.at(name);
     for (const char* key : {"value", "unit", "floor", "ratio", "floor_basis", "extrapolated"}) {
@@ -43,6 +43,10 @@ TEST(Bench, TinyOnCpuWritesEveryFigure) {
   EXPECT_FALSE(figures.at("replay_k4_s").at("extrapolated").get<bool>());
   EXPECT_FALSE(figures.at("replay_k8_s").at("extrapolated").get<bool>());
   EXPECT_DOUBLE_EQ(figures.at("replay_k8_s").at("floor").get<double>(), 2 * figures.at("replay_k4_s").at("floor").get<double>());
+  // 60 rounds: the first round, then 59 steady ones.
+  EXPECT_NEAR(figures.at("rounds60_min").at("value").get<double>(),
+              (figures.at("round_first_s").at("value").get<double>() + 59 * figures.at("round_s").at("value").get<double>()) / 60,
+              1e-9);
 }
 
 // Counts the operator `name` among a Chrome trace's events.

@@ -49,9 +49,10 @@ struct RoundResult {
   double mean_tokens = 0.0;    // average example length
   double eval_loss = 0.0;      // mean eval loss (read once, at the end)
 };
-// One round: each client copies the global weights, runs round_steps ZO steps on Dolly-shaped
-// examples (ZoDeviceLoop + graphed_loss), then the server replays the touched seeds' summed g
-// and evaluates round_eval examples.
-RoundResult measure_round(LlamaModel& model, const BenchOptions& options);
+// Round `round` (0, 1, ...; each draws its own examples): each client copies the global weights,
+// runs round_steps ZO steps on Dolly-shaped examples (ZoDeviceLoop + graphed_loss), then the
+// server replays the touched seeds' summed g and evaluates round_eval examples. The first round
+// of a process also captures a CUDA graph per new example shape; later rounds mostly replay them.
+RoundResult measure_round(LlamaModel& model, const BenchOptions& options, int round);
 
 }  // namespace fedkseed::bench

@@ -50,9 +50,9 @@ DecodeResult measure_decode(const LlamaModel& model, const BenchOptions& options
   return result;
 }
 
-RoundResult measure_round(LlamaModel& model, const BenchOptions& options) {
+RoundResult measure_round(LlamaModel& model, const BenchOptions& options, int round) {
   const int64_t vocab = model.config().vocab_size;
-  Rng rng(options.seed, "bench round");
+  Rng rng(options.seed, "bench round " + std::to_string(round));
   std::vector<uint64_t> candidates;
   for (int64_t j = 0; j < options.round_k; ++j) {
     candidates.push_back(static_cast<uint64_t>(rng.uniform_int(1, kSeedEnd)));
