@@ -189,32 +189,28 @@ FEDKSEED_HD Float4 normals4(uint64_t seed, uint64_t name_hash, uint64_t group) {
 
 // philox-icdf's normal of 16 random bits u: bits 4..15 a segment (bit 15 its sign), bits 0..3
 // a point in it, z = start + step·point (normal_table.h); z(u ^ 0x8000) = −z(u) exactly and
-// |z| <= 4.33. `table` holds the (start, step) pairs interleaved; on the device it should be a
-// shared-memory copy. A step has at most 20 significant bits, so step·point is exact and the
-// device's fused multiply-add rounds exactly as the host's multiply then add.
+// |z| <= 4.33. `table` holds the (start, step) pairs interleaved. A step has at most 20
+// significant bits, so step·point is exact and a fused multiply-add rounds exactly as this
+// multiply then add (the CUDA kernels draw with one, from their own shared-memory layout of the
+// table's first half and the sign bit).
 FEDKSEED_HD float icdf_normal(uint32_t u, const float* table) {
   const uint32_t segment = u >> 4;
-  const auto point = static_cast<float>(u & 15u);
-#if defined(__CUDA_ARCH__)
-  const float2 line = reinterpret_cast<const float2*>(table)[segment];
-  return __fmaf_rn(line.y, point, line.x);
-#else
-  return add(table[2 * segment], mul(table[2 * segment + 1], point));
-#endif
+  return add(table[2 * segment], mul(table[2 * segment + 1], static_cast<float>(u & 15u)));
 }
 
 // Eight standard normals z(seed, name_hash, 8·group + lane), lane 0..7: lane 2k from the low
 // half of Philox word k, lane 2k+1 from its high half (same counter layout as normals4).
-FEDKSEED_HD void icdf_normals8(uint64_t seed, uint64_t name_hash, uint64_t group,
-                               const float* table, float* z) {
+// normal(u) is icdf_normal or a lookup of the same values from another layout of the table.
+template <typename Normal>
+FEDKSEED_HD void icdf_normals8(uint64_t seed, uint64_t name_hash, uint64_t group, Normal&& normal, float* z) {
   const Uint4 bits = philox_words(seed, name_hash, group);
   const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
 #if defined(__CUDA_ARCH__)
 #pragma unroll
 #endif
   for (int k = 0; k < 4; ++k) {
-    z[2 * k] = icdf_normal(words[k] & 0xFFFFu, table);
-    z[2 * k + 1] = icdf_normal(words[k] >> 16, table);
+    z[2 * k] = normal(words[k] & 0xFFFFu);
+    z[2 * k + 1] = normal(words[k] >> 16);
   }
 }
 
