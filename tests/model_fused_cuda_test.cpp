@@ -57,6 +57,45 @@ TEST(ModelFusedCuda, RmsNormAndSwigluEqualTheAtenChainsBitForBit) {
 #endif
 }
 
+TEST(ModelFusedCuda, OneKernelRmsNormEqualsTheAtenChainBitForBit) {
+#if FEDKSEED_WITH_CUDA
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(2);
+  const double eps = 1e-5;
+  for (const auto dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
+    const auto options = at::TensorOptions().dtype(dtype).device(at::kCUDA);
+    // Training-shaped rows of the presets' widths (dj-1.3b, open-llama-3b, llama-7b/13b/33b),
+    // rows that do not fill a block of 16, the widest row one warp sums, and short rows.
+    for (const auto& [rows, width] : std::vector<std::pair<int64_t, int64_t>>{
+             {256, 2048}, {256, 3200}, {64, 4096}, {48, 5120}, {17, 6656}, {74, 320}, {16, 8160}, {3, 128}, {1, 200}}) {
+      const at::Tensor x = (at::randn({rows, width}, options.dtype(at::kFloat)) * 3).to(dtype);
+      const at::Tensor delta = (at::randn({rows, width}, options.dtype(at::kFloat)) * 2).to(dtype);
+      const at::Tensor weight = (at::rand({width}, options.dtype(at::kFloat)) + 0.5).to(dtype);
+      ASSERT_TRUE(detail::rms_norm_rows_cuda_accepts(x, weight)) << rows << " x " << width;
+      auto aten_norm = [&](const at::Tensor& input) {
+        const at::Tensor xf = input.to(at::kFloat);
+        return weight * (xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps)).to(dtype);
+      };
+      const at::Tensor expected = aten_norm(x), fused = detail::rms_norm_rows_cuda(x, weight, eps);
+      EXPECT_TRUE(at::equal(fused, expected)) << dtype << " " << rows << " x " << width << ", max diff "
+                                              << (fused.to(at::kFloat) - expected.to(at::kFloat)).abs().max();
+      const auto [sum, normed] = detail::add_rms_norm_rows_cuda(x, delta, weight, eps);
+      const at::Tensor expected_sum = x + delta;
+      EXPECT_TRUE(at::equal(sum, expected_sum)) << dtype << " residual add";
+      EXPECT_TRUE(at::equal(normed, aten_norm(expected_sum))) << dtype << " " << rows << " x " << width;
+    }
+    // ATen sums these rows in another order (several warps per row, or a row split across
+    // warps): the fused kernel refuses them.
+    for (const auto& [rows, width] : std::vector<std::pair<int64_t, int64_t>>{{5, 320}, {16, 8192}, {4, 100}}) {
+      const at::Tensor x = at::zeros({rows, width}, options);
+      EXPECT_FALSE(detail::rms_norm_rows_cuda_accepts(x, at::ones({width}, options))) << rows << " x " << width;
+    }
+  }
+#else
+  GTEST_SKIP() << "a CPU-only build has no fused CUDA kernels";
+#endif
+}
+
 TEST(ModelFusedCuda, ResidualAddAndRopeEqualTheAtenChainsBitForBit) {
 #if FEDKSEED_WITH_CUDA
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
@@ -94,6 +133,14 @@ TEST(ModelFusedCuda, ResidualAddAndRopeEqualTheAtenChainsBitForBit) {
       }
       EXPECT_TRUE(at::equal(fused, expected)) << dtype << " rope, max diff "
                                               << (fused.to(at::kFloat) - expected.to(at::kFloat)).abs().max();
+
+      // The attention inputs: the rotated heads, then the value heads, each zero-padded by 6.
+      const at::Tensor values = qkv.narrow(-1, (heads + kv) * hd, kv * hd).view({batch, tokens, kv, hd}).transpose(1, 2);
+      const at::Tensor padded = at::constant_pad_nd(at::cat({expected, values}, 1), {0, 6});
+      const at::Tensor inputs = detail::attention_inputs_cuda(qkv, cos, sin, heads + kv, kv, hd, hd + 6);
+      EXPECT_EQ(inputs.sizes(), padded.sizes());
+      EXPECT_EQ(inputs.stride(-1), 1);
+      EXPECT_TRUE(at::equal(inputs, padded)) << dtype << " attention inputs";
     }
   }
 #else

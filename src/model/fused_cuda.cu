@@ -115,20 +115,27 @@ __global__ void add_square_kernel(const T* x, const T* delta, T* sum, float* squ
 }
 
 // out[b, t, h, d] = x·cos + rotate_half(x)·sin over the first `rotated` heads of qkv, each
-// product and the sum rounded to T (the _rn intrinsics keep fp32 from fusing them into an FMA).
-// A thread takes V pairs (d, d + head_dim/2), which read each other's inputs.
+// product and the sum rounded to T (the _rn intrinsics keep fp32 from fusing them into an FMA);
+// the next `copied` heads as they are. A thread takes V pairs (d, d + head_dim/2), which read
+// each other's inputs; the head's threads zero out's columns past head_dim (rows out_head_dim wide).
 template <typename T, int V>
 __global__ void rope_kernel(const T* qkv, const T* cos, const T* sin, T* out, int chunks, int qkv_heads, int rotated,
-                            int head_dim) {
+                            int copied, int head_dim, int out_head_dim) {
   const RowColumn at = row_column(chunks);
   const int half = head_dim / 2, packs_per_head = half / V;
-  if (at.column >= rotated * packs_per_head) return;
-  const int head = at.column / packs_per_head, d = (at.column - head * packs_per_head) * V;
+  if (at.column >= (rotated + copied) * packs_per_head) return;
+  const int head = at.column / packs_per_head, pack = at.column - head * packs_per_head, d = pack * V;
   const T* x = qkv + (at.row * qkv_heads + head) * head_dim;
-  T* y = out + (at.row * rotated + head) * head_dim;
+  T* y = out + (at.row * (rotated + copied) + head) * out_head_dim;
+  for (int column = head_dim + pack; column < out_head_dim; column += packs_per_head) y[column] = static_cast<T>(0.0f);
+  const Pack<T, V> low = load<V>(x + d), high = load<V>(x + d + half);
+  if (head >= rotated) {
+    store<V>(y + d, low);
+    store<V>(y + d + half, high);
+    return;
+  }
   const T* c = cos + at.row * head_dim;  // cos and sin are [B, 1, T, head_dim]
   const T* s = sin + at.row * head_dim;
-  const Pack<T, V> low = load<V>(x + d), high = load<V>(x + d + half);
   const Pack<T, V> cos_low = load<V>(c + d), cos_high = load<V>(c + d + half);
   const Pack<T, V> sin_low = load<V>(s + d), sin_high = load<V>(s + d + half);
   auto rotate = [](float direct, float partner, T cosine, T sine) {  // −x is exact in T
@@ -162,6 +169,85 @@ __global__ void rms_norm_scale_kernel(const T* x, const float* variance, const T
     result.item[v] = static_cast<T>(static_cast<float>(w.item[v]) * static_cast<float>(normed));
   }
   store<V>(out + i, result);
+}
+
+// A whole RMSNorm (after the residual add when kAdd), one warp per row. The row's sum of
+// squares follows ATen's order for a float mean over a contiguous last dimension of at least
+// 128 elements, with one warp per output (Reduce.cuh: vectorised input, lane l keeps four
+// accumulators over the 4-element vectors l, l + 32, ..., adds them in order, then a shuffle
+// tree with offsets 16, 8, 4, 2, 1), times ATen's factor; then rms_norm_scale_kernel's
+// arithmetic. The row is read in batches of kBatch vectors per lane so that the loads of a
+// batch are in flight together; the second pass rereads it (from L1 or L2).
+constexpr int kRowWarps = 4;
+template <typename T, bool kAdd>
+__global__ void __launch_bounds__(32 * kRowWarps) rms_norm_rows_kernel(const T* x, const T* delta, T* sum,
+                                                                       const T* weight, T* out, int64_t rows,
+                                                                       int width, float factor, float eps) {
+  constexpr int kBatch = 8;
+  using Vec = Pack<T, 4>;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowWarps + threadIdx.x / 32;
+  if (row >= rows) return;
+  const int lane = static_cast<int>(threadIdx.x % 32), vectors = width / 4;
+  const Vec* in = reinterpret_cast<const Vec*>(x + row * width);
+  const Vec* other = reinterpret_cast<const Vec*>(delta + row * width);
+  Vec* total = reinterpret_cast<Vec*>(sum + row * width);
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int first = lane; first < vectors; first += 32 * kBatch) {
+    Vec a[kBatch], b[kBatch];
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const int t = first + 32 * j;
+      if (t < vectors) {
+        a[j] = in[t];
+        if constexpr (kAdd) b[j] = other[t];
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const int t = first + 32 * j;
+      if (t >= vectors) break;
+      if constexpr (kAdd) {
+        for (int i = 0; i < 4; ++i) {
+          a[j].item[i] = static_cast<T>(__fadd_rn(static_cast<float>(a[j].item[i]), static_cast<float>(b[j].item[i])));
+        }
+        total[t] = a[j];
+      }
+      for (int i = 0; i < 4; ++i) {
+        const float value = static_cast<float>(a[j].item[i]);
+        acc[i] = __fadd_rn(acc[i], __fmul_rn(value, value));
+      }
+    }
+  }
+  float square_sum = __fadd_rn(__fadd_rn(__fadd_rn(acc[0], acc[1]), acc[2]), acc[3]);
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    square_sum = __fadd_rn(square_sum, __shfl_down_sync(0xFFFFFFFFu, square_sum, offset));
+  }
+  square_sum = __shfl_sync(0xFFFFFFFFu, square_sum, 0);
+  const float scale = rsqrtf(__fadd_rn(__fmul_rn(square_sum, factor), eps));
+  const Vec* normed_in = kAdd ? total : in;
+  const Vec* w = reinterpret_cast<const Vec*>(weight);
+  Vec* result = reinterpret_cast<Vec*>(out + row * width);
+  for (int first = lane; first < vectors; first += 32 * kBatch) {
+    Vec a[kBatch], scaled[kBatch];
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const int t = first + 32 * j;
+      if (t < vectors) {
+        a[j] = normed_in[t];
+        scaled[j] = w[t];
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const int t = first + 32 * j;
+      if (t >= vectors) break;
+      for (int i = 0; i < 4; ++i) {
+        const T normed = static_cast<T>(static_cast<float>(a[j].item[i]) * scale);
+        scaled[j].item[i] = static_cast<T>(static_cast<float>(scaled[j].item[i]) * static_cast<float>(normed));
+      }
+      result[t] = scaled[j];
+    }
+  }
 }
 
 // ATen's silu (x / (1 + exp(-x)) in float, cast to T), then the product in float, cast to T.
@@ -236,26 +322,32 @@ std::pair<at::Tensor, at::Tensor> add_square_to_float_cuda(const at::Tensor& x, 
 
 at::Tensor rope_query_key_cuda(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
                                int64_t rotated, int64_t head_dim) {
+  return attention_inputs_cuda(qkv, cos, sin, rotated, 0, head_dim, head_dim);
+}
+
+at::Tensor attention_inputs_cuda(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                                 int64_t rotated, int64_t copied, int64_t head_dim, int64_t padded_head_dim) {
   TORCH_CHECK(qkv.dim() == 3 && qkv.is_contiguous() && cos.is_contiguous() && sin.is_contiguous() &&
                   cos.scalar_type() == qkv.scalar_type() && sin.scalar_type() == qkv.scalar_type() &&
-                  head_dim % 2 == 0 && qkv.size(2) % head_dim == 0 && rotated <= qkv.size(2) / head_dim &&
+                  head_dim % 2 == 0 && padded_head_dim >= head_dim && qkv.size(2) % head_dim == 0 &&
+                  rotated + copied <= qkv.size(2) / head_dim &&
                   cos.numel() == qkv.size(0) * qkv.size(1) * head_dim && sin.numel() == cos.numel(),
-              "rope_query_key_cuda: mismatched operands");
-  const int64_t batch = qkv.size(0), tokens = qkv.size(1);
-  at::Tensor out = at::empty({batch, tokens, rotated, head_dim}, qkv.options());
+              "attention_inputs_cuda: mismatched operands");
+  const int64_t batch = qkv.size(0), tokens = qkv.size(1), heads = rotated + copied;
+  at::Tensor out = at::empty({batch, tokens, heads, padded_head_dim}, qkv.options());
   const int64_t n = out.numel();
   if (n > 0) {
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, qkv.scalar_type(), "rope_query_key_cuda", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, qkv.scalar_type(), "attention_inputs_cuda", [&] {
       const int pack = pack_width<scalar_t>(
-          {head_dim / 2}, {qkv.data_ptr(), cos.data_ptr(), sin.data_ptr(), out.data_ptr()});
+          {head_dim / 2, padded_head_dim}, {qkv.data_ptr(), cos.data_ptr(), sin.data_ptr(), out.data_ptr()});
       with_pack_width<scalar_t>(pack, [&](auto width) {
         constexpr int V = decltype(width)::value;
-        const int64_t packs = rotated * (head_dim / 2) / V;
-        rope_kernel<scalar_t, V><<<row_blocks(batch * tokens, packs, "rope_query_key_cuda"), kThreads, 0,
+        const int64_t packs = heads * (head_dim / 2) / V;
+        rope_kernel<scalar_t, V><<<row_blocks(batch * tokens, packs, "attention_inputs_cuda"), kThreads, 0,
                                    at::cuda::getCurrentCUDAStream()>>>(
             qkv.data_ptr<scalar_t>(), cos.data_ptr<scalar_t>(), sin.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
             chunks_for(packs), static_cast<int>(qkv.size(2) / head_dim), static_cast<int>(rotated),
-            static_cast<int>(head_dim));
+            static_cast<int>(copied), static_cast<int>(head_dim), static_cast<int>(padded_head_dim));
       });
     });
     C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -285,6 +377,61 @@ at::Tensor rms_norm_scale_cuda(const at::Tensor& x, const at::Tensor& variance, 
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out;
+}
+
+bool rms_norm_rows_cuda_accepts(const at::Tensor& x, const at::Tensor& weight) {
+  const at::ScalarType type = x.scalar_type();
+  const auto aligned = [&](const at::Tensor& t) {
+    return reinterpret_cast<std::uintptr_t>(t.data_ptr()) % (4 * t.element_size()) == 0;
+  };
+  if (!x.is_cuda() || !x.is_contiguous() || x.dim() == 0 ||
+      (type != at::kFloat && type != at::kHalf && type != at::kBFloat16) || !weight.is_contiguous() ||
+      weight.scalar_type() != type || weight.numel() != x.size(-1) || !aligned(x) || !aligned(weight)) {
+    return false;
+  }
+  const int64_t width = x.size(-1), rows = width > 0 ? x.numel() / width : 0;
+  // ATen's reduction takes one warp per output, without splitting a row across warps, when
+  // the row is at least 128 wide, 4-element vectors tile it, each lane has fewer than 256
+  // values, and a block holds 16 rows (or a row is under 256 wide); otherwise its order differs.
+  return width % 4 == 0 && width >= 128 && (width + 31) / 32 < 256 && (rows >= 16 || width < 256) &&
+         rows * width < (int64_t{1} << 31);
+}
+
+namespace {
+
+template <bool kAdd>
+void launch_rms_norm_rows(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& sum,
+                          const at::Tensor& weight, const at::Tensor& out, double eps) {
+  const int64_t width = x.size(-1), rows = x.numel() / width;
+  // ATen's mean factor: float(outputs) / numel, the element count converted to float.
+  const float factor = static_cast<float>(rows) / static_cast<float>(rows * width);
+  const auto blocks = static_cast<unsigned>((rows + kRowWarps - 1) / kRowWarps);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "rms_norm_rows_cuda", [&] {
+    rms_norm_rows_kernel<scalar_t, kAdd><<<blocks, 32 * kRowWarps, 0, at::cuda::getCurrentCUDAStream()>>>(
+        x.data_ptr<scalar_t>(), kAdd ? delta.data_ptr<scalar_t>() : nullptr, kAdd ? sum.data_ptr<scalar_t>() : nullptr,
+        weight.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), rows, static_cast<int>(width), factor,
+        static_cast<float>(eps));
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+}  // namespace
+
+at::Tensor rms_norm_rows_cuda(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  TORCH_CHECK(rms_norm_rows_cuda_accepts(x, weight), "rms_norm_rows_cuda: unsupported operands");
+  at::Tensor out = at::empty_like(x);
+  if (x.numel() > 0) launch_rms_norm_rows<false>(x, x, x, weight, out, eps);
+  return out;
+}
+
+std::pair<at::Tensor, at::Tensor> add_rms_norm_rows_cuda(const at::Tensor& x, const at::Tensor& delta,
+                                                         const at::Tensor& weight, double eps) {
+  TORCH_CHECK(rms_norm_rows_cuda_accepts(x, weight) && rms_norm_rows_cuda_accepts(delta, weight) &&
+                  delta.sizes() == x.sizes(),
+              "add_rms_norm_rows_cuda: unsupported operands");
+  at::Tensor sum = at::empty_like(x), out = at::empty_like(x);
+  if (x.numel() > 0) launch_rms_norm_rows<true>(x, delta, sum, weight, out, eps);
+  return {sum, out};
 }
 
 bool silu_mul_cuda_accepts(const at::Tensor& gate, const at::Tensor& up) {

@@ -26,10 +26,26 @@ std::pair<at::Tensor, at::Tensor> add_square_to_float_cuda(const at::Tensor& x, 
 at::Tensor rope_query_key_cuda(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
                                int64_t rotated, int64_t head_dim);
 
+// The attention library's inputs in one kernel: the rotated heads as rope_query_key_cuda, then
+// `copied` heads of qkv unchanged (the values), each head zero-padded to padded_head_dim
+// columns. Returns [B, rotated + copied, T, padded_head_dim] laid out as [B, T, heads, padded].
+at::Tensor attention_inputs_cuda(const at::Tensor& qkv, const at::Tensor& cos, const at::Tensor& sin,
+                                 int64_t rotated, int64_t copied, int64_t head_dim, int64_t padded_head_dim);
+
 // weight * (x.to(float) * rsqrt(variance + eps)).to(x.dtype()): the end of an RMSNorm, for a
 // contiguous x [..., H], variance float [..., 1] and weight [H] of x's dtype.
 at::Tensor rms_norm_scale_cuda(const at::Tensor& x, const at::Tensor& variance, const at::Tensor& weight,
                                double eps);
+
+// The whole RMSNorm in one kernel, its mean summed in the order ATen's reduction uses for such
+// rows (so equal bit for bit to square_to_float_cuda + ATen's mean + rms_norm_scale_cuda):
+// x contiguous [..., H] and weight [H] of x's dtype, where rms_norm_rows_cuda_accepts.
+bool rms_norm_rows_cuda_accepts(const at::Tensor& x, const at::Tensor& weight);
+at::Tensor rms_norm_rows_cuda(const at::Tensor& x, const at::Tensor& weight, double eps);
+// {x + delta, its RMSNorm}: add_square_to_float_cuda and the above in one kernel (delta of x's
+// shape, accepted like x).
+std::pair<at::Tensor, at::Tensor> add_rms_norm_rows_cuda(const at::Tensor& x, const at::Tensor& delta,
+                                                         const at::Tensor& weight, double eps);
 
 // silu(gate) * up for views [..., I] whose rows lie at one stride with contiguous last
 // dimensions (the two halves of the fused gate/up projection). Returns a contiguous tensor.

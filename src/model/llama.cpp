@@ -62,7 +62,8 @@ at::Tensor rope_inverse_frequencies(const LlamaConfig& config) {
 }
 
 // transformers' LlamaRMSNorm: normalise in fp32, cast back, then scale by the weight.
-// On CUDA the same operations run as 3 kernels instead of 8 (bit-identical, see fused_cuda.h).
+// On CUDA the same operations run as one kernel, or 3 where ATen's mean would sum the row in
+// another order (bit-identical either way, see fused_cuda.h).
 // The fused kernels have no backward: a forward that autograd records runs the ATen operations.
 bool fused_cuda_applies(const at::Tensor& x, const at::Tensor& weight) {
   return x.is_cuda() && !x.requires_grad() && !weight.requires_grad();
@@ -70,6 +71,9 @@ bool fused_cuda_applies(const at::Tensor& x, const at::Tensor& weight) {
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 #if FEDKSEED_WITH_CUDA
+  if (fused_cuda_applies(x, weight) && detail::rms_norm_rows_cuda_accepts(x, weight)) {
+    return detail::rms_norm_rows_cuda(x, weight, eps);
+  }
   if (fused_cuda_applies(x, weight)) {
     return detail::rms_norm_scale_cuda(x, detail::square_to_float_cuda(x).mean(-1, /*keepdim=*/true), weight, eps);
   }
@@ -83,6 +87,10 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
                                                double eps) {
 #if FEDKSEED_WITH_CUDA
+  if (fused_cuda_applies(x, weight) && !delta.requires_grad() && detail::rms_norm_rows_cuda_accepts(x, weight) &&
+      detail::rms_norm_rows_cuda_accepts(delta, weight) && delta.sizes() == x.sizes()) {
+    return detail::add_rms_norm_rows_cuda(x, delta, weight, eps);
+  }
   if (fused_cuda_applies(x, weight) && !delta.requires_grad()) {
     auto [sum, squares] = detail::add_square_to_float_cuda(x, delta);
     return {sum, detail::rms_norm_scale_cuda(sum, squares.mean(-1, /*keepdim=*/true), weight, eps)};
@@ -316,16 +324,26 @@ at::Tensor LlamaModel::attention(const Layer& layer, size_t index, const at::Ten
     };
     query_key = at::cat({head_norm(0, heads, layer.q_norm), head_norm(heads, kv, layer.k_norm)}, -1);
   }
-  // RoPE on the query and key heads together: the same elementwise ops, half the kernels.
-  const at::Tensor rotated = rope_query_key(query_key, cos, sin, heads + kv, hd);
-  at::Tensor q = rotated.narrow(1, 0, heads), k = rotated.narrow(1, heads, kv), v = split(heads + kv, kv);
   // Zero columns change no dot product and give zero outputs; the scale stays that of the
   // true head dim.
   const int64_t pad = attention_head_dim() - hd;
-  if (pad != 0) {
-    q = at::constant_pad_nd(q, {0, pad});
-    k = at::constant_pad_nd(k, {0, pad});
-    v = at::constant_pad_nd(v, {0, pad});
+  at::Tensor q, k, v;
+#if FEDKSEED_WITH_CUDA
+  if (pad != 0 && !layer.q_norm.defined() && fused_cuda_applies(qkv, cos)) {
+    // RoPE, the values' copy and the zero columns in one kernel.
+    const at::Tensor inputs = detail::attention_inputs_cuda(qkv, cos, sin, heads + kv, kv, hd, hd + pad);
+    q = inputs.narrow(1, 0, heads), k = inputs.narrow(1, heads, kv), v = inputs.narrow(1, heads + kv, kv);
+  }
+#endif
+  if (!q.defined()) {
+    // RoPE on the query and key heads together: the same elementwise ops, half the kernels.
+    const at::Tensor rotated = rope_query_key(query_key, cos, sin, heads + kv, hd);
+    q = rotated.narrow(1, 0, heads), k = rotated.narrow(1, heads, kv), v = split(heads + kv, kv);
+    if (pad != 0) {
+      q = at::constant_pad_nd(q, {0, pad});
+      k = at::constant_pad_nd(k, {0, pad});
+      v = at::constant_pad_nd(v, {0, pad});
+    }
   }
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   // The cache write and the attention library's kernel: [B, heads, T, head dim].
