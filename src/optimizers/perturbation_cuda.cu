@@ -20,15 +20,16 @@
 namespace fedkseed::detail {
 namespace {
 
-constexpr int kThreads = 256;
-// Register caps by the blocks that must fit on an SM, and how many units a pass's thread
-// loads before combining them. A pass (a few terms, bound by memory) runs 3 blocks of 256
-// threads (80 registers), two units per thread at a time; a replay (many terms, bound by the
-// generator) does best with 128 registers (2 blocks) and all four of a thread's units at once.
-// Measured on an H200 with dj-1.3b: ZO step 8.40 ms this way, 8.59 ms with four units per
-// pass round, 8.43 ms with two units and 4 blocks; replays 3 % slower at 3 blocks.
-constexpr int kPassBlocksPerSm = 3;
-constexpr int kReplayBlocksPerSm = 2;
+// A team of 256 threads combines one chunk at a time; a block is several teams sharing one
+// copy of the generator's table, one block per SM (the table fills most of shared memory).
+// A pass (a few terms, bound by memory) runs 3 teams (80 registers), two units per thread at a
+// time; a replay (many terms, bound by the generator) does best with 128 registers (2 teams)
+// and all four of a thread's units at once. Measured on an H200 with dj-1.3b: ZO step 8.40 ms
+// this way, 8.59 ms with four units per pass round, 8.43 ms with two units and 4 teams;
+// replays 3 % slower with 3 teams.
+constexpr int kTeamThreads = 256;
+constexpr int kPassTeams = 3;
+constexpr int kReplayTeams = 2;
 constexpr int kPassUnitsPerRound = 2;
 
 __device__ __align__(16) const float kDeviceIcdfTable[2 * FEDKSEED_ICDF_SEGMENTS] = FEDKSEED_ICDF_TABLE_VALUES;
@@ -40,9 +41,10 @@ struct IcdfNormals {
   // The block's table: the half-normal half only (the other half is its exact negation),
   // kCopies times, segment s of copy c at s·kCopies + c. Lane l reads copy l mod kCopies, so a
   // warp's random lookups spread over more shared-memory banks: fewer conflicts on the lookups
-  // that bind every pass and replay (measured on an H200, dj-1.3b: 5.49 shared-memory
-  // wavefronts per warp's lookup instead of 6.16, 1.38e12 normals/s instead of 1.33e12).
-  static constexpr int kCopies = 4;
+  // that bind every pass and replay. Measured on an H200 with dj-1.3b, shared-memory wavefronts
+  // per warp's lookup: 6.16 with one table, 5.49 with 4 copies, 4.01 with 8 (fused two-normal
+  // pass 2.40, 2.35, 2.18 ms; the step's lookups no longer bind).
+  static constexpr int kCopies = 8;
   static constexpr int kHalfSegments = FEDKSEED_ICDF_SEGMENTS / 2;
   static constexpr int kSharedBytes = static_cast<int>(sizeof(float2)) * kHalfSegments * kCopies;
 
@@ -228,7 +230,7 @@ __device__ __forceinline__ void combine_element(T* out, const T* src, int64_t i,
 // Threads first cover whole units (grid-stride), then the elements past the last unit one by
 // one; unit_count is 0 when a pointer is misaligned.
 template <typename T, typename Gen>
-__global__ void __launch_bounds__(kThreads, kPassBlocksPerSm)
+__global__ void __launch_bounds__(kTeamThreads* kPassTeams, 1)
     zo_combine_kernel(T* out, const T* src, int64_t n, int64_t unit_count, float alpha, uint64_t name_hash,
                       ZoTerms terms) {
   using U = Unit<T, Gen>;
@@ -250,42 +252,45 @@ __global__ void __launch_bounds__(kThreads, kPassBlocksPerSm)
 template <bool kPrefetch, typename T, typename Gen, typename Each>
 __device__ __forceinline__ void flat_chunk(const ZoChunk& chunk, float alpha, const float* table, Each&& each) {
   using U = Unit<T, Gen>;
-  constexpr int kUnitsPerThread = ZoChunk::kElements / U::kElements / kThreads;
-  static_assert(kUnitsPerThread * U::kElements * kThreads == ZoChunk::kElements, "chunks split evenly");
+  constexpr int kUnitsPerThread = ZoChunk::kElements / U::kElements / kTeamThreads;
+  static_assert(kUnitsPerThread * U::kElements * kTeamThreads == ZoChunk::kElements, "chunks split evenly");
   T* data = reinterpret_cast<T*>(chunk.address);
   const int units = chunk.address % 16 == 0 ? chunk.count / U::kElements : 0;
   const auto first = static_cast<uint64_t>(chunk.begin);
-  if (units == kUnitsPerThread * kThreads) {
+  const int thread = static_cast<int>(threadIdx.x % kTeamThreads);
+  if (units == kUnitsPerThread * kTeamThreads) {
     constexpr int kRound = kPrefetch ? kPassUnitsPerRound : kUnitsPerThread;
     static_assert(kUnitsPerThread % kRound == 0, "rounds split a thread's units evenly");
 #pragma unroll 1
     for (int r = 0; r < kUnitsPerThread; r += kRound) {
       int64_t mine[kRound];
 #pragma unroll
-      for (int k = 0; k < kRound; ++k) mine[k] = threadIdx.x + (r + k) * kThreads;
+      for (int k = 0; k < kRound; ++k) mine[k] = thread + (r + k) * kTeamThreads;
       combine_units<kPrefetch, T, Gen>(data, data, mine, first, alpha, chunk.name_hash, table, each);
     }
     return;
   }
-  for (int u = threadIdx.x; u < units; u += kThreads) {
+  for (int u = thread; u < units; u += kTeamThreads) {
     const int64_t mine[1] = {u};
     combine_units<kPrefetch, T, Gen>(data, data, mine, first, alpha, chunk.name_hash, table, each);
   }
-  for (int i = units * U::kElements + static_cast<int>(threadIdx.x); i < chunk.count; i += kThreads) {
+  for (int i = units * U::kElements + thread; i < chunk.count; i += kTeamThreads) {
     combine_element<T, Gen>(data, data, i, first + i, alpha, chunk.name_hash, table, each);
   }
 }
 
-// Calls fn(chunk) for the block's chunks (grid-stride), reading each chunk's descriptor while
-// the one before it is combined, so that a block does not wait on a descriptor between chunks.
+// Calls fn(chunk) for the team's chunks (grid-stride over all teams), reading each chunk's
+// descriptor while the one before it is combined, so that a team does not wait on a
+// descriptor between chunks.
 template <typename Fn>
-__device__ __forceinline__ void for_each_block_chunk(const ZoChunk* chunks, int64_t chunk_count, Fn&& fn) {
-  int64_t c = blockIdx.x;
+__device__ __forceinline__ void for_each_team_chunk(const ZoChunk* chunks, int64_t chunk_count, Fn&& fn) {
+  const int64_t teams = blockDim.x / kTeamThreads, stride = gridDim.x * teams;
+  int64_t c = blockIdx.x * teams + threadIdx.x / kTeamThreads;
   if (c >= chunk_count) return;
   ZoChunk next = chunks[c];
-  for (; c < chunk_count; c += gridDim.x) {
+  for (; c < chunk_count; c += stride) {
     const ZoChunk chunk = next;
-    if (c + gridDim.x < chunk_count) next = chunks[c + gridDim.x];
+    if (c + stride < chunk_count) next = chunks[c + stride];
     fn(chunk);
   }
 }
@@ -305,10 +310,10 @@ __device__ __forceinline__ void flat_class_chunk(const ZoChunk& chunk, float alp
 // branch, not an index: indexing the kernel-parameter arrays at run time would copy them to
 // local memory.
 template <typename T, typename Gen, bool kStored>
-__global__ void __launch_bounds__(kThreads, kStored ? kReplayBlocksPerSm : kPassBlocksPerSm)
+__global__ void __launch_bounds__(kTeamThreads*(kStored ? kReplayTeams : kPassTeams), 1)
     zo_flat_kernel(const ZoChunk* chunks, int64_t chunk_count, ZoFlatTerms terms) {
   const float* table = Gen::load_table();
-  for_each_block_chunk(chunks, chunk_count, [&](const ZoChunk& chunk) {
+  for_each_team_chunk(chunks, chunk_count, [&](const ZoChunk& chunk) {
     if (chunk.decays != 0) {
       flat_class_chunk<T, Gen, kStored>(chunk, terms.alpha[1], terms.terms[1], table);
     } else {
@@ -321,7 +326,7 @@ __global__ void __launch_bounds__(kThreads, kStored ? kReplayBlocksPerSm : kPass
 // usual pass (restore + update of step t−1 and the +ε of step t) has its own branch so that its
 // two terms' order is known at compile time.
 template <typename T, typename Gen>
-__global__ void __launch_bounds__(kThreads, kPassBlocksPerSm)
+__global__ void __launch_bounds__(kTeamThreads* kPassTeams, 1)
     zo_flat_step_kernel(const ZoChunk* chunks, int64_t chunk_count, ZoStepTerms step) {
   const float* table = Gen::load_table();
   const bool has_previous = step.loss_plus != nullptr;
@@ -333,7 +338,7 @@ __global__ void __launch_bounds__(kThreads, kPassBlocksPerSm)
       *step.applied_out = scalars.applied ? 1.0f : 0.0f;
     }
   }
-  for_each_block_chunk(chunks, chunk_count, [&](const ZoChunk& chunk) {
+  for_each_team_chunk(chunks, chunk_count, [&](const ZoChunk& chunk) {
     const float alpha = chunk.decays != 0 ? scalars.alpha[1] : scalars.alpha[0];
     const float coeff = chunk.decays != 0 ? scalars.coeff[1] : scalars.coeff[0];
     if (has_previous && step.has_next) {
@@ -350,23 +355,26 @@ __global__ void __launch_bounds__(kThreads, kPassBlocksPerSm)
   });
 }
 
-// Launches kKernel with the blocks that fit on the device at once (at most `work`: persistent
-// blocks load the table once) and Gen's table in dynamic shared memory. The occupancy query (the
-// kernel's registers and shared memory against the SM's) runs once per kernel and process; the
-// shared-memory opt-in, a per-device attribute, on every launch.
-template <typename Gen, auto kKernel, typename... Args>
-void launch_resident(int64_t work, cudaStream_t stream, const Args&... args) {
+// Launches kKernel as blocks of kTeams teams, as many as fit on the device at once (at most
+// enough for `team_work` teams: persistent blocks load the table once), with Gen's table in
+// dynamic shared memory. The occupancy query (the kernel's registers and shared memory against
+// the SM's) runs once per kernel and process; the shared-memory opt-in, a per-device
+// attribute, on every launch.
+template <typename Gen, auto kKernel, int kTeams, typename... Args>
+void launch_resident(int64_t team_work, cudaStream_t stream, const Args&... args) {
+  constexpr int kBlockThreads = kTeamThreads * kTeams;
   if constexpr (Gen::kSharedBytes > 48 * 1024) {
     C10_CUDA_CHECK(cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Gen::kSharedBytes));
   }
   static const int per_sm = [] {
     int blocks = 0;
-    C10_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kKernel, kThreads, Gen::kSharedBytes));
+    C10_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kKernel, kBlockThreads, Gen::kSharedBytes));
     return std::max(blocks, 1);
   }();
   const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
-  const auto blocks = static_cast<unsigned>(std::max<int64_t>(1, std::min(work, sms * per_sm)));
-  kKernel<<<blocks, kThreads, Gen::kSharedBytes, stream>>>(args...);
+  const int64_t wanted = (team_work + kTeams - 1) / kTeams;
+  const auto blocks = static_cast<unsigned>(std::max<int64_t>(1, std::min(wanted, sms * per_sm)));
+  kKernel<<<blocks, kBlockThreads, Gen::kSharedBytes, stream>>>(args...);
 }
 
 template <typename Gen>
@@ -377,14 +385,14 @@ struct FlatKernels {
     TORCH_CHECK(stored == (terms.terms[1].count > ZoTerms::kInline),
                 "zo_flat_cuda: one class's terms inline, the other's stored");
     if (stored) {
-      launch_resident<Gen, zo_flat_kernel<T, Gen, true>>(chunk_count, stream, table, chunk_count, terms);
+      launch_resident<Gen, zo_flat_kernel<T, Gen, true>, kReplayTeams>(chunk_count, stream, table, chunk_count, terms);
     } else {
-      launch_resident<Gen, zo_flat_kernel<T, Gen, false>>(chunk_count, stream, table, chunk_count, terms);
+      launch_resident<Gen, zo_flat_kernel<T, Gen, false>, kPassTeams>(chunk_count, stream, table, chunk_count, terms);
     }
   }
   template <typename T>
   static void launch(const ZoChunk* table, int64_t chunk_count, const ZoStepTerms& terms, cudaStream_t stream) {
-    launch_resident<Gen, zo_flat_step_kernel<T, Gen>>(chunk_count, stream, table, chunk_count, terms);
+    launch_resident<Gen, zo_flat_step_kernel<T, Gen>, kPassTeams>(chunk_count, stream, table, chunk_count, terms);
   }
 };
 
@@ -430,8 +438,9 @@ void launch(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t 
                        reinterpret_cast<uintptr_t>(src_ptr) % 16 == 0;
   const int64_t unit_count = aligned ? n / U::kElements : 0;
   const int64_t work = std::max(unit_count, n - unit_count * U::kElements);
-  launch_resident<Gen, zo_combine_kernel<T, Gen>>((work + kThreads - 1) / kThreads, at::cuda::getCurrentCUDAStream(),
-                                                 out_ptr, src_ptr, n, unit_count, alpha, name_hash, terms);
+  launch_resident<Gen, zo_combine_kernel<T, Gen>, kPassTeams>((work + kTeamThreads - 1) / kTeamThreads,
+                                                             at::cuda::getCurrentCUDAStream(), out_ptr, src_ptr, n,
+                                                             unit_count, alpha, name_hash, terms);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
