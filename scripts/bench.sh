@@ -69,7 +69,7 @@ rows = [('ZO step (ms)', 'zo_step_ms', 'zo_step_best_ms', False),
         ('peak memory (GB)', 'peak_memory_GB', 'peak_memory_GB', False),
         ('decode b64 (tok/s)', 'decode_tokens_per_s', None, True),
         ('decode b1 (tok/s)', 'decode_b1_tokens_per_s', None, True),
-        ('Dolly round (s)', 'round_s', None, False), ('  first round (s)', 'round_first_s', None, False),
+        ('Dolly round (s)', 'round_s', None, False), ('first Dolly round (s)', 'round_first_s', None, False),
         ('60 rounds (min)', 'rounds60_min', None, False)]
 floors = {}
 for f in glob.glob(os.path.join(d, 'ours_*.json')):

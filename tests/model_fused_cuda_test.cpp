@@ -65,9 +65,11 @@ TEST(ModelFusedCuda, OneKernelRmsNormEqualsTheAtenChainBitForBit) {
   for (const auto dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
     const auto options = at::TensorOptions().dtype(dtype).device(at::kCUDA);
     // Training-shaped rows of the presets' widths (dj-1.3b, open-llama-3b, llama-7b/13b/33b),
-    // rows that do not fill a block of 16, the widest row one warp sums, and short rows.
+    // rows that do not fill a block of 16, the widest row one warp sums, short rows, and
+    // decoding's few rows, which ATen sums with up to 16 warps per row.
     for (const auto& [rows, width] : std::vector<std::pair<int64_t, int64_t>>{
-             {256, 2048}, {256, 3200}, {64, 4096}, {48, 5120}, {17, 6656}, {74, 320}, {16, 8160}, {3, 128}, {1, 200}}) {
+             {256, 2048}, {256, 3200}, {64, 4096}, {48, 5120}, {17, 6656}, {74, 320}, {16, 8160}, {3, 128}, {1, 200},
+             {1, 2048}, {1, 3200}, {1, 6656}, {2, 6656}, {5, 320}, {8, 4096}}) {
       const at::Tensor x = (at::randn({rows, width}, options.dtype(at::kFloat)) * 3).to(dtype);
       const at::Tensor delta = (at::randn({rows, width}, options.dtype(at::kFloat)) * 2).to(dtype);
       const at::Tensor weight = (at::rand({width}, options.dtype(at::kFloat)) + 0.5).to(dtype);
@@ -84,9 +86,9 @@ TEST(ModelFusedCuda, OneKernelRmsNormEqualsTheAtenChainBitForBit) {
       EXPECT_TRUE(at::equal(sum, expected_sum)) << dtype << " residual add";
       EXPECT_TRUE(at::equal(normed, aten_norm(expected_sum))) << dtype << " " << rows << " x " << width;
     }
-    // ATen sums these rows in another order (several warps per row, or a row split across
-    // warps): the fused kernel refuses them.
-    for (const auto& [rows, width] : std::vector<std::pair<int64_t, int64_t>>{{5, 320}, {16, 8192}, {4, 100}}) {
+    // ATen splits these rows across warps, or sums them unvectorised: the fused kernel refuses
+    // them.
+    for (const auto& [rows, width] : std::vector<std::pair<int64_t, int64_t>>{{16, 8192}, {1, 8192}, {4, 100}, {3, 130}}) {
       const at::Tensor x = at::zeros({rows, width}, options);
       EXPECT_FALSE(detail::rms_norm_rows_cuda_accepts(x, at::ones({width}, options))) << rows << " x " << width;
     }

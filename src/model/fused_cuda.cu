@@ -171,82 +171,123 @@ __global__ void rms_norm_scale_kernel(const T* x, const float* variance, const T
   store<V>(out + i, result);
 }
 
-// A whole RMSNorm (after the residual add when kAdd), one warp per row. The row's sum of
-// squares follows ATen's order for a float mean over a contiguous last dimension of at least
-// 128 elements, with one warp per output (Reduce.cuh: vectorised input, lane l keeps four
-// accumulators over the 4-element vectors l, l + 32, ..., adds them in order, then a shuffle
-// tree with offsets 16, 8, 4, 2, 1), times ATen's factor; then rms_norm_scale_kernel's
-// arithmetic. The row is read in batches of kBatch vectors per lane so that the loads of a
-// batch are in flight together; the second pass rereads it (from L1 or L2).
-constexpr int kRowWarps = 4;
+// How ATen's reduction (Reduce.cuh) sums each row for a float mean over a contiguous last
+// dimension of `width` >= 128 elements in `rows` rows: in 4-element vectors, with `lanes`
+// threads per row (32 to 512; a block holds rows_per_block rows and lanes·rows_per_block <= 512
+// threads), unless it splits a row across warps or blocks (another order).
+struct RowReduceShape {
+  int lanes = 0;
+  bool splits_rows = false;
+};
+
+int last_pow2(int64_t n) {
+  int p = 1;
+  while (2 * static_cast<int64_t>(p) <= n) p *= 2;
+  return p;
+}
+
+RowReduceShape aten_row_reduce_shape(int64_t rows, int64_t width) {
+  constexpr int kMaxThreads = 512;
+  const int64_t vectors = width / 4;
+  const int vectors_pow2 = vectors < kMaxThreads ? last_pow2(vectors) : kMaxThreads;
+  const int rows_pow2 = rows < kMaxThreads ? last_pow2(rows) : kMaxThreads;
+  const int rows_per_block = std::min(rows_pow2, kMaxThreads / std::min(vectors_pow2, 32));
+  RowReduceShape shape;
+  shape.lanes = std::min(vectors_pow2, kMaxThreads / rows_per_block);
+  const int64_t values_per_thread = (width + shape.lanes - 1) / shape.lanes;
+  shape.splits_rows = values_per_thread >= std::min(rows_per_block * 16, 256);
+  return shape;
+}
+
+// A whole RMSNorm (after the residual add when kAdd), one row per block of kRowThreads. The
+// block loads the row at once (each thread up to kRowVectors 4-element vectors, kept in
+// registers) and leaves the squares in shared memory; the row's sum of squares is then taken in
+// ATen's order for this shape (`lanes` as aten_row_reduce_shape): lane l keeps four
+// accumulators over the vectors l, l + lanes, ..., adds them in order; a shared-memory tree
+// folds the lanes down to 32 (offsets lanes/2, ..., 32), then a shuffle tree (offsets 16, 8,
+// 4, 2, 1); times ATen's factor. Then rms_norm_scale_kernel's arithmetic on the registers.
+constexpr int kRowThreads = 512, kRowVectors = 4;
 template <typename T, bool kAdd>
-__global__ void __launch_bounds__(32 * kRowWarps) rms_norm_rows_kernel(const T* x, const T* delta, T* sum,
-                                                                       const T* weight, T* out, int64_t rows,
-                                                                       int width, float factor, float eps) {
-  constexpr int kBatch = 8;
+__global__ void __launch_bounds__(kRowThreads) rms_norm_rows_kernel(const T* x, const T* delta, T* sum, const T* weight,
+                                                                    T* out, int width, int lanes, float factor,
+                                                                    float eps) {
   using Vec = Pack<T, 4>;
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowWarps + threadIdx.x / 32;
-  if (row >= rows) return;
-  const int lane = static_cast<int>(threadIdx.x % 32), vectors = width / 4;
+  extern __shared__ float4 squares[];  // [width / 4], then [lanes] partial sums
+  float* partial = reinterpret_cast<float*>(squares + width / 4);
+  const int64_t row = blockIdx.x;
+  const int vectors = width / 4, thread = static_cast<int>(threadIdx.x);
   const Vec* in = reinterpret_cast<const Vec*>(x + row * width);
   const Vec* other = reinterpret_cast<const Vec*>(delta + row * width);
-  Vec* total = reinterpret_cast<Vec*>(sum + row * width);
-  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  for (int first = lane; first < vectors; first += 32 * kBatch) {
-    Vec a[kBatch], b[kBatch];
-#pragma unroll
-    for (int j = 0; j < kBatch; ++j) {
-      const int t = first + 32 * j;
-      if (t < vectors) {
-        a[j] = in[t];
-        if constexpr (kAdd) b[j] = other[t];
-      }
-    }
-#pragma unroll
-    for (int j = 0; j < kBatch; ++j) {
-      const int t = first + 32 * j;
-      if (t >= vectors) break;
-      if constexpr (kAdd) {
-        for (int i = 0; i < 4; ++i) {
-          a[j].item[i] = static_cast<T>(__fadd_rn(static_cast<float>(a[j].item[i]), static_cast<float>(b[j].item[i])));
-        }
-        total[t] = a[j];
-      }
-      for (int i = 0; i < 4; ++i) {
-        const float value = static_cast<float>(a[j].item[i]);
-        acc[i] = __fadd_rn(acc[i], __fmul_rn(value, value));
-      }
-    }
-  }
-  float square_sum = __fadd_rn(__fadd_rn(__fadd_rn(acc[0], acc[1]), acc[2]), acc[3]);
-  for (int offset = 16; offset > 0; offset >>= 1) {
-    square_sum = __fadd_rn(square_sum, __shfl_down_sync(0xFFFFFFFFu, square_sum, offset));
-  }
-  square_sum = __shfl_sync(0xFFFFFFFFu, square_sum, 0);
-  const float scale = rsqrtf(__fadd_rn(__fmul_rn(square_sum, factor), eps));
-  const Vec* normed_in = kAdd ? total : in;
   const Vec* w = reinterpret_cast<const Vec*>(weight);
-  Vec* result = reinterpret_cast<Vec*>(out + row * width);
-  for (int first = lane; first < vectors; first += 32 * kBatch) {
-    Vec a[kBatch], scaled[kBatch];
+  Vec values[kRowVectors], scales[kRowVectors], addend[kRowVectors];
 #pragma unroll
-    for (int j = 0; j < kBatch; ++j) {
-      const int t = first + 32 * j;
-      if (t < vectors) {
-        a[j] = normed_in[t];
-        scaled[j] = w[t];
-      }
+  for (int j = 0; j < kRowVectors; ++j) {
+    const int t = thread + kRowThreads * j;
+    if (t < vectors) {
+      values[j] = in[t];
+      scales[j] = w[t];
+      if constexpr (kAdd) addend[j] = other[t];
     }
+  }
 #pragma unroll
-    for (int j = 0; j < kBatch; ++j) {
-      const int t = first + 32 * j;
-      if (t >= vectors) break;
+  for (int j = 0; j < kRowVectors; ++j) {
+    const int t = thread + kRowThreads * j;
+    if (t >= vectors) break;
+    if constexpr (kAdd) {
       for (int i = 0; i < 4; ++i) {
-        const T normed = static_cast<T>(static_cast<float>(a[j].item[i]) * scale);
-        scaled[j].item[i] = static_cast<T>(static_cast<float>(scaled[j].item[i]) * static_cast<float>(normed));
+        values[j].item[i] =
+            static_cast<T>(__fadd_rn(static_cast<float>(values[j].item[i]), static_cast<float>(addend[j].item[i])));
       }
-      result[t] = scaled[j];
+      reinterpret_cast<Vec*>(sum + row * width)[t] = values[j];
     }
+    float4 square;
+    float* item = &square.x;
+    for (int i = 0; i < 4; ++i) {
+      const float value = static_cast<float>(values[j].item[i]);
+      item[i] = __fmul_rn(value, value);
+    }
+    squares[t] = square;
+  }
+  __syncthreads();
+  float square_sum = 0.0f;
+  if (thread < lanes) {
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int t = thread; t < vectors; t += lanes) {
+      const float4 square = squares[t];
+      acc[0] = __fadd_rn(acc[0], square.x);
+      acc[1] = __fadd_rn(acc[1], square.y);
+      acc[2] = __fadd_rn(acc[2], square.z);
+      acc[3] = __fadd_rn(acc[3], square.w);
+    }
+    square_sum = __fadd_rn(__fadd_rn(__fadd_rn(acc[0], acc[1]), acc[2]), acc[3]);
+    partial[thread] = square_sum;
+  }
+  for (int offset = lanes / 2; offset >= 32; offset /= 2) {
+    __syncthreads();
+    if (thread < offset) {
+      square_sum = __fadd_rn(square_sum, partial[thread + offset]);
+      partial[thread] = square_sum;
+    }
+  }
+  if (thread < 32) {
+    for (int offset = 16; offset > 0; offset /= 2) {
+      square_sum = __fadd_rn(square_sum, __shfl_down_sync(0xFFFFFFFFu, square_sum, offset));
+    }
+  }
+  __syncthreads();
+  if (thread == 0) partial[0] = square_sum;
+  __syncthreads();
+  const float scale = rsqrtf(__fadd_rn(__fmul_rn(partial[0], factor), eps));
+  Vec* result = reinterpret_cast<Vec*>(out + row * width);
+#pragma unroll
+  for (int j = 0; j < kRowVectors; ++j) {
+    const int t = thread + kRowThreads * j;
+    if (t >= vectors) break;
+    for (int i = 0; i < 4; ++i) {
+      const T normed = static_cast<T>(static_cast<float>(values[j].item[i]) * scale);
+      scales[j].item[i] = static_cast<T>(static_cast<float>(scales[j].item[i]) * static_cast<float>(normed));
+    }
+    result[t] = scales[j];
   }
 }
 
@@ -389,12 +430,11 @@ bool rms_norm_rows_cuda_accepts(const at::Tensor& x, const at::Tensor& weight) {
       weight.scalar_type() != type || weight.numel() != x.size(-1) || !aligned(x) || !aligned(weight)) {
     return false;
   }
+  // ATen reads 4-element vectors from rows at least 128 wide; rows it would split across warps
+  // are summed in another order.
   const int64_t width = x.size(-1), rows = width > 0 ? x.numel() / width : 0;
-  // ATen's reduction takes one warp per output, without splitting a row across warps, when
-  // the row is at least 128 wide, 4-element vectors tile it, each lane has fewer than 256
-  // values, and a block holds 16 rows (or a row is under 256 wide); otherwise its order differs.
-  return width % 4 == 0 && width >= 128 && (width + 31) / 32 < 256 && (rows >= 16 || width < 256) &&
-         rows * width < (int64_t{1} << 31);
+  return width % 4 == 0 && width >= 128 && width <= 4 * kRowThreads * kRowVectors && rows > 0 &&
+         rows < (int64_t{1} << 31) && !aten_row_reduce_shape(rows, width).splits_rows;
 }
 
 namespace {
@@ -405,11 +445,13 @@ void launch_rms_norm_rows(const at::Tensor& x, const at::Tensor& delta, const at
   const int64_t width = x.size(-1), rows = x.numel() / width;
   // ATen's mean factor: float(outputs) / numel, the element count converted to float.
   const float factor = static_cast<float>(rows) / static_cast<float>(rows * width);
-  const auto blocks = static_cast<unsigned>((rows + kRowWarps - 1) / kRowWarps);
+  const int lanes = aten_row_reduce_shape(rows, width).lanes;
+  const size_t shared = sizeof(float) * (width + lanes);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "rms_norm_rows_cuda", [&] {
-    rms_norm_rows_kernel<scalar_t, kAdd><<<blocks, 32 * kRowWarps, 0, at::cuda::getCurrentCUDAStream()>>>(
+    rms_norm_rows_kernel<scalar_t, kAdd><<<static_cast<unsigned>(rows), kRowThreads, shared,
+                                           at::cuda::getCurrentCUDAStream()>>>(
         x.data_ptr<scalar_t>(), kAdd ? delta.data_ptr<scalar_t>() : nullptr, kAdd ? sum.data_ptr<scalar_t>() : nullptr,
-        weight.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), rows, static_cast<int>(width), factor,
+        weight.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), static_cast<int>(width), lanes, factor,
         static_cast<float>(eps));
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();

@@ -62,8 +62,8 @@ at::Tensor rope_inverse_frequencies(const LlamaConfig& config) {
 }
 
 // transformers' LlamaRMSNorm: normalise in fp32, cast back, then scale by the weight.
-// On CUDA the same operations run as one kernel, or 3 where ATen's mean would sum the row in
-// another order (bit-identical either way, see fused_cuda.h).
+// On CUDA the same operations run as one kernel, or 3 for rows whose mean ATen would split
+// across warps or not vectorise (bit-identical either way, see fused_cuda.h).
 // The fused kernels have no backward: a forward that autograd records runs the ATen operations.
 bool fused_cuda_applies(const at::Tensor& x, const at::Tensor& weight) {
   return x.is_cuda() && !x.requires_grad() && !weight.requires_grad();
