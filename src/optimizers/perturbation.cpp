@@ -75,8 +75,8 @@ __attribute__((always_inline)) inline void box_muller_block(uint64_t seed, uint6
   }
 }
 
-// Inverse-CDF z for groups [g0, g0 + count) (8 normals each) into z[8·count], as
-// philox::icdf_normals8.
+// Inverse-CDF z for groups [g0, g0 + count) (8 normals each) into z[8·count], in
+// philox::icdf_normal's lane order.
 __attribute__((always_inline)) inline void icdf_block(uint64_t seed, uint64_t name_hash, int64_t g0, int64_t count,
                                                       float* z) {
   PhiloxBlock b;

@@ -56,17 +56,34 @@ struct IcdfNormals {
     __syncthreads();
     return reinterpret_cast<const float*>(shared_table + threadIdx.x % kCopies);
   }
-  // philox::icdf_normal of 16 bits u: the magnitude from the half-normal segment, the sign from
-  // bit 15 (z(u ^ 0x8000) = −z(u) bit for bit, as the table's second half holds).
-  __device__ __forceinline__ static float normal(uint32_t u, const float2* lane_table) {
-    const float2 line = lane_table[((u >> 4) & (kHalfSegments - 1)) * kCopies];
-    const float magnitude = __fmaf_rn(line.y, static_cast<float>(u & 15u), line.x);
-    return __uint_as_float(__float_as_uint(magnitude) ^ ((u & 0x8000u) << 16));
+  // philox::icdf_normal of the 16 bits of `word` from bit kShift (0 or 16): the magnitude from
+  // the half-normal segment, the sign from the half's top bit (z(u ^ 0x8000) = −z(u) bit for
+  // bit, as the table's second half holds). The segment's byte offset in the lane's copy,
+  // segment·64, comes from one mask and one multiply(-add) of the word (address arithmetic is a
+  // large part of a replay's instructions per normal).
+  template <int kShift>
+  __device__ __forceinline__ static float normal(uint32_t word, const char* lane_table) {
+    static_assert(kCopies * sizeof(float2) == 64, "segment offsets are the segment bits times 64");
+    constexpr uint32_t kSegmentBits = static_cast<uint32_t>(kHalfSegments - 1) << (4 + kShift);
+    const uint32_t offset =
+        kShift == 0 ? (word & kSegmentBits) * 4u : __umulhi(word & kSegmentBits, 1u << 18);  // bits 6..16
+    const float2 line = *reinterpret_cast<const float2*>(lane_table + offset);
+    const float magnitude = __fmaf_rn(line.y, static_cast<float>((word >> kShift) & 15u), line.x);
+    const uint32_t sign = (kShift == 0 ? word << 16 : word) & 0x80000000u;
+    return __uint_as_float(__float_as_uint(magnitude) ^ sign);
   }
+  // Eight normals in philox::icdf_normal's lane order: lane 2k from the low half of Philox word
+  // k, lane 2k + 1 from its high half.
   __device__ __forceinline__ static void draw(uint64_t seed, uint64_t name_hash, uint64_t group,
                                               const float* table, float* z) {
-    const auto* lane_table = reinterpret_cast<const float2*>(table);
-    philox::icdf_normals8(seed, name_hash, group, [lane_table](uint32_t u) { return normal(u, lane_table); }, z);
+    const philox::Uint4 bits = philox::philox_words(seed, name_hash, group);
+    const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
+    const auto* lane_table = reinterpret_cast<const char*>(table);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      z[2 * k] = normal<0>(words[k], lane_table);
+      z[2 * k + 1] = normal<16>(words[k], lane_table);
+    }
   }
 };
 struct BoxMullerNormals {

@@ -192,26 +192,12 @@ FEDKSEED_HD Float4 normals4(uint64_t seed, uint64_t name_hash, uint64_t group) {
 // |z| <= 4.33. `table` holds the (start, step) pairs interleaved. A step has at most 20
 // significant bits, so step·point is exact and a fused multiply-add rounds exactly as this
 // multiply then add (the CUDA kernels draw with one, from their own shared-memory layout of the
-// table's first half and the sign bit).
+// table's first half and the sign bit). Normal 8·g + 2k (k = 0..3) of a tensor takes u from the
+// low half of word k of Philox group g (normals4's counter layout), normal 8·g + 2k + 1 from
+// its high half.
 FEDKSEED_HD float icdf_normal(uint32_t u, const float* table) {
   const uint32_t segment = u >> 4;
   return add(table[2 * segment], mul(table[2 * segment + 1], static_cast<float>(u & 15u)));
-}
-
-// Eight standard normals z(seed, name_hash, 8·group + lane), lane 0..7: lane 2k from the low
-// half of Philox word k, lane 2k+1 from its high half (same counter layout as normals4).
-// normal(u) is icdf_normal or a lookup of the same values from another layout of the table.
-template <typename Normal>
-FEDKSEED_HD void icdf_normals8(uint64_t seed, uint64_t name_hash, uint64_t group, Normal&& normal, float* z) {
-  const Uint4 bits = philox_words(seed, name_hash, group);
-  const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
-#if defined(__CUDA_ARCH__)
-#pragma unroll
-#endif
-  for (int k = 0; k < 4; ++k) {
-    z[2 * k] = normal(words[k] & 0xFFFFu);
-    z[2 * k + 1] = normal(words[k] >> 16);
-  }
 }
 
 // The host copy of the table (CUDA kernels keep their own device copy of the same literals).
