@@ -1,8 +1,9 @@
 // CUDA kernels behind zo_combine (see perturbation_cuda.h): one pass over a tensor, or over a
 // whole parameter list from a chunk table in one launch; 16-byte loads and stores, fp32
 // accumulation, persistent blocks. Each kernel is instantiated for both philox generators; the
-// inverse-CDF one keeps its table in shared memory, loaded once per block. The CPU twin lives in
-// perturbation.cpp; both draw z from philox.h, so they agree bit for bit.
+// inverse-CDF one keeps its table in shared memory, loaded once per block (eight copies where a
+// block can take 128 KB of it, else two). The CPU twin lives in perturbation.cpp; both draw z
+// from philox.h, so they agree bit for bit.
 #include "fedkseed/optimizers/perturbation_cuda.h"
 
 #include <ATen/cuda/CUDAContext.h>
@@ -24,9 +25,9 @@ namespace {
 // copy of the generator's table, one block per SM (the table fills most of shared memory).
 // A pass (a few terms, bound by memory) runs 3 teams (80 registers), two units per thread at a
 // time; a replay (many terms, bound by the generator) does best with 128 registers (2 teams)
-// and all four of a thread's units at once. Measured on an H200 with dj-1.3b: ZO step 8.40 ms
-// this way, 8.59 ms with four units per pass round, 8.43 ms with two units and 4 teams;
-// replays 3 % slower with 3 teams.
+// and all four of a thread's units at once. Chosen on an H200 with dj-1.3b when each team was
+// its own block with one table: ZO step 8.40 ms this way, 8.59 ms with four units per pass
+// round, 8.43 ms with two units and 4 teams per SM; replays 3 % slower with 3 teams.
 constexpr int kTeamThreads = 256;
 constexpr int kPassTeams = 3;
 constexpr int kReplayTeams = 2;
@@ -36,7 +37,9 @@ __device__ __align__(16) const float kDeviceIcdfTable[2 * FEDKSEED_ICDF_SEGMENTS
 
 // The generators as kernel policies: kPerGroup normals per Philox call into z[], from the block's
 // copy of their table in dynamic shared memory (kSharedBytes; none for Box–Muller).
+template <int kCopies>
 struct IcdfNormals {
+  static_assert(kCopies >= 2 && (kCopies & (kCopies - 1)) == 0, "a power of two of copies");
   static constexpr int kPerGroup = 8;
   // The block's table: the half-normal half only (the other half is its exact negation),
   // kCopies times, segment s of copy c at s·kCopies + c. Lane l reads copy l mod kCopies, so a
@@ -44,7 +47,6 @@ struct IcdfNormals {
   // that bind every pass and replay. Measured on an H200 with dj-1.3b, shared-memory wavefronts
   // per warp's lookup: 6.16 with one table, 5.49 with 4 copies, 4.01 with 8 (fused two-normal
   // pass 2.40, 2.35, 2.18 ms; the step's lookups no longer bind).
-  static constexpr int kCopies = 8;
   static constexpr int kHalfSegments = FEDKSEED_ICDF_SEGMENTS / 2;
   static constexpr int kSharedBytes = static_cast<int>(sizeof(float2)) * kHalfSegments * kCopies;
 
@@ -58,15 +60,15 @@ struct IcdfNormals {
   }
   // philox::icdf_normal of the 16 bits of `word` from bit kShift (0 or 16): the magnitude from
   // the half-normal segment, the sign from the half's top bit (z(u ^ 0x8000) = −z(u) bit for
-  // bit, as the table's second half holds). The segment's byte offset in the lane's copy,
-  // segment·64, comes from one mask and one multiply(-add) of the word (address arithmetic is a
-  // large part of a replay's instructions per normal).
+  // bit, as the table's second half holds). The segment's byte offset in the lane's copy comes
+  // from one mask and one multiply(-add) of the word (address arithmetic is a large part of a
+  // replay's instructions per normal).
   template <int kShift>
   __device__ __forceinline__ static float normal(uint32_t word, const char* lane_table) {
-    static_assert(kCopies * sizeof(float2) == 64, "segment offsets are the segment bits times 64");
+    // The segment bits sit at bit 4 + kShift; the offset is segment·kCopies·8 bytes.
     constexpr uint32_t kSegmentBits = static_cast<uint32_t>(kHalfSegments - 1) << (4 + kShift);
-    const uint32_t offset =
-        kShift == 0 ? (word & kSegmentBits) * 4u : __umulhi(word & kSegmentBits, 1u << 18);  // bits 6..16
+    const uint32_t offset = kShift == 0 ? (word & kSegmentBits) * (kCopies / 2)
+                                        : __umulhi(word & kSegmentBits, static_cast<uint32_t>(kCopies) << 15);
     const float2 line = *reinterpret_cast<const float2*>(lane_table + offset);
     const float magnitude = __fmaf_rn(line.y, static_cast<float>((word >> kShift) & 15u), line.x);
     const uint32_t sign = (kShift == 0 ? word << 16 : word) & 0x80000000u;
@@ -394,6 +396,13 @@ void launch_resident(int64_t team_work, cudaStream_t stream, const Args&... args
   kKernel<<<blocks, kBlockThreads, Gen::kSharedBytes, stream>>>(args...);
 }
 
+// Whether the current device's blocks can opt into the shared memory of eight table copies
+// (128 KB: Hopper and A100 can; GPUs with about 100 KB per SM take two copies, 32 KB).
+bool device_takes_eight_copies() {
+  return at::cuda::getCurrentDeviceProperties()->sharedMemPerBlockOptin >=
+         static_cast<size_t>(IcdfNormals<8>::kSharedBytes);
+}
+
 template <typename Gen>
 struct FlatKernels {
   template <typename T>
@@ -436,8 +445,10 @@ void launch_flat(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType d
   const c10::cuda::CUDAGuard guard(chunks.device());
   const auto* table = reinterpret_cast<const ZoChunk*>(chunks.const_data_ptr());
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-  if (rng == RngKind::philox_icdf) {
-    launch_flat_typed<IcdfNormals>(table, chunk_count, dtype, terms, stream);
+  if (rng == RngKind::philox_icdf && device_takes_eight_copies()) {
+    launch_flat_typed<IcdfNormals<8>>(table, chunk_count, dtype, terms, stream);
+  } else if (rng == RngKind::philox_icdf) {
+    launch_flat_typed<IcdfNormals<2>>(table, chunk_count, dtype, terms, stream);
   } else {
     launch_flat_typed<BoxMullerNormals>(table, chunk_count, dtype, terms, stream);
   }
@@ -492,7 +503,10 @@ void zo_combine_cuda(const at::Tensor& out, const at::Tensor& src, float alpha, 
                      const ZoTerms& terms, RngKind rng) {
   TORCH_CHECK(rng_is_philox(rng), "zo_combine_cuda: --rng ", rng_kind_name(rng), " has no kernel");
   const c10::cuda::CUDAGuard guard(out.device());
-  if (rng == RngKind::philox_icdf) return launch_combine<IcdfNormals>(out, src, alpha, name_hash, terms);
+  if (rng == RngKind::philox_icdf && device_takes_eight_copies()) {
+    return launch_combine<IcdfNormals<8>>(out, src, alpha, name_hash, terms);
+  }
+  if (rng == RngKind::philox_icdf) return launch_combine<IcdfNormals<2>>(out, src, alpha, name_hash, terms);
   launch_combine<BoxMullerNormals>(out, src, alpha, name_hash, terms);
 }
 
