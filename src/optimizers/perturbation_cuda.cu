@@ -13,6 +13,7 @@
 #include <c10/util/Half.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 
@@ -396,11 +397,18 @@ void launch_resident(int64_t team_work, cudaStream_t stream, const Args&... args
   kKernel<<<blocks, kBlockThreads, Gen::kSharedBytes, stream>>>(args...);
 }
 
-// Whether the current device's blocks can opt into the shared memory of eight table copies
-// (128 KB: Hopper and A100 can; GPUs with about 100 KB per SM take two copies, 32 KB).
-bool device_takes_eight_copies() {
+std::atomic<int> forced_table_copies{0};
+
+// The inverse-CDF table's copies on the current device: eight where a block can opt into their
+// 128 KB of shared memory (Hopper, A100), else two (32 KB; GPUs with about 100 KB per SM),
+// unless a test forced a number.
+int table_copies() {
+  const int forced = forced_table_copies.load();
+  if (forced != 0) return forced;
   return at::cuda::getCurrentDeviceProperties()->sharedMemPerBlockOptin >=
-         static_cast<size_t>(IcdfNormals<8>::kSharedBytes);
+                 static_cast<size_t>(IcdfNormals<8>::kSharedBytes)
+             ? 8
+             : 2;
 }
 
 template <typename Gen>
@@ -445,7 +453,7 @@ void launch_flat(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType d
   const c10::cuda::CUDAGuard guard(chunks.device());
   const auto* table = reinterpret_cast<const ZoChunk*>(chunks.const_data_ptr());
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-  if (rng == RngKind::philox_icdf && device_takes_eight_copies()) {
+  if (rng == RngKind::philox_icdf && table_copies() == 8) {
     launch_flat_typed<IcdfNormals<8>>(table, chunk_count, dtype, terms, stream);
   } else if (rng == RngKind::philox_icdf) {
     launch_flat_typed<IcdfNormals<2>>(table, chunk_count, dtype, terms, stream);
@@ -489,6 +497,11 @@ void launch_combine(const at::Tensor& out, const at::Tensor& src, float alpha, u
 
 }  // namespace
 
+void zo_set_cuda_table_copies(int copies) {
+  TORCH_CHECK(copies == 0 || copies == 2 || copies == 8, "zo_set_cuda_table_copies: 0, 2 or 8, not ", copies);
+  forced_table_copies.store(copies);
+}
+
 void zo_flat_cuda(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType dtype, const ZoFlatTerms& terms,
                   RngKind rng) {
   launch_flat(chunks, chunk_count, dtype, terms, rng);
@@ -503,7 +516,7 @@ void zo_combine_cuda(const at::Tensor& out, const at::Tensor& src, float alpha, 
                      const ZoTerms& terms, RngKind rng) {
   TORCH_CHECK(rng_is_philox(rng), "zo_combine_cuda: --rng ", rng_kind_name(rng), " has no kernel");
   const c10::cuda::CUDAGuard guard(out.device());
-  if (rng == RngKind::philox_icdf && device_takes_eight_copies()) {
+  if (rng == RngKind::philox_icdf && table_copies() == 8) {
     return launch_combine<IcdfNormals<8>>(out, src, alpha, name_hash, terms);
   }
   if (rng == RngKind::philox_icdf) return launch_combine<IcdfNormals<2>>(out, src, alpha, name_hash, terms);

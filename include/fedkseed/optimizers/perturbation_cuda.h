@@ -132,6 +132,11 @@ void zo_flat_cuda(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType 
 void zo_flat_step_cuda(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType dtype,
                        const ZoStepTerms& terms, RngKind rng);
 
+// The inverse-CDF kernels' copies of their table in shared memory: 0 (the default) takes the
+// most the device's blocks hold (8, else 2); tests force 2 or 8 (8 fails on a device that
+// cannot hold them).
+void zo_set_cuda_table_copies(int copies);
+
 // out and src: contiguous CUDA tensors of one dtype (fp32, fp16 or bf16) and size on one device;
 // src may alias out. Enqueued on the current stream of out's device.
 void zo_combine_cuda(const at::Tensor& out, const at::Tensor& src, float alpha, uint64_t name_hash,
