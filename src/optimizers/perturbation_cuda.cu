@@ -411,6 +411,18 @@ int table_copies() {
              : 2;
 }
 
+// Calls fn(Gen{}) with the kernel policy of a philox generator on the current device.
+template <typename Fn>
+void with_generator(RngKind rng, Fn&& fn) {
+  if (rng == RngKind::philox_icdf && table_copies() == 8) {
+    fn(IcdfNormals<8>{});
+  } else if (rng == RngKind::philox_icdf) {
+    fn(IcdfNormals<2>{});
+  } else {
+    fn(BoxMullerNormals{});
+  }
+}
+
 template <typename Gen>
 struct FlatKernels {
   template <typename T>
@@ -453,13 +465,7 @@ void launch_flat(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType d
   const c10::cuda::CUDAGuard guard(chunks.device());
   const auto* table = reinterpret_cast<const ZoChunk*>(chunks.const_data_ptr());
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-  if (rng == RngKind::philox_icdf && table_copies() == 8) {
-    launch_flat_typed<IcdfNormals<8>>(table, chunk_count, dtype, terms, stream);
-  } else if (rng == RngKind::philox_icdf) {
-    launch_flat_typed<IcdfNormals<2>>(table, chunk_count, dtype, terms, stream);
-  } else {
-    launch_flat_typed<BoxMullerNormals>(table, chunk_count, dtype, terms, stream);
-  }
+  with_generator(rng, [&](auto gen) { launch_flat_typed<decltype(gen)>(table, chunk_count, dtype, terms, stream); });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -516,11 +522,7 @@ void zo_combine_cuda(const at::Tensor& out, const at::Tensor& src, float alpha, 
                      const ZoTerms& terms, RngKind rng) {
   TORCH_CHECK(rng_is_philox(rng), "zo_combine_cuda: --rng ", rng_kind_name(rng), " has no kernel");
   const c10::cuda::CUDAGuard guard(out.device());
-  if (rng == RngKind::philox_icdf && table_copies() == 8) {
-    return launch_combine<IcdfNormals<8>>(out, src, alpha, name_hash, terms);
-  }
-  if (rng == RngKind::philox_icdf) return launch_combine<IcdfNormals<2>>(out, src, alpha, name_hash, terms);
-  launch_combine<BoxMullerNormals>(out, src, alpha, name_hash, terms);
+  with_generator(rng, [&](auto gen) { launch_combine<decltype(gen)>(out, src, alpha, name_hash, terms); });
 }
 
 }  // namespace fedkseed::detail
