@@ -469,11 +469,13 @@ at::Tensor rms_norm_rows_cuda(const at::Tensor& x, const at::Tensor& weight, dou
   return out;
 }
 
+bool add_rms_norm_rows_cuda_accepts(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight) {
+  return rms_norm_rows_cuda_accepts(x, weight) && rms_norm_rows_cuda_accepts(delta, weight) && delta.sizes() == x.sizes();
+}
+
 std::pair<at::Tensor, at::Tensor> add_rms_norm_rows_cuda(const at::Tensor& x, const at::Tensor& delta,
                                                          const at::Tensor& weight, double eps) {
-  TORCH_CHECK(rms_norm_rows_cuda_accepts(x, weight) && rms_norm_rows_cuda_accepts(delta, weight) &&
-                  delta.sizes() == x.sizes(),
-              "add_rms_norm_rows_cuda: unsupported operands");
+  TORCH_CHECK(add_rms_norm_rows_cuda_accepts(x, delta, weight), "add_rms_norm_rows_cuda: unsupported operands");
   at::Tensor sum = at::empty_like(x), out = at::empty_like(x);
   if (x.numel() > 0) launch_rms_norm_rows<true>(x, delta, sum, weight, out, eps);
   return {sum, out};

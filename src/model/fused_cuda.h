@@ -42,8 +42,9 @@ at::Tensor rms_norm_scale_cuda(const at::Tensor& x, const at::Tensor& variance, 
 // x contiguous [..., H] and weight [H] of x's dtype, where rms_norm_rows_cuda_accepts.
 bool rms_norm_rows_cuda_accepts(const at::Tensor& x, const at::Tensor& weight);
 at::Tensor rms_norm_rows_cuda(const at::Tensor& x, const at::Tensor& weight, double eps);
-// {x + delta, its RMSNorm}: add_square_to_float_cuda and the above in one kernel (delta of x's
-// shape, accepted like x).
+// {x + delta, its RMSNorm}: add_square_to_float_cuda and the above in one kernel, where
+// add_rms_norm_rows_cuda_accepts (delta of x's shape, accepted like x).
+bool add_rms_norm_rows_cuda_accepts(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight);
 std::pair<at::Tensor, at::Tensor> add_rms_norm_rows_cuda(const at::Tensor& x, const at::Tensor& delta,
                                                          const at::Tensor& weight, double eps);
 

@@ -87,8 +87,7 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 std::pair<at::Tensor, at::Tensor> add_rms_norm(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
                                                double eps) {
 #if FEDKSEED_WITH_CUDA
-  if (fused_cuda_applies(x, weight) && !delta.requires_grad() && detail::rms_norm_rows_cuda_accepts(x, weight) &&
-      detail::rms_norm_rows_cuda_accepts(delta, weight) && delta.sizes() == x.sizes()) {
+  if (fused_cuda_applies(x, weight) && !delta.requires_grad() && detail::add_rms_norm_rows_cuda_accepts(x, delta, weight)) {
     return detail::add_rms_norm_rows_cuda(x, delta, weight, eps);
   }
   if (fused_cuda_applies(x, weight) && !delta.requires_grad()) {
