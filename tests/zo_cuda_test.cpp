@@ -22,19 +22,19 @@ int64_t count_bit_differences(const at::Tensor& a, const at::Tensor& b) {
 const int64_t kSizes[] = {1, 127, (int64_t{1} << 20) + 3};
 const RngKind kGenerators[] = {RngKind::philox_icdf, RngKind::philox};
 
-// The inverse-CDF kernels' table copies for one scope: 0 is what the device takes (eight on a
-// Hopper), 2 the layout of GPUs with less shared memory.
-const int kTableCopies[] = {0, 2};
-struct TableCopiesScope {
-  explicit TableCopiesScope(int copies) { set(copies); }
-  ~TableCopiesScope() { set(0); }
-  TableCopiesScope(const TableCopiesScope&) = delete;
-  TableCopiesScope& operator=(const TableCopiesScope&) = delete;
-  static void set(int copies) {
+// The inverse-CDF kernels' table for one scope: what the device takes (expanded on a Hopper),
+// or the interpolated one of GPUs with less shared memory.
+struct IcdfTableScope {
+  explicit IcdfTableScope(bool interpolated) { set(interpolated); }
+  ~IcdfTableScope() { set(false); }
+  IcdfTableScope(const IcdfTableScope&) = delete;
+  IcdfTableScope& operator=(const IcdfTableScope&) = delete;
+  static void set(bool interpolated) {
 #if FEDKSEED_WITH_CUDA
-    detail::zo_set_cuda_table_copies(copies);
+    detail::zo_set_cuda_icdf_table(interpolated ? detail::CudaIcdfTable::interpolated
+                                                : detail::CudaIcdfTable::automatic);
 #else
-    (void)copies;
+    (void)interpolated;
 #endif
   }
 };
@@ -59,8 +59,8 @@ NamedParams on_device(const NamedParams& params, c10::Device device) {
 
 TEST(ZoCuda, PerturbUpdateAndReplayBitIdenticalToCpu) {
   if (!gpu_ready()) GTEST_SKIP() << kNoGpu;
-  for (int copies : kTableCopies) {
-  const TableCopiesScope scope(copies);
+  for (bool interpolated : {false, true}) {
+  const IcdfTableScope scope(interpolated);
   for (RngKind rng : kGenerators) {
   for (at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
     at::manual_seed(1);
@@ -81,7 +81,7 @@ TEST(ZoCuda, PerturbUpdateAndReplayBitIdenticalToCpu) {
       zo_replay_incremental(*params, few, 1e-3, 0.01, rng);  // terms inline
       zo_replay_incremental(*params, many, 1e-4, 0.0, rng);  // terms in memory
     }
-    const std::string type = rng_kind_name(rng) + " " + c10::toString(dtype) + " table copies " + std::to_string(copies);
+    const std::string type = rng_kind_name(rng) + " " + c10::toString(dtype) + (interpolated ? " interpolated table" : "");
     for (std::size_t i = 0; i < cpu.size(); ++i) {
       EXPECT_EQ(count_bit_differences(gpu[i].second, cpu[i].second), 0)
           << type << " " << cpu[i].first;
@@ -129,8 +129,8 @@ NamedParams flat_views(const at::Tensor& flat) {
 
 TEST(ZoCuda, FlatPassesAndDeviceLoopBitIdenticalToCpu) {
   if (!gpu_ready()) GTEST_SKIP() << kNoGpu;
-  for (int copies : kTableCopies) {
-  const TableCopiesScope scope(copies);
+  for (bool interpolated : {false, true}) {
+  const IcdfTableScope scope(interpolated);
   for (RngKind rng : kGenerators) {
   for (at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
     at::manual_seed(2);
@@ -157,7 +157,7 @@ TEST(ZoCuda, FlatPassesAndDeviceLoopBitIdenticalToCpu) {
       EXPECT_FALSE(results[1].applied);
     }
     EXPECT_EQ(count_bit_differences(gpu_flat, cpu_flat), 0)
-        << rng_kind_name(rng) << " " << c10::toString(dtype) << " table copies " << copies;
+        << rng_kind_name(rng) << " " << c10::toString(dtype) << (interpolated ? " interpolated table" : "");
   }
   }
   }

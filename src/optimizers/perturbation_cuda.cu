@@ -1,8 +1,8 @@
 // CUDA kernels behind zo_combine (see perturbation_cuda.h): one pass over a tensor, or over a
 // whole parameter list from a chunk table in one launch; 16-byte loads and stores, fp32
 // accumulation, persistent blocks. Each kernel is instantiated for both philox generators; the
-// inverse-CDF one keeps its table in shared memory, loaded once per block (eight copies where a
-// block can take 128 KB of it, else two). The CPU twin lives in perturbation.cpp; both draw z
+// inverse-CDF one keeps its table in shared memory, loaded once per block (every magnitude
+// precomputed where a block can take 128 KB, else the segments to interpolate from). The CPU twin lives in perturbation.cpp; both draw z
 // from philox.h, so they agree bit for bit.
 #include "fedkseed/optimizers/perturbation_cuda.h"
 
@@ -37,17 +37,75 @@ constexpr int kPassUnitsPerRound = 2;
 __device__ __align__(16) const float kDeviceIcdfTable[2 * FEDKSEED_ICDF_SEGMENTS] = FEDKSEED_ICDF_TABLE_VALUES;
 
 // The generators as kernel policies: kPerGroup normals per Philox call into z[], from the block's
-// copy of their table in dynamic shared memory (kSharedBytes; none for Box–Muller).
-template <int kCopies>
-struct IcdfNormals {
-  static_assert(kCopies >= 2 && (kCopies & (kCopies - 1)) == 0, "a power of two of copies");
+// table in dynamic shared memory (kSharedBytes; none for Box–Muller). Both inverse-CDF policies
+// draw philox::icdf_normal's bits: the magnitude from the half-normal half of the table, the sign
+// from the 16 bits' top bit (z(u ^ 0x8000) = −z(u) bit for bit, as the table's second half holds).
+// They differ in what the table holds.
+
+// Eight normals in philox::icdf_normal's lane order: lane 2k from the low half of Philox word k,
+// lane 2k + 1 from its high half; Normals::normal<kShift> maps the 16 bits from bit kShift.
+template <typename Normals>
+__device__ __forceinline__ void draw_icdf(uint64_t seed, uint64_t name_hash, uint64_t group, const float* table,
+                                          float* z) {
+  const philox::Uint4 bits = philox::philox_words(seed, name_hash, group);
+  const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    z[2 * k] = Normals::template normal<0>(words[k], table);
+    z[2 * k + 1] = Normals::template normal<16>(words[k], table);
+  }
+}
+
+__device__ __forceinline__ float with_sign_of(float magnitude, uint32_t sign_bit) {
+  return __uint_as_float(__float_as_uint(magnitude) ^ sign_bit);
+}
+
+// The table expanded: the magnitude of every (segment, fraction) pair, 2^15 floats (128 KB), each
+// computed once per block exactly as the interpolation computes it (one correctly rounded
+// fused multiply-add), so a normal is one lookup indexed by its 15 bits. Compared with
+// interpolating from the segments this drops the fraction's extraction, its conversion and the
+// multiply-add from every normal, and a warp's 32 random 4-byte lookups conflict less than its
+// 8-byte ones did with eight interleaved copies of the segments.
+struct IcdfExpandedNormals {
   static constexpr int kPerGroup = 8;
-  // The block's table: the half-normal half only (the other half is its exact negation),
-  // kCopies times, segment s of copy c at s·kCopies + c. Lane l reads copy l mod kCopies, so a
-  // warp's random lookups spread over more shared-memory banks: fewer conflicts on the lookups
-  // that bind every pass and replay. Measured on an H200 with dj-1.3b, shared-memory wavefronts
-  // per warp's lookup: 6.16 with one table, 5.49 with 4 copies, 4.01 with 8 (fused two-normal
-  // pass 2.40, 2.35, 2.18 ms; the step's lookups no longer bind).
+  static constexpr int kFractions = 16;
+  static constexpr int kEntries = FEDKSEED_ICDF_SEGMENTS / 2 * kFractions;
+  static constexpr int kSharedBytes = static_cast<int>(sizeof(float)) * kEntries;
+
+  // Every thread of the block must call it, before any early exit. Four entries per thread at a
+  // time, so that a warp's stores fill whole shared-memory lines.
+  __device__ __forceinline__ static const float* load_table() {
+    extern __shared__ float4 expanded_table[];
+    const auto* segments = reinterpret_cast<const float2*>(kDeviceIcdfTable);
+    constexpr int kQuads = kEntries / 4, kQuadsPerSegment = kFractions / 4;
+    for (int i = threadIdx.x; i < kQuads; i += blockDim.x) {
+      const float2 line = segments[i / kQuadsPerSegment];
+      const float fraction = static_cast<float>(i % kQuadsPerSegment * 4);
+      expanded_table[i] = make_float4(__fmaf_rn(line.y, fraction, line.x), __fmaf_rn(line.y, fraction + 1.0f, line.x),
+                                      __fmaf_rn(line.y, fraction + 2.0f, line.x),
+                                      __fmaf_rn(line.y, fraction + 3.0f, line.x));
+    }
+    __syncthreads();
+    return reinterpret_cast<const float*>(expanded_table);
+  }
+  template <int kShift>
+  __device__ __forceinline__ static float normal(uint32_t word, const float* table) {
+    const float magnitude = table[(word >> kShift) & static_cast<uint32_t>(kEntries - 1)];
+    return with_sign_of(magnitude, (kShift == 0 ? word << 16 : word) & 0x80000000u);
+  }
+  __device__ __forceinline__ static void draw(uint64_t seed, uint64_t name_hash, uint64_t group,
+                                              const float* table, float* z) {
+    draw_icdf<IcdfExpandedNormals>(seed, name_hash, group, table, z);
+  }
+};
+
+// The table as its segments (base, slope) for GPUs whose blocks cannot take 128 KB of shared
+// memory: the magnitude interpolated from the segment by the 16 bits' low four. Two copies
+// interleaved (segment s of copy c at 2s + c; lane l reads copy l mod 2) spread a warp's random
+// lookups over more banks (32 KB).
+struct IcdfInterpolatedNormals {
+  static constexpr int kPerGroup = 8;
+  static constexpr int kCopies = 2;
   static constexpr int kHalfSegments = FEDKSEED_ICDF_SEGMENTS / 2;
   static constexpr int kSharedBytes = static_cast<int>(sizeof(float2)) * kHalfSegments * kCopies;
 
@@ -59,34 +117,21 @@ struct IcdfNormals {
     __syncthreads();
     return reinterpret_cast<const float*>(shared_table + threadIdx.x % kCopies);
   }
-  // philox::icdf_normal of the 16 bits of `word` from bit kShift (0 or 16): the magnitude from
-  // the half-normal segment, the sign from the half's top bit (z(u ^ 0x8000) = −z(u) bit for
-  // bit, as the table's second half holds). The segment's byte offset in the lane's copy comes
-  // from one mask and one multiply(-add) of the word (address arithmetic is a large part of a
-  // replay's instructions per normal).
+  // The segment's byte offset in the lane's copy comes from one mask and one multiply(-add) of
+  // the word.
   template <int kShift>
-  __device__ __forceinline__ static float normal(uint32_t word, const char* lane_table) {
+  __device__ __forceinline__ static float normal(uint32_t word, const float* table) {
     // The segment bits sit at bit 4 + kShift; the offset is segment·kCopies·8 bytes.
     constexpr uint32_t kSegmentBits = static_cast<uint32_t>(kHalfSegments - 1) << (4 + kShift);
     const uint32_t offset = kShift == 0 ? (word & kSegmentBits) * (kCopies / 2)
                                         : __umulhi(word & kSegmentBits, static_cast<uint32_t>(kCopies) << 15);
-    const float2 line = *reinterpret_cast<const float2*>(lane_table + offset);
+    const float2 line = *reinterpret_cast<const float2*>(reinterpret_cast<const char*>(table) + offset);
     const float magnitude = __fmaf_rn(line.y, static_cast<float>((word >> kShift) & 15u), line.x);
-    const uint32_t sign = (kShift == 0 ? word << 16 : word) & 0x80000000u;
-    return __uint_as_float(__float_as_uint(magnitude) ^ sign);
+    return with_sign_of(magnitude, (kShift == 0 ? word << 16 : word) & 0x80000000u);
   }
-  // Eight normals in philox::icdf_normal's lane order: lane 2k from the low half of Philox word
-  // k, lane 2k + 1 from its high half.
   __device__ __forceinline__ static void draw(uint64_t seed, uint64_t name_hash, uint64_t group,
                                               const float* table, float* z) {
-    const philox::Uint4 bits = philox::philox_words(seed, name_hash, group);
-    const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
-    const auto* lane_table = reinterpret_cast<const char*>(table);
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      z[2 * k] = normal<0>(words[k], lane_table);
-      z[2 * k + 1] = normal<16>(words[k], lane_table);
-    }
+    draw_icdf<IcdfInterpolatedNormals>(seed, name_hash, group, table, z);
   }
 };
 struct BoxMullerNormals {
@@ -397,27 +442,27 @@ void launch_resident(int64_t team_work, cudaStream_t stream, const Args&... args
   kKernel<<<blocks, kBlockThreads, Gen::kSharedBytes, stream>>>(args...);
 }
 
-std::atomic<int> forced_table_copies{0};
+std::atomic<CudaIcdfTable> forced_icdf_table{CudaIcdfTable::automatic};
 
-// The inverse-CDF table's copies on the current device: eight where a block can opt into their
-// 128 KB of shared memory (Hopper, A100), else two (32 KB; GPUs with about 100 KB per SM),
-// unless a test forced a number.
-int table_copies() {
-  const int forced = forced_table_copies.load();
-  if (forced != 0) return forced;
+// The inverse-CDF table on the current device: expanded where a block can opt into its 128 KB
+// of shared memory (Hopper, A100), else interpolated (GPUs with about 100 KB per SM), unless a
+// test forced one.
+CudaIcdfTable icdf_table() {
+  const CudaIcdfTable forced = forced_icdf_table.load();
+  if (forced != CudaIcdfTable::automatic) return forced;
   return at::cuda::getCurrentDeviceProperties()->sharedMemPerBlockOptin >=
-                 static_cast<size_t>(IcdfNormals<8>::kSharedBytes)
-             ? 8
-             : 2;
+                 static_cast<size_t>(IcdfExpandedNormals::kSharedBytes)
+             ? CudaIcdfTable::expanded
+             : CudaIcdfTable::interpolated;
 }
 
 // Calls fn(Gen{}) with the kernel policy of a philox generator on the current device.
 template <typename Fn>
 void with_generator(RngKind rng, Fn&& fn) {
-  if (rng == RngKind::philox_icdf && table_copies() == 8) {
-    fn(IcdfNormals<8>{});
+  if (rng == RngKind::philox_icdf && icdf_table() == CudaIcdfTable::expanded) {
+    fn(IcdfExpandedNormals{});
   } else if (rng == RngKind::philox_icdf) {
-    fn(IcdfNormals<2>{});
+    fn(IcdfInterpolatedNormals{});
   } else {
     fn(BoxMullerNormals{});
   }
@@ -503,10 +548,7 @@ void launch_combine(const at::Tensor& out, const at::Tensor& src, float alpha, u
 
 }  // namespace
 
-void zo_set_cuda_table_copies(int copies) {
-  TORCH_CHECK(copies == 0 || copies == 2 || copies == 8, "zo_set_cuda_table_copies: 0, 2 or 8, not ", copies);
-  forced_table_copies.store(copies);
-}
+void zo_set_cuda_icdf_table(CudaIcdfTable table) { forced_icdf_table.store(table); }
 
 void zo_flat_cuda(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType dtype, const ZoFlatTerms& terms,
                   RngKind rng) {

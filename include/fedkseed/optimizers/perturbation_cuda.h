@@ -132,10 +132,12 @@ void zo_flat_cuda(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType 
 void zo_flat_step_cuda(const at::Tensor& chunks, int64_t chunk_count, at::ScalarType dtype,
                        const ZoStepTerms& terms, RngKind rng);
 
-// The inverse-CDF kernels' copies of their table in shared memory: 0 (the default) takes the
-// most the device's blocks hold (8, else 2); tests force 2 or 8 (8 fails on a device that
-// cannot hold them).
-void zo_set_cuda_table_copies(int copies);
+// The inverse-CDF kernels' table in shared memory: `automatic` (the default) takes the expanded
+// one (every magnitude precomputed, 128 KB) where the device's blocks hold it, else the
+// interpolated one (the segments, 32 KB); tests force either (expanded fails on a device whose
+// blocks cannot hold it). Both draw the same bits.
+enum class CudaIcdfTable { automatic, interpolated, expanded };
+void zo_set_cuda_icdf_table(CudaIcdfTable table);
 
 // out and src: contiguous CUDA tensors of one dtype (fp32, fp16 or bf16) and size on one device;
 // src may alias out. Enqueued on the current stream of out's device.
