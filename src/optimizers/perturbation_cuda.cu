@@ -44,9 +44,8 @@ __device__ __align__(16) const float kDeviceIcdfTable[2 * FEDKSEED_ICDF_SEGMENTS
 
 // Eight normals in philox::icdf_normal's lane order: lane 2k from the low half of Philox word k,
 // lane 2k + 1 from its high half; Normals::normal<kShift> maps the 16 bits from bit kShift.
-// Key: the seed, or its philox::RoundKeys (so in every policy's draw).
-template <typename Normals, typename Key>
-__device__ __forceinline__ void draw_icdf(const Key& seed, uint64_t name_hash, uint64_t group, const float* table,
+template <typename Normals>
+__device__ __forceinline__ void draw_icdf(uint64_t seed, uint64_t name_hash, uint64_t group, const float* table,
                                           float* z) {
   const philox::Uint4 bits = philox::philox_words(seed, name_hash, group);
   const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
@@ -94,9 +93,8 @@ struct IcdfExpandedNormals {
     const float magnitude = table[(word >> kShift) & static_cast<uint32_t>(kEntries - 1)];
     return with_sign_of(magnitude, (kShift == 0 ? word << 16 : word) & 0x80000000u);
   }
-  template <typename Key>
-  __device__ __forceinline__ static void draw(const Key& seed, uint64_t name_hash, uint64_t group, const float* table,
-                                              float* z) {
+  __device__ __forceinline__ static void draw(uint64_t seed, uint64_t name_hash, uint64_t group,
+                                              const float* table, float* z) {
     draw_icdf<IcdfExpandedNormals>(seed, name_hash, group, table, z);
   }
 };
@@ -131,9 +129,8 @@ struct IcdfInterpolatedNormals {
     const float magnitude = __fmaf_rn(line.y, static_cast<float>((word >> kShift) & 15u), line.x);
     return with_sign_of(magnitude, (kShift == 0 ? word << 16 : word) & 0x80000000u);
   }
-  template <typename Key>
-  __device__ __forceinline__ static void draw(const Key& seed, uint64_t name_hash, uint64_t group, const float* table,
-                                              float* z) {
+  __device__ __forceinline__ static void draw(uint64_t seed, uint64_t name_hash, uint64_t group,
+                                              const float* table, float* z) {
     draw_icdf<IcdfInterpolatedNormals>(seed, name_hash, group, table, z);
   }
 };
@@ -141,9 +138,8 @@ struct BoxMullerNormals {
   static constexpr int kPerGroup = 4;
   static constexpr int kSharedBytes = 0;
   __device__ __forceinline__ static const float* load_table() { return nullptr; }
-  template <typename Key>
-  __device__ __forceinline__ static void draw(const Key& seed, uint64_t name_hash, uint64_t group, const float*,
-                                              float* z) {
+  __device__ __forceinline__ static void draw(uint64_t seed, uint64_t name_hash, uint64_t group,
+                                              const float*, float* z) {
     const philox::Float4 v = philox::normals4(seed, name_hash, group);
     z[0] = v.x;
     z[1] = v.y;
@@ -238,10 +234,8 @@ struct UnitSums {
   typename U::Sums values[kUnits] = {};
 
   // first_element[k]: the tensor index of unit k's first element.
-  template <typename Key>
-  __device__ __forceinline__ void add(const Key& seed, float coeff, bool first,
-                                      const uint64_t (&first_element)[kUnits], uint64_t name_hash,
-                                      const float* table) {
+  __device__ __forceinline__ void add(uint64_t seed, float coeff, bool first, const uint64_t (&first_element)[kUnits],
+                                      uint64_t name_hash, const float* table) {
 #pragma unroll
     for (int k = 0; k < kUnits; ++k) {
 #pragma unroll
@@ -274,9 +268,7 @@ __device__ __forceinline__ void combine_units(T* out, const T* src, const int64_
     first_element[k] = base + static_cast<uint64_t>(units[k]) * U::kElements;
   }
   UnitSums<T, Gen, kUnits> sums;
-  each([&](const auto& seed, float coeff, bool first) {
-    sums.add(seed, coeff, first, first_element, name_hash, table);
-  });
+  each([&](uint64_t seed, float coeff, bool first) { sums.add(seed, coeff, first, first_element, name_hash, table); });
 #pragma unroll
   for (int k = 0; k < kUnits; ++k) {
     if constexpr (!kPrefetch) U::load(src, units[k], data[0]);
@@ -289,7 +281,7 @@ template <typename T, typename Gen, typename Each>
 __device__ __forceinline__ void combine_element(T* out, const T* src, int64_t i, uint64_t e, float alpha,
                                                 uint64_t name_hash, const float* table, Each&& each) {
   float acc = 0.0f;
-  each([&](const auto& seed, float coeff, bool first) {
+  each([&](uint64_t seed, float coeff, bool first) {
     float z[Gen::kPerGroup];
     Gen::draw(seed, name_hash, e / Gen::kPerGroup, table, z);
     float lane = 0.0f;
@@ -395,25 +387,13 @@ __global__ void __launch_bounds__(kTeamThreads*(kStored ? kReplayTeams : kPassTe
   });
 }
 
-// A step's terms with both seeds' key schedules, computed on the host.
-struct StepKernelTerms {
-  ZoStepTerms step;
-  philox::RoundKeys previous_keys, next_keys;
-
-  explicit StepKernelTerms(const ZoStepTerms& terms)
-      : step(terms),
-        previous_keys(philox::round_keys(terms.previous_seed)),
-        next_keys(philox::round_keys(terms.next_seed)) {}
-};
-
 // Scalars from the previous step's losses on the device; block 0 records g and applied. The
 // usual pass (restore + update of step t−1 and the +ε of step t) has its own branch so that its
 // two terms' order is known at compile time.
 template <typename T, typename Gen>
 __global__ void __launch_bounds__(kTeamThreads* kPassTeams, 1)
-    zo_flat_step_kernel(const ZoChunk* chunks, int64_t chunk_count, StepKernelTerms terms) {
+    zo_flat_step_kernel(const ZoChunk* chunks, int64_t chunk_count, ZoStepTerms step) {
   const float* table = Gen::load_table();
-  const ZoStepTerms& step = terms.step;
   const bool has_previous = step.loss_plus != nullptr;
   ZoStepScalars scalars;
   if (has_previous) {
@@ -428,13 +408,13 @@ __global__ void __launch_bounds__(kTeamThreads* kPassTeams, 1)
     const float coeff = chunk.decays != 0 ? scalars.coeff[1] : scalars.coeff[0];
     if (has_previous && step.has_next) {
       flat_chunk<true, T, Gen>(chunk, alpha, table, [&](auto&& fn) {
-        fn(terms.previous_keys, coeff, true);
-        fn(terms.next_keys, step.next_coeff, false);
+        fn(step.previous_seed, coeff, true);
+        fn(step.next_seed, step.next_coeff, false);
       });
     } else {
       flat_chunk<true, T, Gen>(chunk, alpha, table, [&](auto&& fn) {
-        if (has_previous) fn(terms.previous_keys, coeff, true);
-        if (step.has_next) fn(terms.next_keys, step.next_coeff, !has_previous);
+        if (has_previous) fn(step.previous_seed, coeff, true);
+        if (step.has_next) fn(step.next_seed, step.next_coeff, !has_previous);
       });
     }
   });
@@ -503,8 +483,7 @@ struct FlatKernels {
   }
   template <typename T>
   static void launch(const ZoChunk* table, int64_t chunk_count, const ZoStepTerms& terms, cudaStream_t stream) {
-    launch_resident<Gen, zo_flat_step_kernel<T, Gen>, kPassTeams>(chunk_count, stream, table, chunk_count,
-                                                                  StepKernelTerms(terms));
+    launch_resident<Gen, zo_flat_step_kernel<T, Gen>, kPassTeams>(chunk_count, stream, table, chunk_count, terms);
   }
 };
 

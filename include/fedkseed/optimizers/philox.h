@@ -108,29 +108,6 @@ FEDKSEED_HD Uint4 philox4x32_10(Uint4 counter, uint32_t key0, uint32_t key1) {
   return counter;
 }
 
-// A seed's key schedule: the key of each of the ten rounds. A kernel drawing from a few seeds
-// takes it precomputed among its parameters, so that its rounds read their keys instead of
-// adding the increments again in every call (5 % of a fused pass's instructions).
-struct RoundKeys {
-  uint32_t key0[10];
-  uint32_t key1[10];
-};
-inline RoundKeys round_keys(uint64_t seed) {
-  RoundKeys keys{};
-  auto key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
-  for (int round = 0; round < 10; ++round, key0 += kWeyl0, key1 += kWeyl1) {
-    keys.key0[round] = key0;
-    keys.key1[round] = key1;
-  }
-  return keys;
-}
-FEDKSEED_HD Uint4 philox4x32_10(Uint4 counter, const RoundKeys& keys) {
-  for (int round = 0; round < 10; ++round) {
-    philox_round(counter.x, counter.y, counter.z, counter.w, keys.key0[round], keys.key1[round]);
-  }
-  return counter;
-}
-
 // ln(w · 2^-24) for an odd integer w in [1, 2^24): exponent split, then
 // ln m = 2·atanh((m−1)/(m+1)) for m in [√½, √2) (series to s^9: truncation < 1e-9).
 FEDKSEED_HD float log_of_odd24(uint32_t w) {
@@ -193,23 +170,16 @@ FEDKSEED_HD void normal_pair(uint32_t radius_word, uint32_t angle_word, float& f
   second = mul(r, s);
 }
 
-// The Philox counter of a tensor's group: (group, name_hash).
-FEDKSEED_HD Uint4 group_counter(uint64_t name_hash, uint64_t group) {
-  return Uint4{static_cast<uint32_t>(group), static_cast<uint32_t>(group >> 32), static_cast<uint32_t>(name_hash),
-               static_cast<uint32_t>(name_hash >> 32)};
-}
 FEDKSEED_HD Uint4 philox_words(uint64_t seed, uint64_t name_hash, uint64_t group) {
-  return philox4x32_10(group_counter(name_hash, group), static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
-}
-// The same words from the seed's precomputed key schedule.
-FEDKSEED_HD Uint4 philox_words(const RoundKeys& keys, uint64_t name_hash, uint64_t group) {
-  return philox4x32_10(group_counter(name_hash, group), keys);
+  return philox4x32_10(
+      Uint4{static_cast<uint32_t>(group), static_cast<uint32_t>(group >> 32),
+            static_cast<uint32_t>(name_hash), static_cast<uint32_t>(name_hash >> 32)},
+      static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
 }
 
 // Four standard normals z(seed, name_hash, 4·group + lane), lane 0..3: the Philox counter is
-// (group, name_hash), the key the seed (Key: the seed, or its RoundKeys).
-template <typename Key>
-FEDKSEED_HD Float4 normals4(const Key& seed, uint64_t name_hash, uint64_t group) {
+// (group, name_hash), the key the seed.
+FEDKSEED_HD Float4 normals4(uint64_t seed, uint64_t name_hash, uint64_t group) {
   const Uint4 bits = philox_words(seed, name_hash, group);
   Float4 z;
   normal_pair(bits.x, bits.y, z.x, z.y);
@@ -221,8 +191,8 @@ FEDKSEED_HD Float4 normals4(const Key& seed, uint64_t name_hash, uint64_t group)
 // a point in it, z = start + step·point (normal_table.h); z(u ^ 0x8000) = −z(u) exactly and
 // |z| <= 4.33. `table` holds the (start, step) pairs interleaved. A step has at most 20
 // significant bits, so step·point is exact and a fused multiply-add rounds exactly as this
-// multiply then add (the CUDA kernels compute it with one, from the table's first half and the
-// sign bit, or look up its every value precomputed so). Normal 8·g + 2k (k = 0..3) of a tensor takes u from the
+// multiply then add (the CUDA kernels draw with one, from their own shared-memory layout of the
+// table's first half and the sign bit). Normal 8·g + 2k (k = 0..3) of a tensor takes u from the
 // low half of word k of Philox group g (normals4's counter layout), normal 8·g + 2k + 1 from
 // its high half.
 FEDKSEED_HD float icdf_normal(uint32_t u, const float* table) {
