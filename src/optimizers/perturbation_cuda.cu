@@ -2,8 +2,8 @@
 // whole parameter list from a chunk table in one launch; 16-byte loads and stores, fp32
 // accumulation, persistent blocks. Each kernel is instantiated for both philox generators; the
 // inverse-CDF one keeps its table in shared memory, loaded once per block (every magnitude
-// precomputed where a block can take 128 KB, else the segments to interpolate from). The CPU twin lives in perturbation.cpp; both draw z
-// from philox.h, so they agree bit for bit.
+// precomputed where a block can take 128 KB, else the segments to interpolate from). The CPU
+// twin lives in perturbation.cpp; both draw z from philox.h, so they agree bit for bit.
 #include "fedkseed/optimizers/perturbation_cuda.h"
 
 #include <ATen/cuda/CUDAContext.h>
