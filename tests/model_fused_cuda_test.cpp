@@ -105,9 +105,10 @@ TEST(ModelFusedCuda, ResidualAddAndRopeEqualTheAtenChainsBitForBit) {
   for (const auto dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
     const auto options = at::TensorOptions().dtype(dtype).device(at::kCUDA);
     // Prefill- and decode-shaped: [batch, tokens], with grouped key/value heads (6 query, 2 kv).
-    // Shapes that take 16-byte accesses (width 320, head dim 16) and ones that cannot (37, 12).
+    // Shapes that take 16-byte accesses (width 320, head dim 16), pairs (head dims 12, and 16
+    // padded to 22) and single elements (width 37, head dim 10).
     for (const auto& [batch, tokens, width, hd] : std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t>>{
-             {2, 37, 320, 16}, {5, 1, 320, 16}, {3, 5, 37, 12}}) {
+             {2, 37, 320, 16}, {5, 1, 320, 16}, {3, 5, 37, 12}, {2, 3, 37, 10}}) {
       const at::Tensor x = (at::randn({batch, tokens, width}, options.dtype(at::kFloat)) * 3).to(dtype);
       const at::Tensor delta = (at::randn({batch, tokens, width}, options.dtype(at::kFloat)) * 2).to(dtype);
       const auto [sum, squares] = detail::add_square_to_float_cuda(x, delta);
