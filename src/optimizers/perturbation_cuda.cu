@@ -37,37 +37,15 @@ constexpr int kPassUnitsPerRound = 2;
 __device__ __align__(16) const float kDeviceIcdfTable[2 * FEDKSEED_ICDF_SEGMENTS] = FEDKSEED_ICDF_TABLE_VALUES;
 
 // The generators as kernel policies: kPerGroup normals per Philox call into z[], from the block's
-// table in dynamic shared memory (kSharedBytes; none for Box–Muller). Both inverse-CDF policies
-// draw philox::icdf_normal's bits: the magnitude from the half-normal half of the table, the sign
-// from the 16 bits' top bit (z(u ^ 0x8000) = −z(u) bit for bit, as the table's second half holds).
-// They differ in what the table holds.
-
-// Eight normals in philox::icdf_normal's lane order: lane 2k from the low half of Philox word k,
-// lane 2k + 1 from its high half; Normals::normal<kShift> maps the 16 bits from bit kShift.
-template <typename Normals>
-__device__ __forceinline__ void draw_icdf(uint64_t seed, uint64_t name_hash, uint64_t group, const float* table,
-                                          float* z) {
-  const philox::Uint4 bits = philox::philox_words(seed, name_hash, group);
-  const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
-#pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    z[2 * k] = Normals::template normal<0>(words[k], table);
-    z[2 * k + 1] = Normals::template normal<16>(words[k], table);
-  }
-}
-
-__device__ __forceinline__ float with_sign_of(float magnitude, uint32_t sign_bit) {
-  return __uint_as_float(__float_as_uint(magnitude) ^ sign_bit);
-}
+// table in dynamic shared memory (kSharedBytes; none for Box–Muller).
 
 // The table expanded: the magnitude of every (segment, fraction) pair, 2^15 floats (128 KB), each
 // computed once per block exactly as the interpolation computes it (one correctly rounded
-// fused multiply-add), so a normal is one lookup indexed by its 15 bits. Compared with
+// fused multiply-add), so a magnitude is one lookup indexed by the 15 bits. Compared with
 // interpolating from the segments this drops the fraction's extraction, its conversion and the
 // multiply-add from every normal, and a warp's 32 random 4-byte lookups conflict less than its
 // 8-byte ones did with eight interleaved copies of the segments.
-struct IcdfExpandedNormals {
-  static constexpr int kPerGroup = 8;
+struct ExpandedIcdfTable {
   static constexpr int kFractions = 16;
   static constexpr int kEntries = FEDKSEED_ICDF_SEGMENTS / 2 * kFractions;
   static constexpr int kSharedBytes = static_cast<int>(sizeof(float)) * kEntries;
@@ -89,13 +67,8 @@ struct IcdfExpandedNormals {
     return reinterpret_cast<const float*>(expanded_table);
   }
   template <int kShift>
-  __device__ __forceinline__ static float normal(uint32_t word, const float* table) {
-    const float magnitude = table[(word >> kShift) & static_cast<uint32_t>(kEntries - 1)];
-    return with_sign_of(magnitude, (kShift == 0 ? word << 16 : word) & 0x80000000u);
-  }
-  __device__ __forceinline__ static void draw(uint64_t seed, uint64_t name_hash, uint64_t group,
-                                              const float* table, float* z) {
-    draw_icdf<IcdfExpandedNormals>(seed, name_hash, group, table, z);
+  __device__ __forceinline__ static float magnitude(uint32_t word, const float* table) {
+    return table[(word >> kShift) & static_cast<uint32_t>(kEntries - 1)];
   }
 };
 
@@ -103,8 +76,7 @@ struct IcdfExpandedNormals {
 // memory: the magnitude interpolated from the segment by the 16 bits' low four. Two copies
 // interleaved (segment s of copy c at 2s + c; lane l reads copy l mod 2) spread a warp's random
 // lookups over more banks (32 KB).
-struct IcdfInterpolatedNormals {
-  static constexpr int kPerGroup = 8;
+struct InterpolatedIcdfTable {
   static constexpr int kCopies = 2;
   static constexpr int kHalfSegments = FEDKSEED_ICDF_SEGMENTS / 2;
   static constexpr int kSharedBytes = static_cast<int>(sizeof(float2)) * kHalfSegments * kCopies;
@@ -120,18 +92,38 @@ struct IcdfInterpolatedNormals {
   // The segment's byte offset in the lane's copy comes from one mask and one multiply(-add) of
   // the word.
   template <int kShift>
-  __device__ __forceinline__ static float normal(uint32_t word, const float* table) {
+  __device__ __forceinline__ static float magnitude(uint32_t word, const float* table) {
     // The segment bits sit at bit 4 + kShift; the offset is segment·kCopies·8 bytes.
     constexpr uint32_t kSegmentBits = static_cast<uint32_t>(kHalfSegments - 1) << (4 + kShift);
     const uint32_t offset = kShift == 0 ? (word & kSegmentBits) * (kCopies / 2)
                                         : __umulhi(word & kSegmentBits, static_cast<uint32_t>(kCopies) << 15);
     const float2 line = *reinterpret_cast<const float2*>(reinterpret_cast<const char*>(table) + offset);
-    const float magnitude = __fmaf_rn(line.y, static_cast<float>((word >> kShift) & 15u), line.x);
-    return with_sign_of(magnitude, (kShift == 0 ? word << 16 : word) & 0x80000000u);
+    return __fmaf_rn(line.y, static_cast<float>((word >> kShift) & 15u), line.x);
+  }
+};
+
+// philox::icdf_normal's bits from either table: the magnitude from the half-normal half, the sign
+// from the 16 bits' top bit (z(u ^ 0x8000) = −z(u) bit for bit, as the table's second half
+// holds). Eight normals in icdf_normal's lane order: lane 2k from the low half of Philox word k,
+// lane 2k + 1 from its high half.
+template <typename Table>
+struct IcdfNormals : Table {
+  static constexpr int kPerGroup = 8;
+
+  template <int kShift>
+  __device__ __forceinline__ static float normal(uint32_t word, const float* table) {
+    const uint32_t sign = (kShift == 0 ? word << 16 : word) & 0x80000000u;
+    return __uint_as_float(__float_as_uint(Table::template magnitude<kShift>(word, table)) ^ sign);
   }
   __device__ __forceinline__ static void draw(uint64_t seed, uint64_t name_hash, uint64_t group,
                                               const float* table, float* z) {
-    draw_icdf<IcdfInterpolatedNormals>(seed, name_hash, group, table, z);
+    const philox::Uint4 bits = philox::philox_words(seed, name_hash, group);
+    const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      z[2 * k] = normal<0>(words[k], table);
+      z[2 * k + 1] = normal<16>(words[k], table);
+    }
   }
 };
 struct BoxMullerNormals {
@@ -451,7 +443,7 @@ CudaIcdfTable icdf_table() {
   const CudaIcdfTable forced = forced_icdf_table.load();
   if (forced != CudaIcdfTable::automatic) return forced;
   return at::cuda::getCurrentDeviceProperties()->sharedMemPerBlockOptin >=
-                 static_cast<size_t>(IcdfExpandedNormals::kSharedBytes)
+                 static_cast<size_t>(ExpandedIcdfTable::kSharedBytes)
              ? CudaIcdfTable::expanded
              : CudaIcdfTable::interpolated;
 }
@@ -460,9 +452,9 @@ CudaIcdfTable icdf_table() {
 template <typename Fn>
 void with_generator(RngKind rng, Fn&& fn) {
   if (rng == RngKind::philox_icdf && icdf_table() == CudaIcdfTable::expanded) {
-    fn(IcdfExpandedNormals{});
+    fn(IcdfNormals<ExpandedIcdfTable>{});
   } else if (rng == RngKind::philox_icdf) {
-    fn(IcdfInterpolatedNormals{});
+    fn(IcdfNormals<InterpolatedIcdfTable>{});
   } else {
     fn(BoxMullerNormals{});
   }

@@ -191,10 +191,10 @@ FEDKSEED_HD Float4 normals4(uint64_t seed, uint64_t name_hash, uint64_t group) {
 // a point in it, z = start + step·point (normal_table.h); z(u ^ 0x8000) = −z(u) exactly and
 // |z| <= 4.33. `table` holds the (start, step) pairs interleaved. A step has at most 20
 // significant bits, so step·point is exact and a fused multiply-add rounds exactly as this
-// multiply then add (the CUDA kernels draw with one, from their own shared-memory layout of the
-// table's first half and the sign bit). Normal 8·g + 2k (k = 0..3) of a tensor takes u from the
-// low half of word k of Philox group g (normals4's counter layout), normal 8·g + 2k + 1 from
-// its high half.
+// multiply then add (the CUDA kernels compute it with one from the table's first half and the
+// sign bit, or look up its every value so precomputed). Normal 8·g + 2k (k = 0..3) of a tensor
+// takes u from the low half of word k of Philox group g (normals4's counter layout), normal
+// 8·g + 2k + 1 from its high half.
 FEDKSEED_HD float icdf_normal(uint32_t u, const float* table) {
   const uint32_t segment = u >> 4;
   return add(table[2 * segment], mul(table[2 * segment + 1], static_cast<float>(u & 15u)));
