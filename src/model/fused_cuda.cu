@@ -68,18 +68,23 @@ __device__ void store(T* to, const Pack<T, V>& value) {
   *reinterpret_cast<Pack<T, V>*>(to) = value;
 }
 
-// The pack width for element type T when every count is a multiple of it and every pointer
-// 16-byte aligned, else 1.
+// Whether every count is a multiple of `width` elements and every pointer aligned to that many.
+template <typename T>
+bool packs_fit(int width, std::initializer_list<int64_t> counts, std::initializer_list<const void*> pointers) {
+  for (const int64_t count : counts) {
+    if (count % width != 0) return false;
+  }
+  for (const void* pointer : pointers) {
+    if (reinterpret_cast<std::uintptr_t>(pointer) % (width * sizeof(T)) != 0) return false;
+  }
+  return true;
+}
+
+// The pack width for element type T (16 bytes) when the counts and pointers allow it, else 1.
 template <typename T>
 int pack_width(std::initializer_list<int64_t> counts, std::initializer_list<const void*> pointers) {
   constexpr int wide = static_cast<int>(16 / sizeof(T));
-  for (const int64_t count : counts) {
-    if (count % wide != 0) return 1;
-  }
-  for (const void* pointer : pointers) {
-    if (reinterpret_cast<std::uintptr_t>(pointer) % 16 != 0) return 1;
-  }
-  return wide;
+  return packs_fit<T>(wide, counts, pointers) ? wide : 1;
 }
 
 // Runs launch(std::integral_constant<int, V>{}) for the chosen pack width.
@@ -98,14 +103,7 @@ void with_pack_width(int width, const Launch& launch) {
 template <typename T>
 int pack_width_or_pairs(std::initializer_list<int64_t> counts, std::initializer_list<const void*> pointers) {
   const int wide = pack_width<T>(counts, pointers);
-  if (wide > 1) return wide;
-  for (const int64_t count : counts) {
-    if (count % 2 != 0) return 1;
-  }
-  for (const void* pointer : pointers) {
-    if (reinterpret_cast<std::uintptr_t>(pointer) % (2 * sizeof(T)) != 0) return 1;
-  }
-  return 2;
+  return wide == 1 && packs_fit<T>(2, counts, pointers) ? 2 : wide;
 }
 template <typename T, typename Launch>
 void with_pack_width_or_pairs(int width, const Launch& launch) {
